@@ -1,0 +1,259 @@
+//! The `rfmseg` binary: parses flags, resolves the config, calls one library function per
+//! subcommand, and prints errors once, as a chain. Exit code 2 on any error.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rfmseg::Config;
+use rfmseg::generate::{GenerateOptions, generate};
+use rfmseg::ingest::{IngestOptions, OnBadLine, ingest};
+use rfmseg::quality::group_thousands;
+
+/// RFM customer segmentation over Parquet with DataFusion.
+#[derive(Parser)]
+#[command(name = "rfmseg", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate sample data, ingest it and clean it in ./rfmseg-demo (raw/, lake/, out/).
+    Demo {
+        /// Folder for the demo's data and outputs.
+        #[arg(long, default_value = "rfmseg-demo")]
+        dir: PathBuf,
+        /// Reviews to generate.
+        #[arg(long, default_value_t = 200_000)]
+        reviews: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Write synthetic data in the Amazon Reviews 2023 raw format (JSONL), deterministic
+    /// from --seed, with planted customer archetypes (truth.csv).
+    Generate {
+        /// Review lines to write (duplicates and malformed lines included).
+        #[arg(long, default_value_t = 1_000_000)]
+        reviews: u64,
+        /// Output folder.
+        #[arg(long, default_value = "data")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Gzip the JSONL files (.jsonl.gz).
+        #[arg(long)]
+        gzip: bool,
+        /// Share of review lines replaced by bad lines (truncated JSON, wrong types,
+        /// missing user_id), for robustness tests.
+        #[arg(long, default_value_t = 0.0)]
+        malformed_rate: f64,
+    },
+    /// Raw reviews and item metadata (JSONL, JSONL.gz or Parquet) into a Parquet lake.
+    Ingest {
+        /// Reviews file or folder (e.g. Electronics.jsonl.gz).
+        #[arg(long)]
+        reviews: PathBuf,
+        /// Item metadata file or folder (e.g. meta_Electronics.jsonl.gz).
+        #[arg(long)]
+        items: PathBuf,
+        /// Lake folder to write (replaced if it is an rfmseg lake).
+        #[arg(long)]
+        out: PathBuf,
+        /// What to do with a line that cannot be read: fail (stop, naming file and line),
+        /// skip (drop and count) or quarantine (drop, keep in <lake>/quarantine/).
+        #[arg(long, default_value = "fail")]
+        on_bad_line: String,
+        /// Parsing threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Clean a lake and print the data-quality table.
+    Clean {
+        /// Lake folder written by `rfmseg ingest`.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Config file (TOML); see `rfmseg show-config`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also write the data-quality table as JSON here.
+        #[arg(long)]
+        quality_json: Option<PathBuf>,
+    },
+    /// Clean a lake and compute RFM per customer: writes <out>/customers.parquet
+    /// (recency, frequency, monetary, scaled inputs, batch, R/F/M scores, rfm_segment)
+    /// and <out>/features.json (window, scaler, data quality).
+    Features {
+        #[arg(long)]
+        lake: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Pin the as-of day (YYYY-MM-DD); default: the newest purchase's day.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// R/F/M scores: quantile (ties get equal scores) or ntile (the reference's).
+        #[arg(long)]
+        score_method: Option<String>,
+    },
+    /// Print the resolved configuration as TOML (defaults, or a --config file).
+    ShowConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RFMSEG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let progress = std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Demo { dir, reviews, seed } => {
+            let s = runtime
+                .block_on(rfmseg::demo::run_demo(&dir, reviews, seed, progress))
+                .context("demo failed")?;
+            println!(
+                "generated {} review lines for {} users and {} items in {}",
+                group_thousands(s.generated.review_lines),
+                group_thousands(s.generated.users),
+                group_thousands(s.generated.items),
+                dir.join("raw").display()
+            );
+            println!(
+                "ingested {} reviews and {} items into {}",
+                group_thousands(s.ingested.reviews.rows),
+                group_thousands(s.ingested.items.rows),
+                dir.join("lake").display()
+            );
+            println!("\n{}", s.quality);
+            println!("data-quality table: {}", s.quality_path.display());
+            println!("demo finished in {:.1} s", s.seconds);
+        }
+        Command::Generate {
+            reviews,
+            out,
+            seed,
+            gzip,
+            malformed_rate,
+        } => {
+            let s = generate(&GenerateOptions {
+                reviews,
+                seed,
+                out,
+                gzip,
+                malformed_rate,
+            })
+            .context("generate failed")?;
+            println!(
+                "wrote {} review lines ({} users) to {}, {} items to {}, truth in {}",
+                group_thousands(s.review_lines),
+                group_thousands(s.users),
+                s.reviews_path.display(),
+                group_thousands(s.meta_lines),
+                s.items_path.display(),
+                s.truth_path.display()
+            );
+        }
+        Command::Ingest {
+            reviews,
+            items,
+            out,
+            on_bad_line,
+            threads,
+        } => {
+            let mut opts = IngestOptions::new(reviews, items, &out);
+            opts.on_bad_line = on_bad_line.parse::<OnBadLine>()?;
+            opts.threads = threads;
+            opts.progress = progress;
+            let s = ingest(&opts).context("ingest failed")?;
+            for (name, t) in [("reviews", &s.reviews), ("items", &s.items)] {
+                println!(
+                    "{name}: {} rows from {} lines ({} bad, {} blank), {} MB in {} file(s)",
+                    group_thousands(t.rows),
+                    group_thousands(t.lines),
+                    group_thousands(t.bad_lines),
+                    group_thousands(t.blank_lines),
+                    t.bytes / 1_000_000,
+                    t.files.len()
+                );
+            }
+            if s.on_bad_line == OnBadLine::Quarantine && s.reviews.bad_lines + s.items.bad_lines > 0
+            {
+                println!("bad lines kept in {}", out.join("quarantine").display());
+            }
+            println!("lake written to {} in {:.1} s", out.display(), s.seconds);
+        }
+        Command::Clean {
+            lake,
+            config,
+            quality_json,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let (_, quality) = runtime
+                .block_on(rfmseg::clean_lake(&lake, &config))
+                .context("clean failed")?;
+            print!("{quality}");
+            if let Some(path) = quality_json {
+                rfmseg::output::write_json(&path, &quality)?;
+            }
+        }
+        Command::Features {
+            lake,
+            out,
+            config,
+            as_of,
+            score_method,
+        } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(day) = as_of {
+                config.rfm.as_of = Some(day);
+            }
+            if let Some(method) = score_method {
+                config.features.score_method = method.parse()?;
+            }
+            config.validate()?;
+            let summary = runtime.block_on(rfmseg::features_to_dir(&lake, &out, &config))?;
+            print!("{}", summary.quality);
+            let w = &summary.features.window;
+            println!(
+                "\nRFM window {} .. {} (newest purchase {}): {} purchases counted",
+                w.first_day,
+                w.as_of,
+                w.newest_day,
+                group_thousands(w.counted)
+            );
+            println!(
+                "{} customers written to {}",
+                group_thousands(summary.features.customers),
+                out.join("customers.parquet").display()
+            );
+        }
+        Command::ShowConfig { config } => {
+            print!("{}", Config::load(config.as_deref())?.to_toml());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Every knob of the pipeline, in one typed struct, read from TOML (`--config`) and
+//! overridden by flags. `impl Default` is the only place the default numbers live; they
+//! reproduce the reference analysis (PySpark over Amazon Reviews 2023 Electronics).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The whole configuration. Unknown keys are rejected, so a typo never silently falls
+/// back to a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub clean: CleanConfig,
+    pub rfm: RfmConfig,
+    pub features: FeaturesConfig,
+    pub engine: EngineConfig,
+}
+
+/// How raw reviews and items are cleaned (sql/clean_reviews.sql, sql/clean_items.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CleanConfig {
+    /// Strings that mean "no value" in every string column, compared trimmed and in any
+    /// case. Default: "None", "N/A", "null" and "" (the placeholders of the raw files).
+    pub missing_values: Vec<String>,
+    /// Items whose `main_category` is one of these are dropped: the 24 non-electronics
+    /// categories that show up in the Electronics meta file. Compared exactly.
+    pub excluded_categories: Vec<String>,
+    /// Drop items with no `main_category`. Default true: the reference did, through SQL
+    /// NULL logic (`NOT IN` is never true for NULL).
+    pub drop_null_category: bool,
+    /// Keep only verified purchases. Default true, as the reference: a review without a
+    /// verified purchase is not evidence of a transaction.
+    pub verified_only: bool,
+    /// Keep only reviews at most this many days before the newest review. Default 730
+    /// ("the last 2 years" of the reference, counted in whole days).
+    pub history_days: u32,
+    /// Prices above this are corrupt in this data and become NULL. Default 100,000 (USD).
+    pub max_price: f64,
+}
+
+impl Default for CleanConfig {
+    fn default() -> Self {
+        CleanConfig {
+            missing_values: ["None", "N/A", "null", ""].map(String::from).to_vec(),
+            excluded_categories: [
+                "AMAZON FASHION",
+                "All Beauty",
+                "Arts, Crafts & Sewing",
+                "Audible Audiobooks",
+                "Automotive",
+                "Baby",
+                "Books",
+                "Buy a Kindle",
+                "Collectible Coins",
+                "Digital Music",
+                "Fine Art",
+                "Gift Cards",
+                "Grocery",
+                "Handmade",
+                "Health & Personal Care",
+                "Kindle Store",
+                "Luxury Beauty",
+                "Magazine Subscriptions",
+                "Movies & TV",
+                "Pet Supplies",
+                "Premium Beauty",
+                "Sports & Outdoors",
+                "Toys & Games",
+                "Unique Finds",
+            ]
+            .map(String::from)
+            .to_vec(),
+            drop_null_category: true,
+            verified_only: true,
+            history_days: 730,
+            max_price: 100_000.0,
+        }
+    }
+}
+
+/// The RFM window and what counts as a purchase (sql/rfm_window.sql, sql/rfm.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RfmConfig {
+    /// Days in the window, ending on the as-of day (included). Default 365: the reference's
+    /// "1 full year back from the last review".
+    pub window_days: u32,
+    /// Only purchases with a price above this count (USD). Default 0.25, as the reference:
+    /// lower prices are placeholders, not sales.
+    pub min_amount: f64,
+    /// Time zone in which timestamps become days (an IANA name such as "Europe/Berlin", or
+    /// an offset such as "+02:00"). Default "UTC", as the raw timestamps.
+    pub timezone: String,
+    /// Pin the as-of day (YYYY-MM-DD) to repeat an analysis on a later dump. Default: the
+    /// day of the newest cleaned purchase.
+    pub as_of: Option<String>,
+}
+
+impl Default for RfmConfig {
+    fn default() -> Self {
+        RfmConfig {
+            window_days: 365,
+            min_amount: 0.25,
+            timezone: "UTC".into(),
+            as_of: None,
+        }
+    }
+}
+
+/// How RFM becomes model inputs and score segments (sql/scale.sql, sql/rfm_scores.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// R/F/M scores: "quantile" (default; from the share of customers strictly worse, so
+    /// equal values always get equal scores) or "ntile" (the reference's ntile(5), ties
+    /// broken by customer_id).
+    pub score_method: ScoreMethod,
+    /// Mini-batches the customers are split into by a stable hash of customer_id (the
+    /// `batch` column), so a mini-batch k-means step reads only its own rows. Default 16.
+    pub minibatches: u32,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig {
+            score_method: ScoreMethod::Quantile,
+            minibatches: 16,
+        }
+    }
+}
+
+/// How R, F and M values become scores 1..5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreMethod {
+    Quantile,
+    Ntile,
+}
+
+impl std::str::FromStr for ScoreMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "quantile" => Ok(ScoreMethod::Quantile),
+            "ntile" => Ok(ScoreMethod::Ntile),
+            other => Err(Error::Config {
+                key: "features.score_method (--score-method)".into(),
+                message: format!("{other:?}: expected quantile or ntile"),
+            }),
+        }
+    }
+}
+
+/// How queries are executed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// DataFusion target partitions; 0 means one per core.
+    pub target_partitions: usize,
+}
+
+impl Config {
+    /// Reads a TOML file (missing keys take their defaults) and validates it.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: Config = toml::from_str(&text).map_err(|e| Error::BadInput {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+            hint: "see `rfmseg show-config` for every key and its default".into(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config file if given, else the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        match path {
+            Some(p) => Config::from_file(p),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Rejects values no run can use, before any work starts.
+    pub fn validate(&self) -> Result<()> {
+        let c = &self.clean;
+        if c.history_days == 0 {
+            return Err(Error::Config {
+                key: "clean.history_days".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(c.max_price.is_finite() && c.max_price > 0.0) {
+            return Err(Error::Config {
+                key: "clean.max_price".into(),
+                message: format!("must be a positive number, got {}", c.max_price),
+            });
+        }
+        let r = &self.rfm;
+        if r.window_days == 0 {
+            return Err(Error::Config {
+                key: "rfm.window_days".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if !(r.min_amount.is_finite() && r.min_amount >= 0.0) {
+            return Err(Error::Config {
+                key: "rfm.min_amount".into(),
+                message: format!("must be a number >= 0, got {}", r.min_amount),
+            });
+        }
+        if let Some(day) = &r.as_of {
+            parse_day(day).map_err(|message| Error::Config {
+                key: "rfm.as_of (--as-of)".into(),
+                message,
+            })?;
+        }
+        if r.timezone.trim().is_empty() {
+            return Err(Error::Config {
+                key: "rfm.timezone".into(),
+                message: "must be a time zone name such as \"UTC\" or an offset such as \"+02:00\""
+                    .into(),
+            });
+        }
+        if self.features.minibatches == 0 {
+            return Err(Error::Config {
+                key: "features.minibatches".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The resolved configuration as TOML, for `show-config` and the report.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}"))
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_day(text: &str) -> std::result::Result<i64, String> {
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a date as YYYY-MM-DD ({e})"))?;
+    Ok(date
+        .signed_duration_since(chrono::NaiveDate::default())
+        .num_days())
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+pub fn format_day(day: i64) -> String {
+    chrono::NaiveDate::default()
+        .checked_add_signed(chrono::TimeDelta::days(day))
+        .map_or_else(
+            || format!("day {day}"),
+            |d| d.format("%Y-%m-%d").to_string(),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A changed default changes results: it must show up in review, here.
+    #[test]
+    fn defaults_are_the_reference_analysis() {
+        let c = Config::default();
+        assert_eq!(c.clean.excluded_categories.len(), 24);
+        assert_eq!(c.clean.history_days, 730);
+        assert_eq!(c.clean.max_price, 100_000.0);
+        assert!(c.clean.verified_only && c.clean.drop_null_category);
+        assert_eq!(c.rfm.window_days, 365);
+        assert_eq!(c.rfm.min_amount, 0.25);
+        assert_eq!(c.rfm.timezone, "UTC");
+        assert_eq!(c.rfm.as_of, None);
+        assert_eq!(c.features.score_method, ScoreMethod::Quantile);
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rfmseg.toml");
+        std::fs::write(&p, "[clean]\nhistory_dayz = 3\n").unwrap();
+        let err = Config::from_file(&p).unwrap_err().to_string();
+        assert!(err.contains("history_dayz"), "{err}");
+        std::fs::write(&p, "[clean]\nmax_price = -1.0\n").unwrap();
+        let err = Config::from_file(&p).unwrap_err().to_string();
+        assert!(err.contains("clean.max_price"), "{err}");
+        std::fs::write(&p, "[clean]\nhistory_days = 365\n").unwrap();
+        assert_eq!(Config::from_file(&p).unwrap().clean.history_days, 365);
+        std::fs::write(&p, "[rfm]\nas_of = \"2023-13-01\"\n").unwrap();
+        let err = Config::from_file(&p).unwrap_err().to_string();
+        assert!(err.contains("rfm.as_of"), "{err}");
+    }
+
+    #[test]
+    fn days_round_trip_through_text() {
+        assert_eq!(parse_day("1970-01-02"), Ok(1));
+        assert_eq!(parse_day("2023-09-13"), Ok(19_613));
+        assert_eq!(format_day(19_613), "2023-09-13");
+    }
+}

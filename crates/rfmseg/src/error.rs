@@ -1,0 +1,72 @@
+//! The library's one error type. Each variant says where the problem is (file and line,
+//! flag or config key, stage) so the binary can print it once, as a chain, with a hint.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in rfmseg, split by whose fault it is: the user's input
+/// (`BadLine`, `BadInput`, `Config`), the environment (`Io`), or a bug (`Internal`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// One line of a raw input file is not what the format says it should be.
+    #[error("{}:{line}: {message}\nhint: {hint}", path.display())]
+    BadLine {
+        path: PathBuf,
+        line: u64,
+        message: String,
+        hint: String,
+    },
+    /// An input as a whole is unusable (missing, empty, wrong format, nothing left).
+    #[error("{}: {message}\nhint: {hint}", path.display())]
+    BadInput {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+    /// A flag or config value is out of range; `key` is the flag or config key.
+    #[error("invalid {key}: {message}")]
+    Config { key: String, message: String },
+    /// A pipeline stage failed in DataFusion.
+    #[error("stage {stage}: {source}")]
+    Stage {
+        stage: String,
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
+    /// Writing Parquet failed.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A bug in rfmseg, not in the input.
+    #[error("internal error: {0} (this is a bug in rfmseg; please report it)")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Wraps a DataFusion error with the stage that raised it.
+    pub fn stage(stage: &str, source: datafusion::error::DataFusionError) -> Self {
+        Error::Stage {
+            stage: stage.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! `rfmseg ingest`: raw Amazon Reviews 2023 files (JSONL, JSONL.gz, or the Parquet
+//! conversion) into the lake: Parquet, zstd, only the columns the pipeline needs.
+//!
+//! Place in the flow: raw -> **lake** -> cleaned -> features -> model -> report.
+//!
+//! Streaming with bounded memory: a reader thread cuts the (decompressed) input into
+//! segments of whole lines, workers parse a segment each and write it as one Parquet part
+//! file. Segment boundaries depend only on the decompressed bytes, so a file and its gzip
+//! give byte-identical lakes, whatever the number of threads. The lake is written under a
+//! temporary name beside `--out` and renamed at the end: a failed ingest leaves no lake.
+
+mod json_scan;
+mod parquet_input;
+mod segments;
+pub mod tables;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+pub use tables::{Table, items_schema, reviews_schema};
+
+/// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
+/// DROPMALFORMED and PERMISSIVE (with the bad records kept aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadLine {
+    /// Stop at the first bad line, naming the file and line.
+    #[default]
+    Fail,
+    /// Drop bad lines and count them.
+    Skip,
+    /// Drop bad lines, and write each with its file, line number and reason to
+    /// `<lake>/quarantine/<table>.jsonl`, so nothing is lost.
+    Quarantine,
+}
+
+impl std::str::FromStr for OnBadLine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fail" => Ok(OnBadLine::Fail),
+            "skip" => Ok(OnBadLine::Skip),
+            "quarantine" => Ok(OnBadLine::Quarantine),
+            other => Err(Error::Config {
+                key: "--on-bad-line".into(),
+                message: format!("{other:?}: expected fail, skip or quarantine"),
+            }),
+        }
+    }
+}
+
+/// Everything `ingest` needs.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Reviews: a file or a folder of `.jsonl`, `.jsonl.gz`, `.json(.gz)`, `.parquet` files.
+    pub reviews: PathBuf,
+    /// Item metadata (the `meta_*` files), same forms.
+    pub items: PathBuf,
+    /// The lake folder to write; replaced whole if it is already an rfmseg lake.
+    pub out: PathBuf,
+    pub on_bad_line: OnBadLine,
+    /// Parsing threads; 0 means one per core.
+    pub threads: usize,
+    /// Decompressed bytes per segment (= per Parquet part file). 64 MiB keeps memory near
+    /// (threads + 3) segments while part files stay large enough to scan efficiently.
+    pub segment_bytes: usize,
+    /// Draw a progress bar on stderr (only shown when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl IngestOptions {
+    pub fn new(
+        reviews: impl Into<PathBuf>,
+        items: impl Into<PathBuf>,
+        out: impl Into<PathBuf>,
+    ) -> Self {
+        IngestOptions {
+            reviews: reviews.into(),
+            items: items.into(),
+            out: out.into(),
+            on_bad_line: OnBadLine::Fail,
+            threads: 0,
+            segment_bytes: 64 << 20,
+            progress: false,
+        }
+    }
+}
+
+/// Counts for one table, kept in `<lake>/_ingest.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    pub files: Vec<PathBuf>,
+    /// Input bytes as stored (compressed size for .gz).
+    pub bytes: u64,
+    /// Lines read (for Parquet input: rows read).
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub bad_lines: u64,
+    /// Rows written to the lake.
+    pub rows: u64,
+    pub parquet_files: u64,
+}
+
+/// What `ingest` did; written to `<lake>/_ingest.json` and returned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestSummary {
+    pub reviews: TableSummary,
+    pub items: TableSummary,
+    pub on_bad_line: OnBadLine,
+    pub seconds: f64,
+}
+
+/// The marker that says a folder is an rfmseg lake (and may be replaced by a new ingest).
+pub const SUMMARY_FILE: &str = "_ingest.json";
+
+/// Ingests reviews and items into a new lake at `opts.out`.
+pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
+    let started = Instant::now();
+    check_replaceable(&opts.out)?;
+    let review_files = input_files(&opts.reviews, "--reviews")?;
+    let item_files = input_files(&opts.items, "--items")?;
+    let tmp = sibling(&opts.out, "tmp")?;
+    let _guard = RemoveOnDrop(tmp.clone());
+    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+
+    let reviews = ingest_table(Table::Reviews, &review_files, &tmp, opts)?;
+    let items = ingest_table(Table::Items, &item_files, &tmp, opts)?;
+    let summary = IngestSummary {
+        reviews,
+        items,
+        on_bad_line: opts.on_bad_line,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))?;
+    let marker = tmp.join(SUMMARY_FILE);
+    fs::write(&marker, json).map_err(|e| Error::io(&marker, e))?;
+    replace_dir(&tmp, &opts.out)?;
+    Ok(summary)
+}
+
+/// Reads a lake's `_ingest.json`.
+pub fn read_summary(lake: &Path) -> Result<IngestSummary> {
+    let path = lake.join(SUMMARY_FILE);
+    let bytes = fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::BadInput {
+            path: lake.to_path_buf(),
+            message: "is not an rfmseg lake (no _ingest.json)".into(),
+            hint: "create it with `rfmseg ingest --reviews ... --items ... --out <lake>`".into(),
+        },
+        _ => Error::io(&path, e),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
+        path,
+        message: format!("unreadable: {e}"),
+        hint: "re-run `rfmseg ingest`".into(),
+    })
+}
+
+fn ingest_table(
+    table: Table,
+    files: &[PathBuf],
+    lake: &Path,
+    opts: &IngestOptions,
+) -> Result<TableSummary> {
+    let dir = lake.join(table.dir_name());
+    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut summary = TableSummary::default();
+    let mut quarantine = Vec::new();
+    for (file_idx, file) in files.iter().enumerate() {
+        let counts = if is_parquet(file)? {
+            parquet_input::ingest_parquet(table, file, file_idx, &dir)?
+        } else {
+            segments::ingest_jsonl(table, file, file_idx, &dir, opts, &mut quarantine)?
+        };
+        if counts.rows == 0 {
+            let what = if counts.lines == counts.blank_lines {
+                "has no data lines".to_string()
+            } else {
+                format!(
+                    "has no readable {} rows: all {} lines were bad",
+                    table.dir_name(),
+                    counts.bad_lines
+                )
+            };
+            return Err(Error::BadInput {
+                path: file.clone(),
+                message: what,
+                hint: format!(
+                    "pass an Amazon Reviews 2023 {} file (JSON Lines, one object per line)",
+                    match table {
+                        Table::Reviews => "reviews",
+                        Table::Items => "meta_*",
+                    }
+                ),
+            });
+        }
+        summary.files.push(file.clone());
+        summary.bytes += counts.bytes;
+        summary.lines += counts.lines;
+        summary.blank_lines += counts.blank_lines;
+        summary.bad_lines += counts.bad_lines;
+        summary.rows += counts.rows;
+        summary.parquet_files += counts.parquet_files;
+    }
+    if opts.on_bad_line == OnBadLine::Quarantine && !quarantine.is_empty() {
+        segments::write_quarantine(&lake.join("quarantine"), table, &quarantine)?;
+    }
+    Ok(summary)
+}
+
+/// Counts for one input file.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FileCounts {
+    pub bytes: u64,
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub bad_lines: u64,
+    pub rows: u64,
+    pub parquet_files: u64,
+}
+
+const DATA_SUFFIXES: [&str; 7] = [
+    ".jsonl",
+    ".jsonl.gz",
+    ".json",
+    ".json.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".parquet",
+];
+
+/// The data files behind a `--reviews`/`--items` argument, in name order.
+fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
+    let meta = fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::BadInput {
+            path: path.to_path_buf(),
+            message: "does not exist".into(),
+            hint: format!("check the path given to {flag}"),
+        },
+        _ => Error::io(path, e),
+    })?;
+    let files = if meta.is_dir() {
+        let mut files: Vec<PathBuf> = fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| DATA_SUFFIXES.iter().any(|s| n.ends_with(s)))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::BadInput {
+                path: path.to_path_buf(),
+                message: "is a folder with no data files".into(),
+                hint: format!(
+                    "{flag} takes a file, or a folder of {}",
+                    DATA_SUFFIXES.join(", ")
+                ),
+            });
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for f in &files {
+        let len = fs::metadata(f).map_err(|e| Error::io(f, e))?.len();
+        if len == 0 {
+            return Err(Error::BadInput {
+                path: f.clone(),
+                message: "is empty".into(),
+                hint: format!("check the file given to {flag}"),
+            });
+        }
+    }
+    Ok(files)
+}
+
+fn is_parquet(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
+    Ok(n == 4 && &magic == b"PAR1")
+}
+
+/// A new name beside `path` (same filesystem, so the final rename is atomic).
+pub(crate) fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| Error::Config {
+        key: "--out".into(),
+        message: format!("{} has no folder name", path.display()),
+    })?;
+    let mut n = name.to_os_string();
+    n.push(format!(".{tag}-{}", std::process::id()));
+    Ok(path.with_file_name(n))
+}
+
+/// Refuses to replace a folder that holds something other than an rfmseg lake.
+fn check_replaceable(out: &Path) -> Result<()> {
+    match fs::read_dir(out) {
+        Err(_) => Ok(()),
+        Ok(mut entries) => {
+            if entries.next().is_none() || out.join(SUMMARY_FILE).exists() {
+                Ok(())
+            } else {
+                Err(Error::BadInput {
+                    path: out.to_path_buf(),
+                    message: "exists and is not an rfmseg lake; refusing to replace it".into(),
+                    hint: "choose another --out, or remove the folder first".into(),
+                })
+            }
+        }
+    }
+}
+
+/// Puts the finished `tmp` folder at `dest`, moving any previous one aside first and
+/// deleting it only once the new one is in place.
+pub(crate) fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
+    let old = sibling(dest, "old")?;
+    let had_old = dest.exists();
+    if had_old {
+        fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
+    }
+    if let Err(e) = fs::rename(tmp, dest) {
+        if had_old {
+            let _ = fs::rename(&old, dest);
+        }
+        return Err(Error::io(dest, e));
+    }
+    if had_old {
+        fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Deletes a temporary folder when a run stops early (an error or a panic).
+pub(crate) struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! JSON Lines input: cut into segments of whole lines, parsed in parallel, one Parquet part
+//! file per segment.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::tables::{RowBuilder, Table};
+use super::{FileCounts, IngestOptions, OnBadLine};
+use crate::error::{Error, Result};
+
+/// Rows per Arrow batch and per Parquet row group: small enough that a 200k-review lake
+/// still splits into several row groups, so DataFusion scans it in parallel.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// One line that could not be read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct BadLine {
+    pub file: PathBuf,
+    pub line: u64,
+    pub error: String,
+    /// The line as read (lossily decoded if it is not UTF-8), so it can be fixed and re-fed.
+    pub raw: String,
+}
+
+struct Segment {
+    index: usize,
+    first_line: u64,
+    data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct SegmentResult {
+    lines: u64,
+    blank: u64,
+    rows: u64,
+    wrote_file: bool,
+    bad: Vec<BadLine>,
+}
+
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(BATCH_ROWS))
+        .build()
+}
+
+/// Counts bytes read from the stored file (before decompression), for progress and totals.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_decoded(path: &Path, count: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let counted = Counting { inner: f, count };
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 20, counted),
+        )))
+    } else {
+        Ok(Box::new(counted))
+    }
+}
+
+pub(crate) fn ingest_jsonl(
+    table: Table,
+    path: &Path,
+    file_idx: usize,
+    dir: &Path,
+    opts: &IngestOptions,
+    quarantine: &mut Vec<BadLine>,
+) -> Result<FileCounts> {
+    let total_bytes = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let rows_done = Arc::new(AtomicU64::new(0));
+    let mut reader = open_decoded(path, bytes_read.clone())?;
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    };
+    // Segments after the first failing one are not worth reading (fail mode only).
+    let stop_after = AtomicUsize::new(usize::MAX);
+    let progress = progress_bar(opts.progress, total_bytes, table, path);
+
+    let (tx, rx) = mpsc::sync_channel::<Segment>(threads);
+    let rx = Mutex::new(rx);
+    let results: Mutex<Vec<(usize, Result<SegmentResult>)>> = Mutex::new(Vec::new());
+
+    let read_result = std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(seg)) = next else { break };
+                    if seg.index > stop_after.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let index = seg.index;
+                    let res = parse_segment(table, path, file_idx, dir, seg, opts, &rows_done);
+                    if opts.on_bad_line == OnBadLine::Fail
+                        && matches!(&res, Ok(r) if !r.bad.is_empty())
+                    {
+                        stop_after.fetch_min(index, Ordering::Relaxed);
+                    }
+                    if let Ok(mut all) = results.lock() {
+                        all.push((index, res));
+                    }
+                }
+            });
+        }
+        let r = read_segments(&mut reader, opts.segment_bytes, &tx, &stop_after, || {
+            if let Some(pb) = &progress {
+                pb.set_position(bytes_read.load(Ordering::Relaxed));
+                pb.set_message(format!(
+                    "{}: {} rows",
+                    table.dir_name(),
+                    rows_done.load(Ordering::Relaxed)
+                ));
+            }
+        });
+        drop(tx);
+        r
+    });
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    read_result.map_err(|e| Error::BadInput {
+        path: path.to_path_buf(),
+        message: format!("could not be read: {e}"),
+        hint: "check that the file is complete (a .gz must not be truncated)".into(),
+    })?;
+
+    let mut all = results
+        .into_inner()
+        .map_err(|_| Error::Internal("an ingest worker panicked".into()))?;
+    all.sort_by_key(|(i, _)| *i);
+    let mut counts = FileCounts {
+        bytes: bytes_read.load(Ordering::Relaxed),
+        ..FileCounts::default()
+    };
+    for (_, res) in all {
+        let mut r = res?;
+        if opts.on_bad_line == OnBadLine::Fail && !r.bad.is_empty() {
+            return Err(bad_line_error(table, r.bad.swap_remove(0)));
+        }
+        counts.lines += r.lines;
+        counts.blank_lines += r.blank;
+        counts.rows += r.rows;
+        counts.parquet_files += u64::from(r.wrote_file);
+        // Segments are in file order, so the quarantine is in line order.
+        quarantine.extend(r.bad);
+    }
+    counts.bad_lines = counts.lines - counts.rows - counts.blank_lines;
+    Ok(counts)
+}
+
+fn bad_line_error(table: Table, b: BadLine) -> Error {
+    let hint = if b.error.starts_with("missing key") && table == Table::Reviews {
+        "is this a meta_* file? item metadata goes to --items. Otherwise fix the line, or \
+         re-run with --on-bad-line skip (count and drop) or quarantine (keep bad lines aside)"
+    } else if b.error.starts_with("missing key") {
+        "is this a reviews file? reviews go to --reviews. Otherwise fix the line, or re-run \
+         with --on-bad-line skip or quarantine"
+    } else {
+        "fix the line, or re-run with --on-bad-line skip (count and drop bad lines) or \
+         --on-bad-line quarantine (keep them aside in <lake>/quarantine/)"
+    };
+    Error::BadLine {
+        path: b.file,
+        line: b.line,
+        message: b.error,
+        hint: hint.into(),
+    }
+}
+
+/// Reads whole-line segments and sends them on. A segment ends at the first newline at or
+/// after `segment_bytes`, a position that depends only on the decompressed content, never
+/// on how many bytes each read returned; so plain and gzip input cut identically.
+fn read_segments(
+    reader: &mut dyn Read,
+    segment_bytes: usize,
+    tx: &mpsc::SyncSender<Segment>,
+    stop_after: &AtomicUsize,
+    mut tick: impl FnMut(),
+) -> io::Result<()> {
+    let segment_bytes = segment_bytes.max(1 << 16);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut next_line = 1u64;
+    let mut index = 0usize;
+    let mut eof = false;
+    while !(eof && carry.is_empty()) {
+        let mut data = Vec::with_capacity(segment_bytes + (1 << 16));
+        data.append(&mut carry);
+        let mut scanned = segment_bytes - 1;
+        let cut = loop {
+            if data.len() > scanned {
+                if let Some(nl) = memchr::memchr(b'\n', &data[scanned..]) {
+                    break Some(scanned + nl + 1);
+                }
+                scanned = data.len();
+            }
+            if eof {
+                break None;
+            }
+            let start = data.len();
+            data.resize(start + (1 << 20), 0);
+            let n = loop {
+                match reader.read(&mut data[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            data.truncate(start + n);
+            tick();
+            eof = n == 0;
+        };
+        if let Some(cut) = cut {
+            carry = data.split_off(cut);
+        }
+        if data.is_empty() {
+            break;
+        }
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64
+            + u64::from(data.last() != Some(&b'\n'));
+        if index > stop_after.load(Ordering::Relaxed) {
+            break;
+        }
+        let seg = Segment {
+            index,
+            first_line: next_line,
+            data,
+        };
+        if tx.send(seg).is_err() {
+            break;
+        }
+        next_line += lines;
+        index += 1;
+    }
+    Ok(())
+}
+
+fn parse_segment(
+    table: Table,
+    path: &Path,
+    file_idx: usize,
+    dir: &Path,
+    seg: Segment,
+    opts: &IngestOptions,
+    rows_done: &AtomicU64,
+) -> Result<SegmentResult> {
+    let mut res = SegmentResult::default();
+    let mut builder: Box<dyn RowBuilder> = table.builder();
+    let out_path = dir.join(format!("part-{file_idx:03}-{:05}.parquet", seg.index));
+    let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
+    let mut line_no = seg.first_line;
+    let mut rest = seg.data.as_slice();
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        res.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            res.blank += 1;
+        } else if let Err(error) = builder.push_line(line) {
+            let bad = BadLine {
+                file: path.to_path_buf(),
+                line: line_no,
+                error,
+                raw: String::from_utf8_lossy(&line[..line.len().min(1 << 16)]).into_owned(),
+            };
+            match opts.on_bad_line {
+                OnBadLine::Fail => {
+                    res.bad.push(bad);
+                    if let Some(w) = writer.take() {
+                        drop(w);
+                        let _ = fs::remove_file(&out_path);
+                    }
+                    return Ok(res);
+                }
+                OnBadLine::Skip => {}
+                OnBadLine::Quarantine => res.bad.push(bad),
+            }
+        }
+        line_no += 1;
+        if builder.len() >= BATCH_ROWS {
+            flush(
+                &mut builder,
+                &mut writer,
+                &out_path,
+                table,
+                rows_done,
+                &mut res,
+            )?;
+        }
+    }
+    flush(
+        &mut builder,
+        &mut writer,
+        &out_path,
+        table,
+        rows_done,
+        &mut res,
+    )?;
+    if let Some(w) = writer {
+        w.close().map_err(|e| Error::Parquet {
+            path: out_path.clone(),
+            source: e,
+        })?;
+        res.wrote_file = true;
+    }
+    Ok(res)
+}
+
+fn flush(
+    builder: &mut Box<dyn RowBuilder>,
+    writer: &mut Option<ArrowWriter<BufWriter<File>>>,
+    out_path: &Path,
+    table: Table,
+    rows_done: &AtomicU64,
+    res: &mut SegmentResult,
+) -> Result<()> {
+    if builder.len() == 0 {
+        return Ok(());
+    }
+    let batch = builder.finish();
+    let pq = |e| Error::Parquet {
+        path: out_path.to_path_buf(),
+        source: e,
+    };
+    if writer.is_none() {
+        let f = File::create(out_path).map_err(|e| Error::io(out_path, e))?;
+        let w = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, f),
+            table.schema(),
+            Some(writer_properties()),
+        )
+        .map_err(pq)?;
+        *writer = Some(w);
+    }
+    if let Some(w) = writer.as_mut() {
+        w.write(&batch).map_err(pq)?;
+    }
+    res.rows += batch.num_rows() as u64;
+    rows_done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Writes `<lake>/quarantine/<table>.jsonl`: one JSON object per bad line.
+pub(crate) fn write_quarantine(dir: &Path, table: Table, bad: &[BadLine]) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(format!("{}.jsonl", table.dir_name()));
+    let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut w = BufWriter::new(f);
+    for b in bad {
+        serde_json::to_writer(&mut w, b).map_err(|e| Error::Internal(e.to_string()))?;
+        w.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+    }
+    w.flush().map_err(|e| Error::io(&path, e))
+}
+
+fn progress_bar(
+    enabled: bool,
+    total: u64,
+    table: Table,
+    path: &Path,
+) -> Option<indicatif::ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(format!("{}: {}", table.dir_name(), path.display()));
+    Some(pb)
+}

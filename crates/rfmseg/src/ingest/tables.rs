@@ -1,0 +1,424 @@
+//! The two lake tables: their Arrow schemas (DESIGN §3 "Lake") and how one raw JSON line
+//! becomes one row of each.
+//!
+//! A line is parsed completely into a small row struct before anything is appended, so a
+//! bad line never leaves a half-appended row behind.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, RecordBatch,
+    StringBuilder, TimestampSecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use super::json_scan::{Cursor, Kind, ScanResult, wrong_type};
+
+/// Which raw table a file feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    Reviews,
+    Items,
+}
+
+impl Table {
+    /// The lake sub-folder.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Table::Reviews => "reviews",
+            Table::Items => "items",
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Table::Reviews => reviews_schema(),
+            Table::Items => items_schema(),
+        }
+    }
+
+    pub(crate) fn builder(self) -> Box<dyn RowBuilder> {
+        match self {
+            Table::Reviews => Box::new(ReviewsBuilder::default()),
+            Table::Items => Box::new(ItemsBuilder::default()),
+        }
+    }
+}
+
+/// lake/reviews: one row per review line. `ts` is UTC seconds (the raw milliseconds,
+/// floored), which is all RFM needs and keeps the column small.
+pub fn reviews_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("parent_asin", DataType::Utf8, true),
+        Field::new("asin", DataType::Utf8, true),
+        Field::new("rating", DataType::Float64, true),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), true),
+        Field::new("verified_purchase", DataType::Boolean, true),
+        Field::new("helpful_vote", DataType::Int64, true),
+    ]))
+}
+
+/// lake/items: one row per meta line. `price_raw` is the price's text whatever its JSON
+/// type (number, string, null), so cleaning can count what it could not parse.
+pub fn items_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("parent_asin", DataType::Utf8, true),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("main_category", DataType::Utf8, true),
+        Field::new("store", DataType::Utf8, true),
+        Field::new(
+            "categories",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            true,
+        ),
+        Field::new("price_raw", DataType::Utf8, true),
+    ]))
+}
+
+/// Appends parsed lines to Arrow builders.
+pub(crate) trait RowBuilder: Send {
+    /// Parses one line and appends it as a row, or appends nothing and says why.
+    fn push_line(&mut self, line: &[u8]) -> ScanResult<()>;
+    fn len(&self) -> usize;
+    /// The rows so far as a batch; the builder is empty afterwards.
+    fn finish(&mut self) -> RecordBatch;
+}
+
+fn opt_string<'a>(c: &mut Cursor<'a>, key: &str) -> ScanResult<Option<Cow<'a, str>>> {
+    match c.kind()? {
+        Kind::String => c.string().map(Some),
+        Kind::Null => c.null().map(|_| None),
+        other => Err(wrong_type(key, other, "a string")),
+    }
+}
+
+fn opt_f64(c: &mut Cursor<'_>, key: &str) -> ScanResult<Option<f64>> {
+    match c.kind()? {
+        Kind::Number => {
+            let text = c.number()?;
+            text.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(Some)
+                .ok_or_else(|| format!("\"{key}\" is not a valid number: {text}"))
+        }
+        Kind::Null => c.null().map(|_| None),
+        other => Err(wrong_type(key, other, "a number")),
+    }
+}
+
+fn opt_i64(c: &mut Cursor<'_>, key: &str, expected: &str) -> ScanResult<Option<i64>> {
+    match c.kind()? {
+        Kind::Number => {
+            let text = c.number()?;
+            if let Ok(v) = text.parse::<i64>() {
+                return Ok(Some(v));
+            }
+            // 1.5e12 is an integer written as a float; 1.5 is not.
+            match text.parse::<f64>() {
+                Ok(v) if v.fract() == 0.0 && v.abs() < 9.0e18 => Ok(Some(v as i64)),
+                _ => Err(format!("\"{key}\" is {text}, expected {expected}")),
+            }
+        }
+        Kind::Null => c.null().map(|_| None),
+        other => Err(wrong_type(key, other, expected)),
+    }
+}
+
+fn opt_bool(c: &mut Cursor<'_>, key: &str) -> ScanResult<Option<bool>> {
+    match c.kind()? {
+        Kind::Bool => c.boolean().map(Some),
+        Kind::Null => c.null().map(|_| None),
+        other => Err(wrong_type(key, other, "true or false")),
+    }
+}
+
+fn missing(key: &str) -> String {
+    format!("missing key \"{key}\"")
+}
+
+#[derive(Default)]
+struct ReviewsBuilder {
+    user_id: StringBuilder,
+    parent_asin: StringBuilder,
+    asin: StringBuilder,
+    rating: Float64Builder,
+    ts: TimestampSecondBuilder,
+    verified: BooleanBuilder,
+    helpful: Int64Builder,
+    rows: usize,
+}
+
+impl RowBuilder for ReviewsBuilder {
+    fn push_line(&mut self, line: &[u8]) -> ScanResult<()> {
+        // Outer Option: key seen; inner: JSON null.
+        let mut user_id = None;
+        let mut parent_asin = None;
+        let mut asin = None;
+        let mut rating = None;
+        let mut ts_ms = None;
+        let mut verified = None;
+        let mut helpful = None;
+        Cursor::new(line).object(|key, c| {
+            match key {
+                b"user_id" => user_id = Some(opt_string(c, "user_id")?),
+                b"parent_asin" => parent_asin = Some(opt_string(c, "parent_asin")?),
+                b"asin" => asin = Some(opt_string(c, "asin")?),
+                b"rating" => rating = Some(opt_f64(c, "rating")?),
+                b"timestamp" => {
+                    ts_ms = Some(opt_i64(c, "timestamp", "integer milliseconds")?);
+                }
+                b"verified_purchase" => verified = Some(opt_bool(c, "verified_purchase")?),
+                b"helpful_vote" => helpful = Some(opt_i64(c, "helpful_vote", "an integer")?),
+                _ => {
+                    c.skip_value()?;
+                }
+            }
+            Ok(())
+        })?;
+        let user_id = user_id.ok_or_else(|| missing("user_id"))?;
+        let parent_asin = parent_asin.ok_or_else(|| missing("parent_asin"))?;
+        let rating = rating.ok_or_else(|| missing("rating"))?;
+        let ts_ms = ts_ms.ok_or_else(|| missing("timestamp"))?;
+        self.user_id.append_option(user_id);
+        self.parent_asin.append_option(parent_asin);
+        self.asin.append_option(asin.flatten());
+        self.rating.append_option(rating);
+        self.ts.append_option(ts_ms.map(|ms| ms.div_euclid(1000)));
+        self.verified.append_option(verified.flatten());
+        self.helpful.append_option(helpful.flatten());
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn finish(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.user_id.finish()),
+            Arc::new(self.parent_asin.finish()),
+            Arc::new(self.asin.finish()),
+            Arc::new(self.rating.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.verified.finish()),
+            Arc::new(self.helpful.finish()),
+        ];
+        RecordBatch::try_new(reviews_schema(), columns)
+            .expect("builders match reviews_schema by construction")
+    }
+}
+
+struct ItemsBuilder {
+    parent_asin: StringBuilder,
+    title: StringBuilder,
+    main_category: StringBuilder,
+    store: StringBuilder,
+    categories: ListBuilder<StringBuilder>,
+    price_raw: StringBuilder,
+    rows: usize,
+}
+
+impl Default for ItemsBuilder {
+    fn default() -> Self {
+        ItemsBuilder {
+            parent_asin: StringBuilder::new(),
+            title: StringBuilder::new(),
+            main_category: StringBuilder::new(),
+            store: StringBuilder::new(),
+            categories: ListBuilder::new(StringBuilder::new())
+                .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            price_raw: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl RowBuilder for ItemsBuilder {
+    fn push_line(&mut self, line: &[u8]) -> ScanResult<()> {
+        let mut parent_asin = None;
+        let mut title = None;
+        let mut main_category = None;
+        let mut store = None;
+        let mut categories = None;
+        let mut price: Option<Cow<'_, str>> = None;
+        Cursor::new(line).object(|key, c| {
+            match key {
+                b"parent_asin" => parent_asin = Some(opt_string(c, "parent_asin")?),
+                b"title" => title = opt_string(c, "title")?,
+                b"main_category" => main_category = opt_string(c, "main_category")?,
+                b"store" => store = opt_string(c, "store")?,
+                b"categories" => categories = c.string_list("categories")?,
+                // Whatever its type: a number's own text, a string's content, or NULL.
+                b"price" => {
+                    price = match c.kind()? {
+                        Kind::String => Some(c.string()?),
+                        Kind::Null => {
+                            c.null()?;
+                            None
+                        }
+                        Kind::Number => Some(Cow::Borrowed(c.number()?)),
+                        _ => Some(String::from_utf8_lossy(c.skip_value()?)),
+                    }
+                }
+                _ => {
+                    c.skip_value()?;
+                }
+            }
+            Ok(())
+        })?;
+        let parent_asin = parent_asin.ok_or_else(|| missing("parent_asin"))?;
+        self.parent_asin.append_option(parent_asin);
+        self.title.append_option(title);
+        self.main_category.append_option(main_category);
+        self.store.append_option(store);
+        match categories {
+            Some(list) => {
+                for c in list {
+                    self.categories.values().append_value(c);
+                }
+                self.categories.append(true);
+            }
+            None => self.categories.append(false),
+        }
+        self.price_raw.append_option(price);
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn finish(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.parent_asin.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.main_category.finish()),
+            Arc::new(self.store.finish()),
+            Arc::new(self.categories.finish()),
+            Arc::new(self.price_raw.finish()),
+        ];
+        RecordBatch::try_new(items_schema(), columns)
+            .expect("builders match items_schema by construction")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type, TimestampSecondType};
+
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+    fn read(path: &str) -> Vec<String> {
+        std::fs::read_to_string(format!("{SAMPLES}/{path}"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every field of every sample line, against serde_json's reading of the same line.
+    #[test]
+    fn review_rows_match_serde_json() {
+        let lines = read("Electronics.sample.jsonl");
+        let mut b = Table::Reviews.builder();
+        for l in &lines {
+            b.push_line(l.as_bytes()).unwrap();
+        }
+        let batch = b.finish();
+        assert_eq!(batch.num_rows(), lines.len());
+        for (i, l) in lines.iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |c: usize| batch.column(c).as_string::<i32>().value(i).to_string();
+            assert_eq!(s(0), v["user_id"].as_str().unwrap());
+            assert_eq!(s(1), v["parent_asin"].as_str().unwrap());
+            assert_eq!(s(2), v["asin"].as_str().unwrap());
+            assert_eq!(
+                batch.column(3).as_primitive::<Float64Type>().value(i),
+                v["rating"].as_f64().unwrap()
+            );
+            assert_eq!(
+                batch
+                    .column(4)
+                    .as_primitive::<TimestampSecondType>()
+                    .value(i),
+                v["timestamp"].as_i64().unwrap() / 1000
+            );
+            assert_eq!(
+                batch.column(5).as_boolean().value(i),
+                v["verified_purchase"].as_bool().unwrap()
+            );
+            assert_eq!(
+                batch.column(6).as_primitive::<Int64Type>().value(i),
+                v["helpful_vote"].as_i64().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn item_price_is_kept_as_raw_text_whatever_its_json_type() {
+        let lines = read("meta_Electronics.sample.jsonl");
+        let mut b = Table::Items.builder();
+        for l in &lines {
+            b.push_line(l.as_bytes()).unwrap();
+        }
+        let batch = b.finish();
+        let price = batch.column(5).as_string::<i32>();
+        let got: Vec<Option<&str>> = price.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                None,
+                Some("29.99"),
+                Some("None"),
+                Some("$1,299.99"),
+                Some("—")
+            ]
+        );
+        let store = batch.column(3).as_string::<i32>();
+        assert!(store.is_null(2), "JSON null store stays NULL");
+        let cats = batch.column(4).as_list::<i32>();
+        assert_eq!(cats.value(0).len(), 3);
+        assert_eq!(cats.value(2).len(), 0);
+    }
+
+    #[test]
+    fn wrong_types_and_missing_keys_name_the_key() {
+        let mut b = Table::Reviews.builder();
+        let cases = [
+            (
+                r#"{"rating": 5.0, "parent_asin": "B1", "user_id": "U", "timestamp": "2023-01-05"}"#,
+                r#""timestamp" is a string, expected integer milliseconds"#,
+            ),
+            (
+                r#"{"rating": "five", "parent_asin": "B1", "user_id": "U", "timestamp": 1}"#,
+                r#""rating" is a string, expected a number"#,
+            ),
+            (
+                r#"{"rating": 5.0, "parent_asin": "B1", "timestamp": 1}"#,
+                r#"missing key "user_id""#,
+            ),
+            (
+                r#"{"rating": 5.0, "parent_asin": "B1", "user_id": 7, "timestamp": 1}"#,
+                r#""user_id" is a number, expected a string"#,
+            ),
+            (
+                r#"{"rating": 5.0, "parent_asin": "B1", "user_id": "U", "timestamp": 1.5}"#,
+                r#""timestamp" is 1.5, expected integer milliseconds"#,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(b.push_line(line.as_bytes()).unwrap_err(), want);
+        }
+        assert_eq!(b.len(), 0, "a rejected line appends nothing");
+    }
+}

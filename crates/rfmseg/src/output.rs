@@ -1,0 +1,104 @@
+//! Writing results: Parquet that pandas, polars and DuckDB read as is, and JSON, each
+//! written under a temporary name and renamed, so a reader never sees half a file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::{SessionContext, col};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+
+/// Writes a registered table to one Parquet file, sorted by `order_by` so the file's
+/// bytes do not depend on partitioning. Returns the rows written.
+pub async fn write_table_parquet(
+    ctx: &SessionContext,
+    table: &str,
+    order_by: &str,
+    path: &Path,
+) -> Result<u64> {
+    let stage = format!("write {}", path.display());
+    let batches = ctx
+        .table(table)
+        .await
+        .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
+        .map_err(|e| Error::stage(&stage, e))?
+        .collect()
+        .await
+        .map_err(|e| Error::stage(&stage, e))?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => Arc::new(
+            ctx.table(table)
+                .await
+                .map_err(|e| Error::stage(&stage, e))?
+                .schema()
+                .as_arrow()
+                .clone(),
+        ),
+    };
+    write_batches(path, &schema, &batches)
+}
+
+/// String views become plain strings: every Parquet reader knows those.
+fn portable_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Writes batches to one zstd Parquet file, atomically.
+pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+    let out_schema = portable_schema(schema);
+    let tmp = path.with_extension("parquet.tmp");
+    let pq = |e| Error::Parquet {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(BufWriter::new(file), out_schema.clone(), Some(props)).map_err(pq)?;
+    let mut rows = 0u64;
+    for b in batches {
+        let columns: Vec<ArrayRef> = b
+            .columns()
+            .iter()
+            .zip(out_schema.fields())
+            .map(|(c, f)| cast(c, f.data_type()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let batch = RecordBatch::try_new(out_schema.clone(), columns)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).map_err(pq)?;
+    }
+    writer.close().map_err(pq)?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(rows)
+}
+
+/// Writes JSON under a temporary name and renames it.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,186 @@
+//! Cleaning: lake -> `clean_reviews` and `clean_items`, with the data-quality table.
+//! The rules are in sql/clean_reviews.sql and sql/clean_items.sql.
+//!
+//! Place in the flow: lake -> **cleaned** -> features -> model -> report.
+
+use datafusion::prelude::SessionContext;
+
+use super::{count_rows, flag_and_keep, render, sql_f64, sql_string_list};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::quality::{Action, DataQuality};
+
+/// sql/clean_reviews.sql
+pub const CLEAN_REVIEWS_SQL: &str = include_str!("../../../../sql/clean_reviews.sql");
+/// sql/clean_items.sql
+pub const CLEAN_ITEMS_SQL: &str = include_str!("../../../../sql/clean_items.sql");
+
+fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
+    let c = &config.clean;
+    vec![
+        (
+            "missing_values",
+            sql_string_list(c.missing_values.iter().map(|s| s.trim().to_lowercase())),
+        ),
+        (
+            "excluded_categories",
+            sql_string_list(&c.excluded_categories),
+        ),
+        ("drop_null_category", c.drop_null_category.to_string()),
+        ("verified_only", c.verified_only.to_string()),
+        ("history_days", c.history_days.to_string()),
+        ("max_price", sql_f64(c.max_price)),
+    ]
+}
+
+/// Cleans reviews and items: registers `clean_reviews` and `clean_items` (in memory) and
+/// returns the data-quality table.
+pub async fn clean(ctx: &SessionContext, config: &Config) -> Result<DataQuality> {
+    let mut quality = DataQuality::default();
+    clean_reviews(ctx, config, &mut quality).await?;
+    clean_items(ctx, config, &mut quality).await?;
+    Ok(quality)
+}
+
+/// The review rules of sql/clean_reviews.sql, in the order they apply.
+pub const REVIEW_DROP_REASONS: [&str; 7] = [
+    "missing user_id",
+    "missing parent_asin",
+    "missing timestamp",
+    "missing rating",
+    "rating outside 1..5",
+    "not a verified purchase",
+    "older than clean.history_days",
+];
+
+/// The item rules of sql/clean_items.sql, in the order they apply.
+pub const ITEM_DROP_REASONS: [&str; 3] = [
+    "missing parent_asin",
+    "missing main_category",
+    "excluded main_category",
+];
+
+/// Registers `clean_reviews`: user_id, parent_asin, asin, rating, ts, verified_purchase,
+/// helpful_vote.
+pub async fn clean_reviews(
+    ctx: &SessionContext,
+    config: &Config,
+    quality: &mut DataQuality,
+) -> Result<u64> {
+    const STAGE: &str = "clean_reviews";
+    let input = count_rows(ctx, STAGE, "lake_reviews").await?;
+    let sql = render(STAGE, CLEAN_REVIEWS_SQL, &clean_params(config))?;
+    let kept_columns = [
+        "user_id",
+        "parent_asin",
+        "asin",
+        "rating",
+        "ts",
+        "verified_purchase",
+        "helpful_vote",
+    ];
+    let out = flag_and_keep(ctx, STAGE, &sql, &kept_columns, &[]).await?;
+    let distinct = out.rows;
+    quality.push("reviews", "lake rows", Action::Input, input);
+    quality.push(
+        "reviews",
+        "exact duplicate",
+        Action::Removed,
+        input - distinct,
+    );
+    quality.push(
+        "reviews",
+        "rating 0 set to 1",
+        Action::Fixed,
+        out.flag("rating_fixed"),
+    );
+    quality.push(
+        "reviews",
+        "negative helpful_vote set to 0",
+        Action::Fixed,
+        out.flag("helpful_vote_fixed"),
+    );
+    for reason in REVIEW_DROP_REASONS {
+        quality.push("reviews", reason, Action::Removed, out.reason(reason));
+    }
+    let kept = out.register(ctx, STAGE)?;
+    quality.push("reviews", "clean reviews", Action::Kept, kept);
+    if kept == 0 {
+        return Err(nothing_left(quality, "reviews"));
+    }
+    Ok(kept)
+}
+
+/// Registers `clean_items`: parent_asin, title, main_category, store, categories,
+/// price_raw, price.
+pub async fn clean_items(
+    ctx: &SessionContext,
+    config: &Config,
+    quality: &mut DataQuality,
+) -> Result<u64> {
+    const STAGE: &str = "clean_items";
+    let input = count_rows(ctx, STAGE, "lake_items").await?;
+    let sql = render(STAGE, CLEAN_ITEMS_SQL, &clean_params(config))?;
+    let kept_columns = [
+        "parent_asin",
+        "title",
+        "main_category",
+        "store",
+        "categories",
+        "price_raw",
+        "price",
+    ];
+    let out = flag_and_keep(ctx, STAGE, &sql, &kept_columns, &["price_status"]).await?;
+    quality.push("items", "lake rows", Action::Input, input);
+    quality.push(
+        "items",
+        "exact duplicate",
+        Action::Removed,
+        input - out.rows,
+    );
+    for reason in ITEM_DROP_REASONS {
+        quality.push("items", reason, Action::Removed, out.reason(reason));
+    }
+    for (status, step) in [
+        ("missing", "price missing (kept, price NULL)"),
+        ("unparseable", "price unparseable (kept, price NULL)"),
+        (
+            "out of range",
+            "price <= 0 or > clean.max_price (kept, price NULL)",
+        ),
+    ] {
+        quality.push(
+            "items",
+            step,
+            Action::Counted,
+            out.kept_value("price_status", status),
+        );
+    }
+    let kept = out.register(ctx, STAGE)?;
+    quality.push("items", "clean items", Action::Kept, kept);
+    if kept == 0 {
+        return Err(nothing_left(quality, "items"));
+    }
+    Ok(kept)
+}
+
+fn nothing_left(quality: &DataQuality, table: &str) -> Error {
+    let last = quality
+        .steps
+        .iter()
+        .rfind(|s| s.table == table && s.action == Action::Removed && s.rows > 0);
+    let message = match last {
+        Some(s) => format!(
+            "no {table} left after cleaning: the step \"{}\" removed the last {} rows",
+            s.step, s.rows
+        ),
+        None => format!("no {table} left after cleaning: the lake has no {table}"),
+    };
+    Error::BadInput {
+        path: format!("lake_{table}").into(),
+        message,
+        hint: "check the [clean] settings (verified_only, history_days, excluded_categories) \
+               against the data-quality table above"
+            .into(),
+    }
+}

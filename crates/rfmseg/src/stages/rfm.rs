@@ -1,0 +1,259 @@
+//! RFM: cleaned reviews and items -> purchases -> the RFM window -> per-customer recency,
+//! frequency, monetary -> scaled model inputs and the `batch` column -> R/F/M scores and
+//! segments, registered as `customers`.
+//!
+//! Place in the flow: cleaned -> **features** -> model -> report. The SQL is in
+//! sql/purchases.sql, sql/rfm_window.sql, sql/rfm.sql, sql/scale_moments.sql,
+//! sql/scale.sql, sql/rfm_quantile.sql or sql/rfm_ntile.sql, and sql/rfm_segments.sql.
+
+use serde::{Deserialize, Serialize};
+
+use datafusion::prelude::SessionContext;
+
+use super::{get_f64, get_i64, materialize, one_row, register_view, render, sql_f64};
+use crate::config::{Config, ScoreMethod, format_day, parse_day};
+use crate::error::{Error, Result};
+
+pub const PURCHASES_SQL: &str = include_str!("../../../../sql/purchases.sql");
+pub const RFM_WINDOW_SQL: &str = include_str!("../../../../sql/rfm_window.sql");
+pub const RFM_SQL: &str = include_str!("../../../../sql/rfm.sql");
+pub const SCALE_MOMENTS_SQL: &str = include_str!("../../../../sql/scale_moments.sql");
+pub const SCALE_SQL: &str = include_str!("../../../../sql/scale.sql");
+pub const RFM_QUANTILE_SQL: &str = include_str!("../../../../sql/rfm_quantile.sql");
+pub const RFM_NTILE_SQL: &str = include_str!("../../../../sql/rfm_ntile.sql");
+pub const RFM_SEGMENTS_SQL: &str = include_str!("../../../../sql/rfm_segments.sql");
+
+/// The model inputs, in the order of every centroid and scaler vector.
+pub const FEATURE_NAMES: [&str; 3] = ["recency", "ln1p_frequency", "ln1p_monetary"];
+
+/// The scaled columns of `customers`, in [`FEATURE_NAMES`] order.
+pub const SCALED_COLUMNS: [&str; 3] = ["recency_z", "frequency_z", "monetary_z"];
+
+/// The RFM window, as days since 1970-01-01, and what each filter left in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RfmWindow {
+    /// Day of the newest cleaned purchase.
+    pub newest_day: String,
+    /// The as-of day (the newest day unless pinned); the reference date is the day after.
+    pub as_of: String,
+    /// First day of the window.
+    pub first_day: String,
+    pub as_of_day: i64,
+    pub window_days: u32,
+    /// Cleaned purchases, all days.
+    pub purchases: u64,
+    /// ... of which in the window.
+    pub in_window: u64,
+    /// ... of which with a known price.
+    pub priced_in_window: u64,
+    /// ... of which priced above rfm.min_amount: the purchases RFM counts.
+    pub counted: u64,
+}
+
+/// The standard scaler of the model inputs: z = (x - mean) / std.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub features: Vec<String>,
+    pub mean: Vec<f64>,
+    /// Sample standard deviations (n - 1), as Spark's StandardScaler.
+    pub std: Vec<f64>,
+}
+
+/// What the features step produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeaturesSummary {
+    pub window: RfmWindow,
+    pub scaler: Scaler,
+    pub customers: u64,
+}
+
+/// Runs every RFM stage on a session holding `clean_reviews` and `clean_items`, and
+/// registers `purchases` (view), `rfm`, `features` and `customers` (in memory).
+pub async fn features(ctx: &SessionContext, config: &Config) -> Result<FeaturesSummary> {
+    purchases(ctx, config).await?;
+    let window = rfm_window(ctx, config).await?;
+    let customers = rfm(ctx, config, &window).await?;
+    let scaler = scale(ctx, config, customers).await?;
+    scores(ctx, config).await?;
+    Ok(FeaturesSummary {
+        window,
+        scaler,
+        customers,
+    })
+}
+
+/// Registers the `purchases` view.
+pub async fn purchases(ctx: &SessionContext, config: &Config) -> Result<()> {
+    let tz = config.rfm.timezone.trim();
+    if tz.contains(['"', '\'']) {
+        return Err(Error::Config {
+            key: "rfm.timezone".into(),
+            message: format!("{tz:?} is not a time zone"),
+        });
+    }
+    let sql = render("purchases", PURCHASES_SQL, &[("timezone", tz.to_string())])?;
+    register_view(ctx, "purchases", &sql, "purchases").await?;
+    // Planning succeeds for any text; an unknown zone only fails when rows are cast.
+    ctx.table("purchases")
+        .await
+        .and_then(|df| df.select_columns(&["day"]))
+        .and_then(|df| df.limit(0, Some(1)))
+        .map_err(|e| Error::stage("purchases", e))?
+        .collect()
+        .await
+        .map_err(|e| Error::Config {
+            key: "rfm.timezone".into(),
+            message: format!("{tz:?} is not a time zone DataFusion knows: {e}"),
+        })?;
+    Ok(())
+}
+
+fn window_params(config: &Config, as_of: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("as_of", as_of),
+        ("window_days", config.rfm.window_days.to_string()),
+        ("min_amount", sql_f64(config.rfm.min_amount)),
+    ]
+}
+
+/// The as-of day and the filter counts; an error naming the filter if nothing is left.
+pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWindow> {
+    let pinned = match &config.rfm.as_of {
+        Some(day) => Some(parse_day(day).map_err(|message| Error::Config {
+            key: "rfm.as_of (--as-of)".into(),
+            message,
+        })?),
+        None => None,
+    };
+    let as_of = pinned.map_or_else(|| "NULL".to_string(), |d| d.to_string());
+    let sql = render("rfm_window", RFM_WINDOW_SQL, &window_params(config, as_of))?;
+    let row = one_row(ctx, "rfm_window", &sql).await?;
+    let count = |name: &str| -> Result<u64> { Ok(get_i64(&row, name)?.unwrap_or(0) as u64) };
+    let Some(newest) = get_i64(&row, "newest_day")? else {
+        return Err(Error::BadInput {
+            path: "purchases".into(),
+            message: "no purchases: cleaning left no reviews".into(),
+            hint: "see the data-quality table".into(),
+        });
+    };
+    let as_of_day = get_i64(&row, "as_of_day")?.unwrap_or(newest);
+    let first_day = get_i64(&row, "first_day")?.unwrap_or(as_of_day);
+    let window = RfmWindow {
+        newest_day: format_day(newest),
+        as_of: format_day(as_of_day),
+        first_day: format_day(first_day),
+        as_of_day,
+        window_days: config.rfm.window_days,
+        purchases: count("purchases")?,
+        in_window: count("in_window")?,
+        priced_in_window: count("priced_in_window")?,
+        counted: count("counted")?,
+    };
+    if window.counted == 0 {
+        let (filter, hint) = if window.in_window == 0 {
+            (
+                format!(
+                    "none of the {} purchases falls in the window {} .. {}",
+                    window.purchases, window.first_day, window.as_of
+                ),
+                "pick an --as-of day inside the data, or a longer rfm.window_days",
+            )
+        } else if window.priced_in_window == 0 {
+            (
+                format!(
+                    "none of the {} purchases in the window has a known price",
+                    window.in_window
+                ),
+                "check clean_items: are the items' prices all missing or excluded?",
+            )
+        } else {
+            (
+                format!(
+                    "none of the {} priced purchases in the window is above rfm.min_amount = {}",
+                    window.priced_in_window, config.rfm.min_amount
+                ),
+                "lower rfm.min_amount",
+            )
+        };
+        return Err(Error::BadInput {
+            path: "purchases".into(),
+            message: format!(
+                "no customers for RFM: {filter} (the newest purchase is on {})",
+                window.newest_day
+            ),
+            hint: hint.into(),
+        });
+    }
+    Ok(window)
+}
+
+/// Registers `rfm`: customer_id, recency, frequency, monetary. Returns the customers.
+pub async fn rfm(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<u64> {
+    let sql = render(
+        "rfm",
+        RFM_SQL,
+        &window_params(config, window.as_of_day.to_string()),
+    )?;
+    materialize(ctx, "rfm", &sql, "rfm").await
+}
+
+/// Computes the scaler and registers `features` (scaled inputs and `batch`).
+pub async fn scale(ctx: &SessionContext, config: &Config, customers: u64) -> Result<Scaler> {
+    let row = one_row(ctx, "scale_moments", SCALE_MOMENTS_SQL).await?;
+    let n = get_i64(&row, "n")?.unwrap_or(0) as f64;
+    let mut mean = Vec::new();
+    let mut std = Vec::new();
+    for f in ["r", "f", "m"] {
+        let s1 = get_f64(&row, &format!("sum_{f}"))?.unwrap_or(0.0);
+        let s2 = get_f64(&row, &format!("sumsq_{f}"))?.unwrap_or(0.0);
+        let (m, sd) = mean_and_sample_std(n, s1, s2);
+        mean.push(m);
+        std.push(sd);
+    }
+    if n as u64 != customers {
+        return Err(Error::Internal(format!(
+            "scale_moments counted {n} customers, rfm has {customers}"
+        )));
+    }
+    // A constant input (std 0) scales to 0, as in Spark, instead of dividing by zero.
+    let divisor = |sd: f64| if sd > 0.0 { sd } else { 1.0 };
+    let params = vec![
+        ("mean_r", sql_f64(mean[0])),
+        ("std_r", sql_f64(divisor(std[0]))),
+        ("mean_f", sql_f64(mean[1])),
+        ("std_f", sql_f64(divisor(std[1]))),
+        ("mean_m", sql_f64(mean[2])),
+        ("std_m", sql_f64(divisor(std[2]))),
+        ("minibatches", config.features.minibatches.to_string()),
+    ];
+    let sql = render("scale", SCALE_SQL, &params)?;
+    register_view(ctx, "scale", &sql, "features").await?;
+    Ok(Scaler {
+        features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+        mean,
+        std,
+    })
+}
+
+/// Mean and sample standard deviation from the count, sum and sum of squares.
+pub fn mean_and_sample_std(n: f64, sum: f64, sum_sq: f64) -> (f64, f64) {
+    if n < 1.0 {
+        return (0.0, 0.0);
+    }
+    let mean = sum / n;
+    if n < 2.0 {
+        return (mean, 0.0);
+    }
+    let var = ((sum_sq - sum * sum / n) / (n - 1.0)).max(0.0);
+    (mean, var.sqrt())
+}
+
+/// Registers `customers`: features plus r_score, f_score, m_score and rfm_segment.
+pub async fn scores(ctx: &SessionContext, config: &Config) -> Result<u64> {
+    let (stage, sql) = match config.features.score_method {
+        ScoreMethod::Quantile => ("rfm_quantile", RFM_QUANTILE_SQL),
+        ScoreMethod::Ntile => ("rfm_ntile", RFM_NTILE_SQL),
+    };
+    register_view(ctx, stage, sql, "scored").await?;
+    materialize(ctx, "rfm_segments", RFM_SEGMENTS_SQL, "customers").await
+}

@@ -1,0 +1,282 @@
+//! Cleaning: each step's count in the data-quality table equals a plain Rust computation
+//! of the same rules over the same generated raw rows (read with serde_json).
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use common::*;
+use rfmseg::Config;
+use rfmseg::ingest::{IngestOptions, ingest};
+use rfmseg_udfs::parse_price;
+
+fn placeholder(s: &str) -> bool {
+    matches!(
+        s.trim().to_lowercase().as_str(),
+        "none" | "n/a" | "null" | ""
+    )
+}
+
+fn norm(v: &serde_json::Value) -> Option<String> {
+    v.as_str().filter(|s| !placeholder(s)).map(str::to_string)
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Review {
+    user_id: Option<String>,
+    parent_asin: Option<String>,
+    asin: Option<String>,
+    rating: Option<u64>,
+    ts: Option<i64>,
+    verified: Option<bool>,
+    helpful: Option<i64>,
+}
+
+#[tokio::test]
+async fn every_cleaning_count_equals_a_plain_rust_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 40_000, 21, false, 0.0);
+    let lake = dir.path().join("lake");
+    ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
+    let mut config = Config::default();
+    config.engine.target_partitions = 4;
+    let (ctx, q) = rfmseg::clean_lake(&lake, &config).await.unwrap();
+
+    // ---- reviews, by hand ----
+    let raw: Vec<Review> = raw_lines(&g.reviews_path)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Review {
+                user_id: norm(&v["user_id"]),
+                parent_asin: norm(&v["parent_asin"]),
+                asin: norm(&v["asin"]),
+                rating: v["rating"].as_f64().map(f64::to_bits),
+                ts: v["timestamp"].as_i64().map(|ms| ms.div_euclid(1000)),
+                verified: v["verified_purchase"].as_bool(),
+                helpful: v["helpful_vote"].as_i64(),
+            }
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let distinct: Vec<Review> = raw
+        .iter()
+        .filter(|r| seen.insert((*r).clone()))
+        .cloned()
+        .collect();
+    assert!(
+        raw.len() > distinct.len(),
+        "the generator plants duplicates"
+    );
+    let rating_fixed = distinct
+        .iter()
+        .filter(|r| r.rating == Some(0f64.to_bits()))
+        .count();
+    let helpful_fixed = distinct
+        .iter()
+        .filter(|r| r.helpful.is_some_and(|h| h < 0))
+        .count();
+    let invalid = |r: &Review| -> Option<&'static str> {
+        let rating = r
+            .rating
+            .map(f64::from_bits)
+            .map(|x| if x == 0.0 { 1.0 } else { x });
+        if r.user_id.is_none() {
+            Some("missing user_id")
+        } else if r.parent_asin.is_none() {
+            Some("missing parent_asin")
+        } else if r.ts.is_none() {
+            Some("missing timestamp")
+        } else if rating.is_none() {
+            Some("missing rating")
+        } else if !(1.0..=5.0).contains(&rating.unwrap()) {
+            Some("rating outside 1..5")
+        } else {
+            None
+        }
+    };
+    let newest = distinct
+        .iter()
+        .filter(|r| invalid(r).is_none())
+        .filter_map(|r| r.ts)
+        .max()
+        .unwrap();
+    let cutoff = newest - 730 * 86_400;
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut kept = 0u64;
+    for r in &distinct {
+        let reason = invalid(r).or(if r.verified != Some(true) {
+            Some("not a verified purchase")
+        } else if r.ts.unwrap() < cutoff {
+            Some("older than clean.history_days")
+        } else {
+            None
+        });
+        match reason {
+            Some(x) => *reasons.entry(x).or_default() += 1,
+            None => kept += 1,
+        }
+    }
+    assert_eq!(q.rows("reviews", "lake rows"), raw.len() as u64);
+    assert_eq!(
+        q.rows("reviews", "exact duplicate"),
+        (raw.len() - distinct.len()) as u64
+    );
+    assert_eq!(q.rows("reviews", "rating 0 set to 1"), rating_fixed as u64);
+    assert_eq!(
+        q.rows("reviews", "negative helpful_vote set to 0"),
+        helpful_fixed as u64
+    );
+    for reason in rfmseg::stages::REVIEW_DROP_REASONS {
+        assert_eq!(
+            q.rows("reviews", reason),
+            reasons.get(reason).copied().unwrap_or(0),
+            "{reason}"
+        );
+    }
+    assert!(reasons["not a verified purchase"] > 0 && reasons["older than clean.history_days"] > 0);
+    assert_eq!(q.kept("reviews"), kept);
+    let n = ctx
+        .table("clean_reviews")
+        .await
+        .unwrap()
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(n as u64, kept);
+
+    // ---- items, by hand ----
+    let items: Vec<serde_json::Value> = raw_lines(&g.items_path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let excluded: HashSet<&str> = config
+        .clean
+        .excluded_categories
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut item_seen = HashSet::new();
+    let mut dups = 0u64;
+    let mut item_reasons: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut price_status: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut kept_items = 0u64;
+    for v in &items {
+        let price_raw = match &v["price"] {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()).filter(|s| !placeholder(s)),
+            other => Some(other.to_string()),
+        };
+        let cats: Vec<String> = v["categories"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key = (
+            norm(&v["parent_asin"]),
+            norm(&v["title"]),
+            norm(&v["main_category"]),
+            norm(&v["store"]),
+            cats,
+            price_raw.clone(),
+        );
+        if !item_seen.insert(key) {
+            dups += 1;
+            continue;
+        }
+        let category = norm(&v["main_category"]);
+        let reason = if norm(&v["parent_asin"]).is_none() {
+            Some("missing parent_asin")
+        } else if category.is_none() {
+            Some("missing main_category")
+        } else if excluded.contains(category.as_deref().unwrap()) {
+            Some("excluded main_category")
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            *item_reasons.entry(r).or_default() += 1;
+            continue;
+        }
+        kept_items += 1;
+        let status = match price_raw.as_deref().map(parse_price) {
+            None => "missing",
+            Some(None) => "unparseable",
+            Some(Some(p)) if p <= 0.0 || p > 100_000.0 => "out of range",
+            Some(Some(_)) => "ok",
+        };
+        *price_status.entry(status).or_default() += 1;
+    }
+    assert_eq!(q.rows("items", "lake rows"), items.len() as u64);
+    assert_eq!(q.rows("items", "exact duplicate"), dups);
+    for reason in rfmseg::stages::ITEM_DROP_REASONS {
+        assert_eq!(
+            q.rows("items", reason),
+            item_reasons.get(reason).copied().unwrap_or(0),
+            "{reason}"
+        );
+    }
+    assert!(
+        item_reasons["excluded main_category"] > 0 && item_reasons["missing main_category"] > 0
+    );
+    assert_eq!(
+        q.rows("items", "price missing (kept, price NULL)"),
+        price_status.get("missing").copied().unwrap_or(0)
+    );
+    assert_eq!(
+        q.rows("items", "price unparseable (kept, price NULL)"),
+        price_status.get("unparseable").copied().unwrap_or(0)
+    );
+    assert_eq!(
+        q.rows(
+            "items",
+            "price <= 0 or > clean.max_price (kept, price NULL)"
+        ),
+        price_status.get("out of range").copied().unwrap_or(0)
+    );
+    assert!(price_status["unparseable"] > 0 && price_status["ok"] > 0);
+    assert_eq!(q.kept("items"), kept_items);
+}
+
+#[tokio::test]
+async fn a_filter_that_removes_everything_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.jsonl");
+    std::fs::write(
+        &path,
+        r#"{"rating": 5.0, "asin": "B1", "parent_asin": "B1", "user_id": "U1", "timestamp": 1600000000000, "helpful_vote": 0, "verified_purchase": false}"#.to_string() + "\n",
+    )
+    .unwrap();
+    let meta = dir.path().join("m.jsonl");
+    std::fs::write(
+        &meta,
+        r#"{"main_category": "Computers", "price": 5.0, "parent_asin": "B1"}"#.to_string() + "\n",
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    ingest(&IngestOptions::new(&path, &meta, &lake)).unwrap();
+    let err = rfmseg::clean_lake(&lake, &Config::default())
+        .await
+        .err()
+        .expect("nothing left is an error")
+        .to_string();
+    assert!(
+        err.contains("no reviews left after cleaning: the step \"not a verified purchase\" removed the last 1 rows"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_folder_that_is_not_a_lake_is_named_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = rfmseg::clean_lake(dir.path(), &Config::default())
+        .await
+        .err()
+        .expect("error")
+        .to_string();
+    assert!(err.contains("reviews: has no Parquet files"), "{err}");
+    assert!(err.contains("rfmseg ingest"), "{err}");
+}

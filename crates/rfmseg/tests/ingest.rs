@@ -1,0 +1,480 @@
+//! `rfmseg ingest`: every row kept, the lake independent of compression and threads, bad
+//! lines handled per mode with file and line, bad inputs rejected leaving no lake.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type, TimestampSecondType};
+use common::*;
+use rfmseg::Error;
+use rfmseg::ingest::{IngestOptions, OnBadLine, ingest};
+
+/// One review as the lake holds it: (user_id, parent_asin, asin, rating bits, ts s,
+/// verified, helpful_vote).
+type ReviewRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<i64>,
+    Option<bool>,
+    Option<i64>,
+);
+
+fn lake_reviews(batches: &[RecordBatch]) -> Vec<ReviewRow> {
+    let mut rows = Vec::new();
+    for b in batches {
+        let s = |c: usize, i: usize| {
+            let a = b.column(c).as_string::<i32>();
+            (!a.is_null(i)).then(|| a.value(i).to_string())
+        };
+        let rating = b.column(3).as_primitive::<Float64Type>();
+        let ts = b.column(4).as_primitive::<TimestampSecondType>();
+        let ver = b.column(5).as_boolean();
+        let hv = b.column(6).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            rows.push((
+                s(0, i),
+                s(1, i),
+                s(2, i),
+                (!rating.is_null(i)).then(|| rating.value(i).to_bits()),
+                (!ts.is_null(i)).then(|| ts.value(i)),
+                (!ver.is_null(i)).then(|| ver.value(i)),
+                (!hv.is_null(i)).then(|| hv.value(i)),
+            ));
+        }
+    }
+    rows
+}
+
+/// The same rows read with serde_json, as a plain independent reading of the raw file.
+fn raw_reviews(path: &Path) -> Vec<ReviewRow> {
+    raw_lines(path)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("generated line parses");
+            let s = |k: &str| v[k].as_str().map(str::to_string);
+            (
+                s("user_id"),
+                s("parent_asin"),
+                s("asin"),
+                v["rating"].as_f64().map(f64::to_bits),
+                v["timestamp"].as_i64().map(|ms| ms.div_euclid(1000)),
+                v["verified_purchase"].as_bool(),
+                v["helpful_vote"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ingest_keeps_every_generated_row_with_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 20_000, 7, false, 0.0);
+    let lake = dir.path().join("lake");
+    let s = ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
+    assert_eq!(s.reviews.rows, g.review_lines);
+    assert_eq!(s.reviews.lines, g.review_lines);
+    assert_eq!(s.reviews.bad_lines, 0);
+    assert_eq!(s.items.rows, g.meta_lines);
+
+    let got = lake_reviews(&read_parquet_dir(&lake.join("reviews")));
+    let want = raw_reviews(&g.reviews_path);
+    assert_eq!(got, want, "the lake holds the raw rows, in file order");
+
+    // Items: parent_asin and the price's raw text, whatever its JSON type.
+    let items = read_parquet_dir(&lake.join("items"));
+    let mut got_items = Vec::new();
+    for b in &items {
+        let asin = b.column(0).as_string::<i32>();
+        let price = b.column(5).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            got_items.push((
+                asin.value(i).to_string(),
+                (!price.is_null(i)).then(|| price.value(i).to_string()),
+            ));
+        }
+    }
+    let want_items: Vec<(String, Option<String>)> = raw_lines(&g.items_path)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let price = match &v["price"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            (v["parent_asin"].as_str().unwrap().to_string(), price)
+        })
+        .collect();
+    assert_eq!(got_items.len(), want_items.len());
+    for (g, w) in got_items.iter().zip(&want_items) {
+        assert_eq!(g.0, w.0);
+        // A JSON number's text as written vs as serde_json re-prints it: compare values.
+        match (&g.1, &w.1) {
+            (Some(a), Some(b)) if a != b => {
+                assert_eq!(a.parse::<f64>().ok(), b.parse::<f64>().ok(), "{a} vs {b}")
+            }
+            (a, b) => assert_eq!(a, b),
+        }
+    }
+}
+
+#[test]
+fn gzip_plain_and_thread_count_give_identical_lakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = generated(&dir.path().join("plain"), 30_000, 11, false, 0.0);
+    let gz = generated(&dir.path().join("gz"), 30_000, 11, true, 0.0);
+    let mut lakes = Vec::new();
+    for (name, g, threads) in [("a", &plain, 1), ("b", &gz, 2), ("c", &plain, 3)] {
+        let lake = dir.path().join(name);
+        let mut opts = IngestOptions::new(&g.reviews_path, &g.items_path, &lake);
+        opts.threads = threads;
+        // Small segments, so the files are cut into several part files.
+        opts.segment_bytes = 1 << 20;
+        let s = ingest(&opts).unwrap();
+        assert!(
+            s.reviews.parquet_files >= 3,
+            "{} part files",
+            s.reviews.parquet_files
+        );
+        lakes.push((
+            parquet_bytes(&lake.join("reviews")),
+            parquet_bytes(&lake.join("items")),
+        ));
+    }
+    assert!(lakes[0] == lakes[1], "gzip and plain input differ");
+    assert!(lakes[0] == lakes[2], "1 and 3 threads differ");
+}
+
+/// A reviews file with one bad line of each kind, at known lines.
+fn file_with_bad_lines(dir: &Path) -> std::path::PathBuf {
+    let good = |u: &str, ts: i64| {
+        format!(
+            r#"{{"rating": 5.0, "title": "t", "text": "x", "images": [], "asin": "B1", "parent_asin": "B1", "user_id": "{u}", "timestamp": {ts}, "helpful_vote": 0, "verified_purchase": true}}"#
+        )
+    };
+    let lines = [
+        good("U1", 1_600_000_000_000),
+        r#"{"rating": 5.0, "asin": "B1", "parent_asin": "B1", "user_id": "U2", "timest"#.to_string(),
+        good("U3", 1_600_000_001_000),
+        r#"{"rating": 4.0, "asin": "B1", "parent_asin": "B1", "user_id": "U4", "timestamp": "2023-01-05", "verified_purchase": true}"#.to_string(),
+        String::new(),
+        r#"{"rating": 4.0, "asin": "B1", "parent_asin": "B1", "timestamp": 1600000000000, "verified_purchase": true}"#.to_string(),
+        good("U6", 1_600_000_002_000),
+    ];
+    let path = dir.join("reviews.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn items_file(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("meta.jsonl");
+    std::fs::write(
+        &path,
+        r#"{"main_category": "Computers", "title": "Hub", "price": 29.99, "store": "A", "categories": [], "details": {}, "parent_asin": "B1"}"#
+            .to_string()
+            + "\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn fail_mode_stops_at_the_first_bad_line_with_file_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = file_with_bad_lines(dir.path());
+    let lake = dir.path().join("lake");
+    let err = ingest(&IngestOptions::new(&reviews, items_file(dir.path()), &lake)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(&err, Error::BadLine { line: 2, .. }),
+        "first bad line is line 2: {msg}"
+    );
+    assert!(msg.contains("reviews.jsonl:2: truncated JSON"), "{msg}");
+    assert!(msg.contains("--on-bad-line skip"), "{msg}");
+    assert!(!lake.exists(), "no lake after a failed ingest");
+    assert_eq!(entries(dir.path()), vec!["meta.jsonl", "reviews.jsonl"]);
+}
+
+#[test]
+fn fail_mode_names_wrong_types_and_missing_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = items_file(dir.path());
+    let cases = [
+        (
+            r#"{"rating": 4.0, "parent_asin": "B1", "user_id": "U4", "timestamp": "2023-01-05"}"#,
+            r#"bad.jsonl:1: "timestamp" is a string, expected integer milliseconds"#,
+        ),
+        (
+            r#"{"rating": 4.0, "parent_asin": "B1", "timestamp": 1600000000000}"#,
+            r#"bad.jsonl:1: missing key "user_id""#,
+        ),
+    ];
+    for (line, want) in cases {
+        let path = dir.path().join("bad.jsonl");
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let err = ingest(&IngestOptions::new(&path, &items, dir.path().join("lake")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+}
+
+#[test]
+fn skip_mode_counts_bad_lines_and_keeps_the_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = file_with_bad_lines(dir.path());
+    let lake = dir.path().join("lake");
+    let mut opts = IngestOptions::new(&reviews, items_file(dir.path()), &lake);
+    opts.on_bad_line = OnBadLine::Skip;
+    let s = ingest(&opts).unwrap();
+    assert_eq!(s.reviews.lines, 7);
+    assert_eq!(s.reviews.blank_lines, 1);
+    assert_eq!(s.reviews.bad_lines, 3);
+    assert_eq!(s.reviews.rows, 3);
+    let users: Vec<_> = lake_reviews(&read_parquet_dir(&lake.join("reviews")))
+        .into_iter()
+        .map(|r| r.0.unwrap())
+        .collect();
+    assert_eq!(users, ["U1", "U3", "U6"]);
+    assert!(!lake.join("quarantine").exists());
+}
+
+#[test]
+fn quarantine_mode_keeps_each_bad_line_with_its_number_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = file_with_bad_lines(dir.path());
+    let raw = std::fs::read_to_string(&reviews).unwrap();
+    let raw: Vec<&str> = raw.lines().collect();
+    let lake = dir.path().join("lake");
+    let mut opts = IngestOptions::new(&reviews, items_file(dir.path()), &lake);
+    opts.on_bad_line = OnBadLine::Quarantine;
+    let s = ingest(&opts).unwrap();
+    assert_eq!(s.reviews.rows, 3);
+    let q = std::fs::read_to_string(lake.join("quarantine/reviews.jsonl")).unwrap();
+    let q: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lines: Vec<u64> = q.iter().map(|v| v["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [2, 4, 6]);
+    for v in &q {
+        let n = v["line"].as_u64().unwrap() as usize;
+        assert_eq!(
+            v["raw"].as_str().unwrap(),
+            raw[n - 1],
+            "raw text kept as is"
+        );
+        assert!(v["file"].as_str().unwrap().ends_with("reviews.jsonl"));
+    }
+    assert!(
+        q[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("truncated JSON")
+    );
+    assert!(
+        q[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"timestamp\" is a string")
+    );
+    assert_eq!(q[2]["error"], "missing key \"user_id\"");
+}
+
+#[test]
+fn generated_malformed_lines_are_counted_exactly_in_skip_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 20_000, 3, false, 0.05);
+    let malformed = g.malformed_truncated + g.malformed_wrong_type + g.malformed_missing_user;
+    assert!(malformed > 500, "{malformed} malformed lines");
+    let mut opts = IngestOptions::new(&g.reviews_path, &g.items_path, dir.path().join("lake"));
+    opts.on_bad_line = OnBadLine::Skip;
+    let s = ingest(&opts).unwrap();
+    assert_eq!(s.reviews.bad_lines, malformed);
+    assert_eq!(s.reviews.rows, g.review_lines - malformed);
+}
+
+#[test]
+fn unusable_inputs_get_one_clear_message_and_leave_no_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = items_file(dir.path());
+    let lake = dir.path().join("lake");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let no_data = dir.path().join("nodata");
+    std::fs::create_dir(&no_data).unwrap();
+    std::fs::write(no_data.join("notes.txt"), "hello").unwrap();
+    let csv = dir.path().join("orders.jsonl");
+    std::fs::write(&csv, "customer,ts,amount\nc1,2023-01-01,5.0\n").unwrap();
+    let cases = [
+        (dir.path().join("missing.jsonl"), "does not exist"),
+        (empty, "is empty"),
+        (no_data, "is a folder with no data files"),
+        (csv, "orders.jsonl:1: invalid JSON at byte 1"),
+    ];
+    for (input, want) in cases {
+        let err = ingest(&IngestOptions::new(&input, &items, &lake))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{}: {err}", input.display());
+        assert!(err.contains(&*input.display().to_string()), "{err}");
+        assert!(!lake.exists());
+    }
+    // A file that is not the format, in skip mode: no rows at all is an error too.
+    let mut opts = IngestOptions::new(dir.path().join("orders.jsonl"), &items, &lake);
+    opts.on_bad_line = OnBadLine::Skip;
+    let err = ingest(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains("no readable reviews rows: all 2 lines were bad"),
+        "{err}"
+    );
+    assert!(!lake.exists());
+    let leftovers: Vec<String> = entries(dir.path())
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_folder_that_is_not_a_lake_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = file_with_bad_lines(dir.path());
+    let out = dir.path().join("precious");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("thesis.tex"), "...").unwrap();
+    let mut opts = IngestOptions::new(&reviews, items_file(dir.path()), &out);
+    opts.on_bad_line = OnBadLine::Skip;
+    let err = ingest(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains("not an rfmseg lake; refusing to replace it"),
+        "{err}"
+    );
+    assert_eq!(entries(&out), ["thesis.tex"]);
+    // An existing lake is replaced whole.
+    let lake = dir.path().join("lake");
+    opts.out = lake.clone();
+    ingest(&opts).unwrap();
+    std::fs::write(lake.join("reviews/stale.parquet"), "x").unwrap();
+    ingest(&opts).unwrap();
+    assert!(!lake.join("reviews/stale.parquet").exists());
+}
+
+#[test]
+fn parquet_input_gives_the_same_lake_as_jsonl() {
+    use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let jsonl = fixtures.join("Electronics.sample.jsonl");
+    let meta = fixtures.join("meta_Electronics.sample.jsonl");
+    let lake_a = dir.path().join("a");
+    ingest(&IngestOptions::new(&jsonl, &meta, &lake_a)).unwrap();
+
+    // The Hugging Face conversion: same columns, timestamp as int64 milliseconds.
+    let rows: Vec<serde_json::Value> = raw_lines(&jsonl)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let strs = |k: &str| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r[k].as_str().map(str::to_string))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "rating",
+            Arc::new(Float64Array::from(
+                rows.iter()
+                    .map(|r| r["rating"].as_f64())
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        ("title", strs("title")),
+        ("asin", strs("asin")),
+        ("parent_asin", strs("parent_asin")),
+        ("user_id", strs("user_id")),
+        (
+            "timestamp",
+            Arc::new(Int64Array::from(
+                rows.iter()
+                    .map(|r| r["timestamp"].as_i64())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "helpful_vote",
+            Arc::new(Int64Array::from(
+                rows.iter()
+                    .map(|r| r["helpful_vote"].as_i64())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "verified_purchase",
+            Arc::new(BooleanArray::from(
+                rows.iter()
+                    .map(|r| r["verified_purchase"].as_bool())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+    .unwrap();
+    let pq = dir.path().join("reviews.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&pq).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let lake_b = dir.path().join("b");
+    ingest(&IngestOptions::new(&pq, &meta, &lake_b)).unwrap();
+    assert_eq!(
+        lake_reviews(&read_parquet_dir(&lake_a.join("reviews"))),
+        lake_reviews(&read_parquet_dir(&lake_b.join("reviews")))
+    );
+
+    // A Parquet file without a required column is named.
+    let no_user = batch.project(&[0, 1, 2, 3, 5]).unwrap();
+    let pq2 = dir.path().join("no_user.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&pq2).unwrap(),
+        no_user.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&no_user).unwrap();
+    w.close().unwrap();
+    let err = ingest(&IngestOptions::new(&pq2, &meta, dir.path().join("c")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("column \"user_id\" missing"), "{err}");
+}
+
+#[test]
+fn review_counts_per_user_match_the_raw_file() {
+    // A cheap cross-check over more rows: reviews per user, from the lake and from serde_json.
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 10_000, 5, true, 0.0);
+    let lake = dir.path().join("lake");
+    ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
+    let mut from_lake: BTreeMap<String, u64> = BTreeMap::new();
+    for r in lake_reviews(&read_parquet_dir(&lake.join("reviews"))) {
+        *from_lake.entry(r.0.unwrap()).or_default() += 1;
+    }
+    let mut from_raw: BTreeMap<String, u64> = BTreeMap::new();
+    for r in raw_reviews(&g.reviews_path) {
+        *from_raw.entry(r.0.unwrap()).or_default() += 1;
+    }
+    assert_eq!(from_lake, from_raw);
+    assert_eq!(from_lake.len() as u64, g.users);
+}

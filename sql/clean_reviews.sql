@@ -1,0 +1,72 @@
+-- clean_reviews: every distinct lake review, flagged with why it is dropped.
+--
+-- Produces one row per distinct review; `drop_reason` is NULL for the rows kept, else the
+-- first rule that removes it. The caller keeps the NULL rows as `clean_reviews` and counts
+-- the rest by reason for the data-quality table.
+--
+-- Input:      lake_reviews (lake/reviews/*.parquet)
+-- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
+--             clean.verified_only    keep only verified purchases
+--             clean.history_days     keep reviews at most this many days before the newest
+--
+-- Rules, in the reference analysis's order:
+--   1. placeholder strings ('None', 'n/a', 'null', '', any case, trimmed) become NULL;
+--   2. exact duplicate rows are dropped;
+--   3. a rating of 0 becomes 1, a negative helpful_vote becomes 0;
+--   4. rows with no user_id, no parent_asin, no timestamp or a rating outside 1..5 go;
+--   5. only verified purchases;
+--   6. only the last `history_days` days before the newest remaining review.
+WITH normalized AS (
+    SELECT
+        CASE WHEN lower(trim(user_id)) IN ({{missing_values}}) THEN NULL ELSE user_id END AS user_id,
+        CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,
+        CASE WHEN lower(trim(asin)) IN ({{missing_values}}) THEN NULL ELSE asin END AS asin,
+        rating,
+        ts,
+        verified_purchase,
+        helpful_vote
+    FROM lake_reviews
+),
+distinct_rows AS (
+    SELECT DISTINCT * FROM normalized
+),
+fixed AS (
+    SELECT
+        user_id,
+        parent_asin,
+        asin,
+        CASE WHEN rating = 0 THEN 1.0 ELSE rating END AS rating,
+        ts,
+        verified_purchase,
+        CASE WHEN helpful_vote < 0 THEN 0 ELSE helpful_vote END AS helpful_vote,
+        coalesce(rating = 0, false) AS rating_fixed,
+        coalesce(helpful_vote < 0, false) AS helpful_vote_fixed,
+        CASE
+            WHEN user_id IS NULL THEN 'missing user_id'
+            WHEN parent_asin IS NULL THEN 'missing parent_asin'
+            WHEN ts IS NULL THEN 'missing timestamp'
+            WHEN rating IS NULL THEN 'missing rating'
+            WHEN (CASE WHEN rating = 0 THEN 1.0 ELSE rating END) NOT BETWEEN 1 AND 5
+                THEN 'rating outside 1..5'
+        END AS invalid_reason
+    FROM distinct_rows
+),
+newest AS (
+    SELECT max(ts) AS newest_ts FROM fixed WHERE invalid_reason IS NULL
+)
+SELECT
+    user_id,
+    parent_asin,
+    asin,
+    rating,
+    ts,
+    verified_purchase,
+    helpful_vote,
+    rating_fixed,
+    helpful_vote_fixed,
+    CASE
+        WHEN invalid_reason IS NOT NULL THEN invalid_reason
+        WHEN {{verified_only}} AND verified_purchase IS NOT TRUE THEN 'not a verified purchase'
+        WHEN ts < newest_ts - INTERVAL '{{history_days}} days' THEN 'older than clean.history_days'
+    END AS drop_reason
+FROM fixed CROSS JOIN newest
