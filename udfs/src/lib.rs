@@ -4,23 +4,44 @@
 //! executors must all register the same list: [`scalar_udfs`] and [`aggregate_udfs`] are
 //! that one list, and [`register_all`] applies it to a context.
 
+pub mod kmeans_assign;
+pub mod kmeans_common;
+pub mod kmeans_cost;
+pub mod kmeans_sample;
+pub mod kmeans_silhouette;
+pub mod kmeans_step;
 pub mod parse_price;
 pub mod stable_hash;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub use kmeans_assign::kmeans_assign_udf;
+pub use kmeans_common::{format_centroids, nearest, parse_centroids, sample_uniform};
+pub use kmeans_cost::kmeans_cost_udaf;
+pub use kmeans_sample::kmeans_sample_udf;
+pub use kmeans_silhouette::kmeans_silhouette_udaf;
+pub use kmeans_step::kmeans_step_udaf;
 pub use parse_price::{parse_price, parse_price_udf};
 pub use stable_hash::{stable_hash, stable_hash_udf};
 
 /// Every scalar function rfmseg's SQL calls.
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
-    vec![parse_price_udf(), stable_hash_udf()]
+    vec![
+        parse_price_udf(),
+        stable_hash_udf(),
+        kmeans_assign_udf(),
+        kmeans_sample_udf(),
+    ]
 }
 
 /// Every aggregate function rfmseg's SQL calls.
 pub fn aggregate_udfs() -> Vec<AggregateUDF> {
-    vec![]
+    vec![
+        kmeans_step_udaf(),
+        kmeans_cost_udaf(),
+        kmeans_silhouette_udaf(),
+    ]
 }
 
 /// Registers every rfmseg function on a context.

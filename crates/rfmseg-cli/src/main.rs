@@ -20,9 +20,54 @@ struct Cli {
     command: Command,
 }
 
+/// Flags shared by `run` and `demo`; each overrides a config key.
+#[derive(clap::Args, Default)]
+struct RunFlags {
+    /// Config file (TOML); see `rfmseg show-config`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Number of clusters, or auto to choose it from --k-range (kmeans.k).
+    #[arg(long)]
+    k: Option<String>,
+    /// k range swept when --k auto, e.g. 2..10 (kmeans.k_min, kmeans.k_max).
+    #[arg(long)]
+    k_range: Option<String>,
+    /// Pin the as-of day, YYYY-MM-DD (rfm.as_of); default: the newest purchase's day.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// auto, lloyd or minibatch (kmeans.algorithm).
+    #[arg(long)]
+    algorithm: Option<String>,
+    /// Seed of the k-means initialisation (kmeans.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// quantile or ntile (features.score_method).
+    #[arg(long)]
+    score_method: Option<String>,
+    /// DataFusion target partitions (engine.target_partitions); default one per core.
+    #[arg(long)]
+    partitions: Option<usize>,
+}
+
+impl RunFlags {
+    fn resolve(&self) -> anyhow::Result<Config> {
+        let overrides = rfmseg::config::Overrides {
+            k: self.k.clone(),
+            k_range: self.k_range.clone(),
+            as_of: self.as_of.clone(),
+            algorithm: self.algorithm.clone(),
+            seed: self.seed,
+            score_method: self.score_method.clone(),
+            target_partitions: self.partitions,
+        };
+        Ok(Config::resolve(self.config.as_deref(), &overrides)?)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Generate sample data, ingest it and clean it in ./rfmseg-demo (raw/, lake/, out/).
+    /// Generate sample data, ingest it and run the whole job in ./rfmseg-demo (raw/,
+    /// lake/, out/); prints the segments and the path of report.html.
     Demo {
         /// Folder for the demo's data and outputs.
         #[arg(long, default_value = "rfmseg-demo")]
@@ -30,8 +75,32 @@ enum Command {
         /// Reviews to generate.
         #[arg(long, default_value_t = 200_000)]
         reviews: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        flags: RunFlags,
+    },
+    /// Segment the customers of a lake: RFM, k-means with k chosen by elbow and
+    /// silhouette, labels, recommendations. Writes customers.parquet, model.json,
+    /// k_selection.csv, segments.csv, report.json and report.html into --out.
+    Run {
+        /// Lake folder written by `rfmseg ingest`.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Output folder (replaced atomically at the end of a successful run).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        flags: RunFlags,
+    },
+    /// Assign the customers of a lake to a saved model's clusters and segments, without
+    /// refitting. Writes <out>/customers.parquet.
+    Score {
+        /// model.json written by `rfmseg run`.
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        lake: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write synthetic data in the Amazon Reviews 2023 raw format (JSONL), deterministic
     /// from --seed, with planted customer archetypes (truth.csv).
@@ -131,12 +200,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     let progress = std::io::stderr().is_terminal();
     match cli.command {
-        Command::Demo { dir, reviews, seed } => {
+        Command::Demo {
+            dir,
+            reviews,
+            flags,
+        } => {
+            let config = flags.resolve()?;
             let s = runtime
-                .block_on(rfmseg::demo::run_demo(&dir, reviews, seed, progress))
+                .block_on(rfmseg::demo::run_demo(&dir, reviews, &config, progress))
                 .context("demo failed")?;
             println!(
-                "generated {} review lines for {} users and {} items in {}",
+                "generated {} review lines ({} users, {} items) in {}",
                 group_thousands(s.generated.review_lines),
                 group_thousands(s.generated.users),
                 group_thousands(s.generated.items),
@@ -148,9 +222,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 group_thousands(s.ingested.items.rows),
                 dir.join("lake").display()
             );
-            println!("\n{}", s.quality);
-            println!("data-quality table: {}", s.quality_path.display());
+            print_run(&s.run);
             println!("demo finished in {:.1} s", s.seconds);
+        }
+        Command::Run { lake, out, flags } => {
+            let config = flags.resolve()?;
+            let s = runtime
+                .block_on(rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
+                    lake,
+                    out,
+                    config,
+                    progress,
+                }))
+                .context("run failed")?;
+            print_run(&s);
+        }
+        Command::Score { model, lake, out } => {
+            let s = runtime
+                .block_on(rfmseg::score::score(&model, &lake, &out))
+                .context("score failed")?;
+            println!(
+                "{} customers scored (window {} .. {}) into {}",
+                group_thousands(s.customers),
+                s.window.first_day,
+                s.window.as_of,
+                out.join("customers.parquet").display()
+            );
         }
         Command::Generate {
             reviews,
@@ -256,4 +353,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The short summary of a run: segments, shares, k, silhouette, and where the report is.
+fn print_run(s: &rfmseg::pipeline::RunSummary) {
+    let r = &s.report;
+    println!(
+        "\n{} customers, window {} .. {}, k = {} (silhouette {:.3})",
+        group_thousands(r.customers),
+        r.window.first_day,
+        r.window.as_of,
+        r.model.k,
+        r.model.silhouette
+    );
+    if let Some(sel) = &r.k_selection {
+        println!("{}", sel.reason);
+    }
+    println!(
+        "\n{:<28} {:>10} {:>8} {:>9}",
+        "cluster", "customers", "share", "revenue"
+    );
+    for g in &r.clusters {
+        println!(
+            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
+            g.name,
+            group_thousands(g.customers),
+            100.0 * g.share_customers,
+            100.0 * g.share_revenue
+        );
+    }
+    println!(
+        "\n{:<28} {:>10} {:>8} {:>9}",
+        "RFM segment", "customers", "share", "revenue"
+    );
+    for g in &r.rfm_segments {
+        println!(
+            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
+            g.name,
+            group_thousands(g.customers),
+            100.0 * g.share_customers,
+            100.0 * g.share_revenue
+        );
+    }
+    println!("\nreport: {}", s.out.join("report.html").display());
 }

@@ -16,6 +16,7 @@ pub struct Config {
     pub clean: CleanConfig,
     pub rfm: RfmConfig,
     pub features: FeaturesConfig,
+    pub kmeans: KMeansConfig,
     pub engine: EngineConfig,
 }
 
@@ -133,6 +134,95 @@ impl Default for FeaturesConfig {
     }
 }
 
+/// k-means and the choice of k (crates/rfmseg/src/kmeans, sql/kmeans_*.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KMeansConfig {
+    /// A fixed number of clusters (`--k N`); unset means choose it from `k_min..=k_max`.
+    pub k: Option<u32>,
+    /// The k range swept when choosing k. Default 2..=10 (the reference swept 2..=6).
+    pub k_min: u32,
+    pub k_max: u32,
+    /// Seed of the initialisation and of the silhouette sample. Default 42, as the
+    /// reference; every k of a sweep uses the same seed, as Spark does.
+    pub seed: u64,
+    /// Lloyd iterations at most. Default 20, Spark's maxIter.
+    pub max_iter: u32,
+    /// Converged when no centre moves more than this (Euclidean, scaled units). Default
+    /// 1e-4, Spark's tol.
+    pub tol: f64,
+    /// k-means|| rounds. Default 2, Spark's initSteps.
+    pub init_steps: u32,
+    /// k-means|| samples about `oversampling * k` points per round. Default 2.0, Spark's.
+    pub oversampling: f64,
+    /// `lloyd`, `minibatch`, or `auto`: mini-batch at or above `minibatch_threshold`
+    /// customers, Lloyd below.
+    pub algorithm: Algorithm,
+    /// Customers from which `auto` uses mini-batch. Default 4,000,000: below it a full
+    /// Lloyd pass over the in-memory features is cheap enough that mini-batch saves little
+    /// (see benches/RESULTS.md).
+    pub minibatch_threshold: u64,
+    /// Mini-batch steps at most (each reads one of `features.minibatches` batches).
+    pub minibatch_max_steps: u32,
+    /// Stop mini-batch after this many steps without improving the smoothed cost (as
+    /// scikit-learn's max_no_improvement). Default 10.
+    pub minibatch_max_no_improvement: u32,
+    /// Full Lloyd passes after mini-batch, to polish the centres. Default 2.
+    pub minibatch_final_lloyd: u32,
+    /// Customers in the seeded sample for the plain-Euclidean silhouette (as
+    /// scikit-learn's silhouette_score(sample_size=...)). Default 3000.
+    pub silhouette_sample: u32,
+    /// Keep the elbow k unless its silhouette is more than this below the best k's.
+    /// Default 0.05.
+    pub silhouette_tolerance: f64,
+}
+
+impl Default for KMeansConfig {
+    fn default() -> Self {
+        KMeansConfig {
+            k: None,
+            k_min: 2,
+            k_max: 10,
+            seed: 42,
+            max_iter: 20,
+            tol: 1e-4,
+            init_steps: 2,
+            oversampling: 2.0,
+            algorithm: Algorithm::Auto,
+            minibatch_threshold: 4_000_000,
+            minibatch_max_steps: 200,
+            minibatch_max_no_improvement: 10,
+            minibatch_final_lloyd: 2,
+            silhouette_sample: 3000,
+            silhouette_tolerance: 0.05,
+        }
+    }
+}
+
+/// Which k-means driver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Auto,
+    Lloyd,
+    Minibatch,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Algorithm::Auto),
+            "lloyd" => Ok(Algorithm::Lloyd),
+            "minibatch" => Ok(Algorithm::Minibatch),
+            other => Err(Error::Config {
+                key: "kmeans.algorithm (--algorithm)".into(),
+                message: format!("{other:?}: expected auto, lloyd or minibatch"),
+            }),
+        }
+    }
+}
+
 /// How R, F and M values become scores 1..5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -225,6 +315,54 @@ impl Config {
                     .into(),
             });
         }
+        let km = &self.kmeans;
+        let bad = |key: &str, message: String| {
+            Err(Error::Config {
+                key: key.into(),
+                message,
+            })
+        };
+        if let Some(k) = km.k
+            && k < 2
+        {
+            return bad("kmeans.k (--k)", format!("must be at least 2, got {k}"));
+        }
+        if km.k_min < 2 {
+            return bad(
+                "kmeans.k_min (--k-range)",
+                format!("must be at least 2, got {}", km.k_min),
+            );
+        }
+        if km.k_max < km.k_min {
+            return bad(
+                "kmeans.k_max (--k-range)",
+                format!("the k range {}..{} is empty", km.k_min, km.k_max),
+            );
+        }
+        if km.max_iter == 0 {
+            return bad("kmeans.max_iter", "must be at least 1".into());
+        }
+        if !(km.tol.is_finite() && km.tol >= 0.0) {
+            return bad(
+                "kmeans.tol",
+                format!("must be a number >= 0, got {}", km.tol),
+            );
+        }
+        if !(km.oversampling.is_finite() && km.oversampling > 0.0) {
+            return bad(
+                "kmeans.oversampling",
+                format!("must be > 0, got {}", km.oversampling),
+            );
+        }
+        if !(km.silhouette_tolerance.is_finite() && km.silhouette_tolerance >= 0.0) {
+            return bad(
+                "kmeans.silhouette_tolerance",
+                format!("must be a number >= 0, got {}", km.silhouette_tolerance),
+            );
+        }
+        if km.silhouette_sample < 2 {
+            return bad("kmeans.silhouette_sample", "must be at least 2".into());
+        }
         if self.features.minibatches == 0 {
             return Err(Error::Config {
                 key: "features.minibatches".into(),
@@ -234,10 +372,78 @@ impl Config {
         Ok(())
     }
 
+    /// The configuration of a run: flags override the `--config` file, which overrides the
+    /// defaults. The one place the precedence is written.
+    pub fn resolve(file: Option<&Path>, flags: &Overrides) -> Result<Config> {
+        let mut c = Config::load(file)?;
+        if let Some(k) = &flags.k {
+            c.kmeans.k = match k.trim() {
+                "auto" => None,
+                n => Some(n.parse().map_err(|_| Error::Config {
+                    key: "--k".into(),
+                    message: format!("{n:?}: expected auto or a number of clusters"),
+                })?),
+            };
+        }
+        if let Some(range) = &flags.k_range {
+            let parts: Vec<&str> = range.split("..").collect();
+            let parsed: Option<(u32, u32)> = match parts.as_slice() {
+                [a, b] => a
+                    .trim()
+                    .parse()
+                    .ok()
+                    .zip(b.trim().trim_start_matches('=').parse().ok()),
+                _ => None,
+            };
+            let (lo, hi) = parsed.ok_or_else(|| Error::Config {
+                key: "--k-range".into(),
+                message: format!("{range:?}: expected MIN..MAX, e.g. 2..10"),
+            })?;
+            c.kmeans.k_min = lo;
+            c.kmeans.k_max = hi;
+        }
+        if let Some(day) = &flags.as_of {
+            c.rfm.as_of = Some(day.clone());
+        }
+        if let Some(a) = &flags.algorithm {
+            c.kmeans.algorithm = a.parse()?;
+        }
+        if let Some(seed) = flags.seed {
+            c.kmeans.seed = seed;
+        }
+        if let Some(m) = &flags.score_method {
+            c.features.score_method = m.parse()?;
+        }
+        if let Some(p) = flags.target_partitions {
+            c.engine.target_partitions = p;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
     /// The resolved configuration as TOML, for `show-config` and the report.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}"))
     }
+}
+
+/// Flags that override config keys (None: not given).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--k auto|N` (kmeans.k)
+    pub k: Option<String>,
+    /// `--k-range MIN..MAX` (kmeans.k_min, kmeans.k_max)
+    pub k_range: Option<String>,
+    /// `--as-of YYYY-MM-DD` (rfm.as_of)
+    pub as_of: Option<String>,
+    /// `--algorithm auto|lloyd|minibatch` (kmeans.algorithm)
+    pub algorithm: Option<String>,
+    /// `--seed N` (kmeans.seed)
+    pub seed: Option<u64>,
+    /// `--score-method quantile|ntile` (features.score_method)
+    pub score_method: Option<String>,
+    /// `--partitions N` (engine.target_partitions)
+    pub target_partitions: Option<usize>,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
@@ -295,6 +501,59 @@ mod tests {
         std::fs::write(&p, "[rfm]\nas_of = \"2023-13-01\"\n").unwrap();
         let err = Config::from_file(&p).unwrap_err().to_string();
         assert!(err.contains("rfm.as_of"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rfmseg.toml");
+        std::fs::write(&p, "[kmeans]\nk_max = 6\nseed = 7\n").unwrap();
+        let c = Config::resolve(Some(&p), &Overrides::default()).unwrap();
+        assert_eq!((c.kmeans.k_min, c.kmeans.k_max, c.kmeans.seed), (2, 6, 7));
+        let flags = Overrides {
+            k_range: Some("3..5".into()),
+            seed: Some(9),
+            k: Some("4".into()),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(Some(&p), &flags).unwrap();
+        assert_eq!(
+            (c.kmeans.k_min, c.kmeans.k_max, c.kmeans.seed, c.kmeans.k),
+            (3, 5, 9, Some(4))
+        );
+        for (flags, key) in [
+            (
+                Overrides {
+                    k: Some("1".into()),
+                    ..Overrides::default()
+                },
+                "kmeans.k",
+            ),
+            (
+                Overrides {
+                    k_range: Some("5..3".into()),
+                    ..Overrides::default()
+                },
+                "is empty",
+            ),
+            (
+                Overrides {
+                    k_range: Some("two..ten".into()),
+                    ..Overrides::default()
+                },
+                "--k-range",
+            ),
+            (
+                Overrides {
+                    as_of: Some("yesterday".into()),
+                    ..Overrides::default()
+                },
+                "rfm.as_of",
+            ),
+        ] {
+            let err = Config::resolve(None, &flags).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
     }
 
     #[test]

@@ -724,7 +724,7 @@ mod tests {
                 }
                 "new" => (1..=3).contains(&n) && days(0.0, 90.0),
                 "churned" => (1..=6).contains(&n) && days(240.0, 700.0),
-                "one_time_big_spender" => n == 1 && days(0.0, 365.0) && buys[0].0 >= 250.0,
+                "one_time_big_spender" => n == 1 && days(0.0, 365.0) && buys[0].0 >= 500.0,
                 "occasional" => {
                     (1..=3).contains(&n) && days(0.0, 365.0) && buys.iter().all(|b| b.0 < 25.0)
                 }

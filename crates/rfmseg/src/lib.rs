@@ -11,8 +11,14 @@ pub mod demo;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod kmeans;
+pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod quality;
+pub mod report;
+pub mod score;
+pub mod segments;
 pub mod stages;
 
 pub use config::Config;

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -101,4 +101,46 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// A new name beside `path` (same filesystem, so the final rename is atomic).
+pub fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| Error::Config {
+        key: "--out".into(),
+        message: format!("{} has no folder name", path.display()),
+    })?;
+    let mut n = name.to_os_string();
+    n.push(format!(".{tag}-{}", std::process::id()));
+    Ok(path.with_file_name(n))
+}
+
+/// Puts the finished `tmp` folder at `dest`, moving any previous one aside first and
+/// deleting it only once the new one is in place.
+pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
+    let old = sibling(dest, "old")?;
+    let had_old = dest.exists();
+    if had_old {
+        std::fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
+    }
+    if let Err(e) = std::fs::rename(tmp, dest) {
+        if had_old {
+            let _ = std::fs::rename(&old, dest);
+        }
+        return Err(Error::io(dest, e));
+    }
+    if had_old {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Deletes a temporary folder when a run stops early (an error or a panic).
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }

@@ -111,7 +111,7 @@ impl PriceRule {
 }
 
 const LOYAL_MIN_CENTS: u64 = 2_000;
-const BIG_SPENDER_MIN_CENTS: u64 = 25_000;
+const BIG_SPENDER_MIN_CENTS: u64 = 50_000;
 const OCCASIONAL_MAX_CENTS: u64 = 2_500;
 
 /// Fallback items for planted purchases, found by one bounded scan of the catalogue, for
@@ -726,7 +726,7 @@ mod tests {
 
     #[test]
     fn pools_fall_back_when_no_item_fits_the_band() {
-        // Ten items: most likely none priced at $250 or more, but the pool is never empty
+        // Ten items: most likely none priced at $500 or more, but the pool is never empty
         // as long as one item is plantable.
         for seed in 0..20 {
             let cat = Catalogue::new(seed, 10);

@@ -21,6 +21,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::output::{RemoveOnDrop, replace_dir, sibling};
 pub use tables::{Table, items_schema, reviews_schema};
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
@@ -290,17 +291,6 @@ fn is_parquet(path: &Path) -> Result<bool> {
     Ok(n == 4 && &magic == b"PAR1")
 }
 
-/// A new name beside `path` (same filesystem, so the final rename is atomic).
-pub(crate) fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| Error::Config {
-        key: "--out".into(),
-        message: format!("{} has no folder name", path.display()),
-    })?;
-    let mut n = name.to_os_string();
-    n.push(format!(".{tag}-{}", std::process::id()));
-    Ok(path.with_file_name(n))
-}
-
 /// Refuses to replace a folder that holds something other than an rfmseg lake.
 fn check_replaceable(out: &Path) -> Result<()> {
     match fs::read_dir(out) {
@@ -315,37 +305,6 @@ fn check_replaceable(out: &Path) -> Result<()> {
                     hint: "choose another --out, or remove the folder first".into(),
                 })
             }
-        }
-    }
-}
-
-/// Puts the finished `tmp` folder at `dest`, moving any previous one aside first and
-/// deleting it only once the new one is in place.
-pub(crate) fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
-    let old = sibling(dest, "old")?;
-    let had_old = dest.exists();
-    if had_old {
-        fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
-    }
-    if let Err(e) = fs::rename(tmp, dest) {
-        if had_old {
-            let _ = fs::rename(&old, dest);
-        }
-        return Err(Error::io(dest, e));
-    }
-    if had_old {
-        fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    }
-    Ok(())
-}
-
-/// Deletes a temporary folder when a run stops early (an error or a panic).
-pub(crate) struct RemoveOnDrop(pub PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 }

@@ -197,7 +197,8 @@ pub async fn rfm(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> R
     materialize(ctx, "rfm", &sql, "rfm").await
 }
 
-/// Computes the scaler and registers `features` (scaled inputs and `batch`).
+/// Computes the scaler from the `rfm` customers and registers `features` (scaled inputs
+/// and `batch`).
 pub async fn scale(ctx: &SessionContext, config: &Config, customers: u64) -> Result<Scaler> {
     let row = one_row(ctx, "scale_moments", SCALE_MOMENTS_SQL).await?;
     let n = get_i64(&row, "n")?.unwrap_or(0) as f64;
@@ -215,24 +216,38 @@ pub async fn scale(ctx: &SessionContext, config: &Config, customers: u64) -> Res
             "scale_moments counted {n} customers, rfm has {customers}"
         )));
     }
-    // A constant input (std 0) scales to 0, as in Spark, instead of dividing by zero.
-    let divisor = |sd: f64| if sd > 0.0 { sd } else { 1.0 };
-    let params = vec![
-        ("mean_r", sql_f64(mean[0])),
-        ("std_r", sql_f64(divisor(std[0]))),
-        ("mean_f", sql_f64(mean[1])),
-        ("std_f", sql_f64(divisor(std[1]))),
-        ("mean_m", sql_f64(mean[2])),
-        ("std_m", sql_f64(divisor(std[2]))),
-        ("minibatches", config.features.minibatches.to_string()),
-    ];
-    let sql = render("scale", SCALE_SQL, &params)?;
-    register_view(ctx, "scale", &sql, "features").await?;
-    Ok(Scaler {
+    let scaler = Scaler {
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         mean,
         std,
-    })
+    };
+    apply_scaler(ctx, config, &scaler).await?;
+    Ok(scaler)
+}
+
+/// Registers `features`: the `rfm` customers scaled with `scaler` (computed here, or
+/// read from a saved model by `rfmseg score`).
+pub async fn apply_scaler(ctx: &SessionContext, config: &Config, scaler: &Scaler) -> Result<()> {
+    if scaler.mean.len() != 3 || scaler.std.len() != 3 {
+        return Err(Error::BadInput {
+            path: "model.json".into(),
+            message: "the scaler must have 3 means and 3 standard deviations".into(),
+            hint: "use a model.json written by `rfmseg run`".into(),
+        });
+    }
+    // A constant input (std 0) scales to 0, as in Spark, instead of dividing by zero.
+    let divisor = |sd: f64| if sd > 0.0 { sd } else { 1.0 };
+    let params = vec![
+        ("mean_r", sql_f64(scaler.mean[0])),
+        ("std_r", sql_f64(divisor(scaler.std[0]))),
+        ("mean_f", sql_f64(scaler.mean[1])),
+        ("std_f", sql_f64(divisor(scaler.std[1]))),
+        ("mean_m", sql_f64(scaler.mean[2])),
+        ("std_m", sql_f64(divisor(scaler.std[2]))),
+        ("minibatches", config.features.minibatches.to_string()),
+    ];
+    let sql = render("scale", SCALE_SQL, &params)?;
+    register_view(ctx, "scale", &sql, "features").await
 }
 
 /// Mean and sample standard deviation from the count, sum and sum of squares.

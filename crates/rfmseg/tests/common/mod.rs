@@ -41,13 +41,17 @@ pub fn raw_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// All rows of all Parquet files in a folder, in file-name order.
+/// All rows of a Parquet file, or of all Parquet files in a folder in file-name order.
 pub fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read lake dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
+    let mut files: Vec<PathBuf> = if dir.is_file() {
+        vec![dir.to_path_buf()]
+    } else {
+        std::fs::read_dir(dir)
+            .expect("read lake dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect()
+    };
     files.sort();
     let mut out = Vec::new();
     for f in files {

@@ -1,0 +1,66 @@
+//! Shared set-up for the benches: sizes from `RFMSEG_BENCH_REVIEWS` (comma-separated,
+//! default 200000 so `cargo bench` finishes in minutes), and generated data cached in
+//! `RFMSEG_BENCH_DATA` (default `target/bench-data`) so each size is generated once.
+
+use std::path::PathBuf;
+
+use rfmseg::generate::{GenerateOptions, GenerateSummary, generate};
+use rfmseg::ingest::{IngestOptions, ingest};
+
+/// Review counts to bench, e.g. `RFMSEG_BENCH_REVIEWS=1000000,10000000`.
+pub fn sizes() -> Vec<u64> {
+    std::env::var("RFMSEG_BENCH_REVIEWS")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .filter_map(|t| t.trim().replace('_', "").parse().ok())
+                .collect()
+        })
+        .filter(|v: &Vec<u64>| !v.is_empty())
+        .unwrap_or_else(|| vec![200_000])
+}
+
+/// The cache folder.
+pub fn data_dir() -> PathBuf {
+    std::env::var("RFMSEG_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"))
+}
+
+/// Raw files for `reviews` generated reviews (seed 42), generated once.
+pub fn raw(reviews: u64) -> GenerateSummary {
+    let dir = data_dir().join(format!("raw-{reviews}"));
+    let summary = dir.join("generate_summary.json");
+    if let Ok(bytes) = std::fs::read(&summary)
+        && let Ok(s) = serde_json::from_slice::<GenerateSummary>(&bytes)
+    {
+        return s;
+    }
+    generate(&GenerateOptions {
+        reviews,
+        seed: 42,
+        out: dir,
+        gzip: false,
+        malformed_rate: 0.0,
+    })
+    .expect("generate bench data")
+}
+
+/// The lake for `reviews` generated reviews, ingested once.
+pub fn lake(reviews: u64) -> PathBuf {
+    let lake = data_dir().join(format!("lake-{reviews}"));
+    if lake.join(rfmseg::ingest::SUMMARY_FILE).exists() {
+        return lake;
+    }
+    let g = raw(reviews);
+    ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).expect("ingest bench data");
+    lake
+}
+
+/// A multi-threaded runtime for async benches.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

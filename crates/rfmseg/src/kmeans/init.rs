@@ -1,0 +1,209 @@
+//! k-means|| initialisation (Bahmani et al. 2012), as Spark MLlib's default: a seeded
+//! first centre, `init_steps` rounds of sampling about `oversampling * k` points with
+//! probability proportional to their squared distance to the candidates (one SQL pass
+//! each), the candidates weighted by how many customers are nearest to them (one
+//! `kmeans_step` pass), then k-means++ and Lloyd on the weighted candidates here in the
+//! driver.
+//!
+//! Unlike Spark, the result is always k distinct centres: candidates are de-duplicated,
+//! k-means++ only picks a candidate at a positive distance from those chosen, and if the
+//! rounds found fewer than k distinct candidates, distinct points are fetched from the
+//! data. Only data with fewer than k distinct points is an error.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::queries::{D, Queries};
+use crate::config::KMeansConfig;
+use crate::error::{Error, Result};
+
+/// k distinct initial centres, row-major.
+pub async fn kmeans_parallel(q: &Queries<'_>, k: usize, cfg: &KMeansConfig) -> Result<Vec<f64>> {
+    let mut candidates = q.first_centre(cfg.seed).await?;
+    let l = cfg.oversampling * k as f64;
+    for round in 0..cfg.init_steps {
+        let cost = q.cost(&candidates).await?;
+        if cost <= 0.0 {
+            break;
+        }
+        let sampled = q.sample(&candidates, cfg.seed, round, l, cost).await?;
+        add_distinct(&mut candidates, &sampled);
+    }
+    if candidates.len() / D < k {
+        let extra = q.distinct_points(k * 4).await?;
+        add_distinct(&mut candidates, &extra);
+        if candidates.len() / D < k {
+            return Err(Error::Config {
+                key: "kmeans.k (--k)".into(),
+                message: format!(
+                    "k = {k} but the customers have only {} distinct feature vectors",
+                    candidates.len() / D
+                ),
+            });
+        }
+    }
+    let weights: Vec<f64> = q.step(&candidates, 0, u32::MAX).await?.counts;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut centres = kmeans_plus_plus(&candidates, &weights, k, &mut rng);
+    weighted_lloyd(&candidates, &weights, &mut centres, 30);
+    make_distinct(&candidates, &mut centres);
+    Ok(centres)
+}
+
+/// Appends the points of `new` that are not already in `points` (exact comparison).
+fn add_distinct(points: &mut Vec<f64>, new: &[f64]) {
+    for p in new.chunks_exact(D) {
+        if !points.chunks_exact(D).any(|q| q == p) {
+            points.extend_from_slice(p);
+        }
+    }
+}
+
+fn dist2(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+fn nearest(centres: &[f64], p: &[f64]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (i, c) in centres.chunks_exact(D).enumerate() {
+        let d = dist2(c, p);
+        if d < best.1 {
+            best = (i, d);
+        }
+    }
+    best
+}
+
+/// Weighted k-means++ (Arthur & Vassilvitskii 2007) on distinct points: the first centre
+/// by weight, each next one with probability proportional to weight x squared distance
+/// to the chosen ones. A point at distance 0 is never picked, so centres are distinct.
+pub fn kmeans_plus_plus(
+    points: &[f64],
+    weights: &[f64],
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
+    let n = points.len() / D;
+    let pick = |scores: &[f64], rng: &mut ChaCha8Rng| -> usize {
+        let total: f64 = scores.iter().sum();
+        if total <= 0.0 {
+            // All remaining mass is zero (weights of 0): the first unused positive-distance
+            // point is taken by the caller's fallback.
+            return usize::MAX;
+        }
+        let r = rng.random::<f64>() * total;
+        let mut acc = 0.0;
+        let mut last_positive = usize::MAX;
+        for (j, s) in scores.iter().enumerate() {
+            if *s > 0.0 {
+                acc += s;
+                last_positive = j;
+                if acc > r {
+                    return j;
+                }
+            }
+        }
+        last_positive
+    };
+    let mut centres = Vec::with_capacity(k * D);
+    let first = pick(weights, rng);
+    let first = if first == usize::MAX { 0 } else { first };
+    centres.extend_from_slice(&points[first * D..(first + 1) * D]);
+    let mut cost: Vec<f64> = points
+        .chunks_exact(D)
+        .map(|p| dist2(p, &centres[..D]))
+        .collect();
+    for _ in 1..k {
+        let scores: Vec<f64> = cost.iter().zip(weights).map(|(c, w)| c * w).collect();
+        let mut j = pick(&scores, rng);
+        if j == usize::MAX {
+            // No weighted mass left: the farthest point not yet chosen.
+            j = (0..n)
+                .filter(|&i| cost[i] > 0.0)
+                .max_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
+        }
+        let c = points[j * D..(j + 1) * D].to_vec();
+        for (i, p) in points.chunks_exact(D).enumerate() {
+            cost[i] = cost[i].min(dist2(p, &c));
+        }
+        centres.extend_from_slice(&c);
+    }
+    centres
+}
+
+/// Weighted Lloyd on the candidates; an empty cluster keeps its centre.
+fn weighted_lloyd(points: &[f64], weights: &[f64], centres: &mut [f64], max_iter: usize) {
+    let k = centres.len() / D;
+    let mut assign = vec![usize::MAX; points.len() / D];
+    for _ in 0..max_iter {
+        let mut changed = false;
+        let mut sums = vec![0.0; k * D];
+        let mut totals = vec![0.0; k];
+        for (i, p) in points.chunks_exact(D).enumerate() {
+            let (c, _) = nearest(centres, p);
+            if assign[i] != c {
+                assign[i] = c;
+                changed = true;
+            }
+            for t in 0..D {
+                sums[c * D + t] += weights[i] * p[t];
+            }
+            totals[c] += weights[i];
+        }
+        if !changed {
+            break;
+        }
+        for c in 0..k {
+            if totals[c] > 0.0 {
+                for t in 0..D {
+                    centres[c * D + t] = sums[c * D + t] / totals[c];
+                }
+            }
+        }
+    }
+}
+
+/// Replaces any centre equal to an earlier one by the candidate farthest from all
+/// centres, so the k centres are distinct.
+fn make_distinct(points: &[f64], centres: &mut [f64]) {
+    let k = centres.len() / D;
+    for c in 1..k {
+        let dup = (0..c).any(|o| centres[o * D..(o + 1) * D] == centres[c * D..(c + 1) * D]);
+        if dup {
+            let far = points
+                .chunks_exact(D)
+                .map(|p| nearest(centres, p).1)
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map_or(0, |(i, _)| i);
+            centres[c * D..(c + 1) * D].copy_from_slice(&points[far * D..(far + 1) * D]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kmeans_plus_plus_picks_k_distinct_points_even_with_zero_weights() {
+        let pts: Vec<f64> = (0..6).flat_map(|i| [i as f64, 0.0, 0.0]).collect();
+        let weights = [5.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let c = kmeans_plus_plus(&pts, &weights, 4, &mut rng);
+        let mut xs: Vec<f64> = c.chunks_exact(D).map(|p| p[0]).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        assert_eq!(xs.len(), 4, "{c:?}");
+    }
+
+    #[test]
+    fn weighted_lloyd_moves_centres_to_weighted_means() {
+        let pts = [0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 10.0, 0.0, 0.0];
+        let w = [1.0, 3.0, 1.0];
+        let mut c = vec![0.0, 0.0, 0.0, 10.0, 0.0, 0.0];
+        weighted_lloyd(&pts, &w, &mut c, 10);
+        assert_eq!(c, [1.5, 0.0, 0.0, 10.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,96 @@
+//! k-means over the customers' scaled features, as SQL calling the rfmseg-udfs UDAFs:
+//! k-means|| initialisation ([`init`]), Lloyd or mini-batch ([`fit`]), and the choice of
+//! k by elbow and silhouette ([`select`]). The driver sees only k x d numbers per query
+//! ([`queries`]); all data-parallel work runs where the data is (in-process, or on
+//! Ballista executors).
+//!
+//! Place in the flow: features -> **model** -> report.
+
+pub mod fit;
+pub mod init;
+pub mod queries;
+pub mod select;
+
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+
+pub use fit::{KMeansFit, euclidean_silhouette, resolve_algorithm};
+pub use queries::{D, Queries};
+pub use select::{KSelection, choose_k, kneedle_elbow, to_csv};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The clustering of one run: the k sweep (if k was chosen) and the final model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clustering {
+    pub selection: Option<KSelection>,
+    pub model: KMeansFit,
+}
+
+/// Makes `table` (with recency_z, frequency_z, monetary_z, batch, customer_id) the
+/// k-means input.
+pub async fn use_input(ctx: &SessionContext, table: &str) -> Result<()> {
+    let provider = ctx
+        .table_provider(table)
+        .await
+        .map_err(|e| Error::stage("kmeans_input", e))?;
+    ctx.deregister_table("kmeans_input")
+        .map_err(|e| Error::stage("kmeans_input", e))?;
+    ctx.register_table("kmeans_input", Arc::clone(&provider))
+        .map_err(|e| Error::stage("kmeans_input", e))?;
+    Ok(())
+}
+
+/// Clusters `kmeans_input` (`customers` rows): a fixed k, or the k chosen from the range.
+pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> Result<Clustering> {
+    let km = &config.kmeans;
+    let q = Queries { ctx };
+    let algorithm = resolve_algorithm(km, customers);
+    let sample = q.silhouette_sample(km.seed, km.silhouette_sample).await?;
+    let ks: Vec<usize> = match km.k {
+        Some(k) => vec![k as usize],
+        None => (km.k_min as usize..=km.k_max as usize).collect(),
+    };
+    if let Some(&k) = ks.iter().find(|&&k| k as u64 > customers) {
+        return Err(Error::Config {
+            key: "kmeans.k".into(),
+            message: format!("k = {k} but there are only {customers} customers"),
+        });
+    }
+    let mut fits = Vec::with_capacity(ks.len());
+    for k in ks {
+        let fit = fit::fit_k(
+            &q,
+            k,
+            km,
+            algorithm,
+            config.features.minibatches,
+            customers,
+            &sample,
+        )
+        .await?;
+        tracing::info!(k, wcss = fit.wcss, silhouette = fit.silhouette, "fitted");
+        fits.push(fit);
+    }
+    if km.k.is_some() {
+        let model = fits.remove(0);
+        return Ok(Clustering {
+            selection: None,
+            model,
+        });
+    }
+    let selection = choose_k(fits, km.silhouette_tolerance);
+    let model = selection
+        .fits
+        .iter()
+        .find(|f| f.k == selection.chosen_k)
+        .cloned()
+        .ok_or_else(|| Error::Internal("the chosen k has no fit".into()))?;
+    Ok(Clustering {
+        selection: Some(selection),
+        model,
+    })
+}

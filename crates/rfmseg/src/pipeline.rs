@@ -1,0 +1,657 @@
+//! `rfmseg run`: lake -> cleaning -> purchases -> RFM -> scaling -> choice of k -> final
+//! model -> labels -> segments and recommendations -> outputs, one stage after another.
+//!
+//! Every output is written into a temporary folder beside `--out` and renamed into place
+//! at the end, so a failed or interrupted run leaves the previous output untouched and
+//! no half-written one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, Int32Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::config::Config;
+use crate::context::{local_context, register_lake};
+use crate::error::{Error, Result};
+use crate::kmeans::{self, Clustering, D};
+use crate::model::{Model, ScoreThresholds, unscale};
+use crate::output::{RemoveOnDrop, replace_dir, sibling, write_json, write_table_parquet};
+use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
+use crate::segments::{action, cluster_labels};
+use crate::stages::{self, materialize, register_view, render, sql_f64};
+
+pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
+pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
+pub const GROUP_SUMMARY_SQL: &str = include_str!("../../../sql/group_summary.sql");
+pub const GROUP_PRICES_SQL: &str = include_str!("../../../sql/group_prices.sql");
+pub const GROUP_LIFT_SQL: &str = include_str!("../../../sql/group_lift.sql");
+pub const RF_GRID_SQL: &str = include_str!("../../../sql/rf_grid.sql");
+pub const HISTOGRAMS_SQL: &str = include_str!("../../../sql/histograms.sql");
+pub const SCORE_THRESHOLDS_SQL: &str = include_str!("../../../sql/score_thresholds.sql");
+
+/// The file whose presence marks a folder as rfmseg output (safe to replace).
+pub const REPORT_JSON: &str = "report.json";
+
+/// What `run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub lake: PathBuf,
+    pub out: PathBuf,
+    pub config: Config,
+    /// Print a line per stage on stderr.
+    pub progress: bool,
+}
+
+/// What `run` produced.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub report: Report,
+    pub model: Model,
+    pub out: PathBuf,
+}
+
+/// Times stages: wall time, rows, and the process's peak resident memory during each.
+struct Timer {
+    progress: bool,
+    total: usize,
+    done: Vec<StageTiming>,
+    current: Option<(String, Instant)>,
+}
+
+impl Timer {
+    fn start(&mut self, stage: &str) {
+        reset_peak_rss();
+        if self.progress {
+            eprint!("[{}/{}] {stage} ...", self.done.len() + 1, self.total);
+        }
+        self.current = Some((stage.to_string(), Instant::now()));
+    }
+
+    fn finish(&mut self, rows_in: u64, rows_out: u64) {
+        if let Some((stage, t)) = self.current.take() {
+            let seconds = t.elapsed().as_secs_f64();
+            if self.progress {
+                eprintln!(" {seconds:.2} s");
+            }
+            self.done.push(StageTiming {
+                stage,
+                seconds,
+                rows_in,
+                rows_out,
+                peak_rss_mib: peak_rss_mib(),
+            });
+        }
+    }
+}
+
+/// Resets the kernel's peak-RSS counter (Linux), so each stage reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// VmHWM of this process in MiB (0 where /proc is unavailable).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Refuses to replace a folder that holds something other than rfmseg output.
+fn check_replaceable_output(out: &Path) -> Result<()> {
+    match std::fs::read_dir(out) {
+        Err(_) => Ok(()),
+        Ok(mut entries) => {
+            if entries.next().is_none() || out.join(REPORT_JSON).exists() {
+                Ok(())
+            } else {
+                Err(Error::BadInput {
+                    path: out.to_path_buf(),
+                    message: "exists and is not rfmseg output; refusing to replace it".into(),
+                    hint: "choose another --out, or remove the folder first".into(),
+                })
+            }
+        }
+    }
+}
+
+/// Runs the whole job and writes its outputs to `opts.out`.
+pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let config = &opts.config;
+    config.validate()?;
+    check_replaceable_output(&opts.out)?;
+    let tmp = sibling(&opts.out, "tmp")?;
+    let _guard = RemoveOnDrop(tmp.clone());
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+
+    let ctx = local_context(config);
+    let mut timer = Timer {
+        progress: opts.progress,
+        total: 6,
+        done: Vec::new(),
+        current: None,
+    };
+
+    timer.start("clean");
+    register_lake(&ctx, &opts.lake).await?;
+    let quality = stages::clean(&ctx, config).await?;
+    timer.finish(
+        quality.rows("reviews", "lake rows"),
+        quality.kept("reviews"),
+    );
+
+    timer.start("features");
+    let features = stages::rfm::features(&ctx, config).await?;
+    timer.finish(quality.kept("reviews"), features.customers);
+
+    timer.start("kmeans");
+    kmeans::use_input(&ctx, "customers").await?;
+    let clustering = kmeans::cluster(&ctx, config, features.customers).await?;
+    timer.finish(features.customers, clustering.model.k as u64);
+
+    timer.start("labels");
+    let labels = label_customers(&ctx, &clustering).await?;
+    timer.finish(features.customers, features.customers);
+
+    timer.start("segments");
+    let window = &features.window;
+    let sql = render(
+        "segment_purchases",
+        SEGMENT_PURCHASES_SQL,
+        &[
+            ("as_of", window.as_of_day.to_string()),
+            ("window_days", config.rfm.window_days.to_string()),
+            ("min_amount", sql_f64(config.rfm.min_amount)),
+        ],
+    )?;
+    register_view(&ctx, "segment_purchases", &sql, "segment_purchases").await?;
+    let revenue: f64;
+    let clusters = {
+        let mut groups = group_summaries(&ctx, "cluster_label", features.customers).await?;
+        revenue = groups.1;
+        // In cluster index order, with the centres.
+        groups.0.sort_by_key(|g| g.cluster);
+        for g in &mut groups.0 {
+            if let Some(c) = g.cluster {
+                let c = c as usize;
+                let z = &clustering.model.centroids[c * D..(c + 1) * D];
+                g.centroid_z = Some([z[0], z[1], z[2]]);
+            }
+        }
+        groups.0
+    };
+    let (rfm_segments, _) = group_summaries(&ctx, "rfm_segment", features.customers).await?;
+    let rf_grid = rf_grid(&ctx).await?;
+    let distributions = histograms(&ctx).await?;
+    let thresholds = score_thresholds(&ctx).await?;
+    timer.finish(
+        features.customers,
+        (clusters.len() + rfm_segments.len()) as u64,
+    );
+
+    timer.start("write");
+    let model = Model {
+        rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+        features: features.scaler.features.clone(),
+        transform: "recency (days), ln(1 + frequency), ln(1 + monetary); each standard-scaled \
+                    with the mean and sample standard deviation"
+            .into(),
+        scaler: features.scaler.clone(),
+        k: clustering.model.k,
+        centroids_z: centres_z(&clustering),
+        centroids: centres_z(&clustering)
+            .into_iter()
+            .map(|z| unscale(z, &features.scaler))
+            .collect(),
+        labels: labels.clone(),
+        wcss: clustering.model.wcss,
+        silhouette: clustering.model.silhouette,
+        silhouette_sample: clustering.model.silhouette_sample,
+        window: features.window.clone(),
+        seed: config.kmeans.seed,
+        score_method: config.features.score_method,
+        score_thresholds: thresholds,
+        config: config.clone(),
+    };
+    let customers_written = write_table_parquet(
+        &ctx,
+        "customers",
+        "customer_id",
+        &tmp.join("customers.parquet"),
+    )
+    .await?;
+    write_json(&tmp.join("model.json"), &model)?;
+    let selection_csv = match &clustering.selection {
+        Some(sel) => kmeans::to_csv(sel),
+        None => kmeans::to_csv(&kmeans::KSelection {
+            fits: vec![clustering.model.clone()],
+            elbow_k: clustering.model.k,
+            best_silhouette_k: clustering.model.k,
+            chosen_k: clustering.model.k,
+            reason: String::new(),
+        }),
+    };
+    write_text(&tmp.join("k_selection.csv"), &selection_csv)?;
+    write_text(
+        &tmp.join("segments.csv"),
+        &segments_csv(&clusters, &rfm_segments),
+    )?;
+    timer.finish(features.customers, customers_written);
+
+    let report = Report {
+        rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+        lake: opts.lake.display().to_string(),
+        config_toml: config.to_toml(),
+        data_quality: quality,
+        window: features.window.clone(),
+        scaler: features.scaler.clone(),
+        customers: features.customers,
+        revenue,
+        k_selection: clustering.selection.clone(),
+        model: clustering.model.clone(),
+        clusters,
+        rfm_segments,
+        rf_grid,
+        distributions,
+        timings: timer.done.clone(),
+    };
+    write_json(&tmp.join(REPORT_JSON), &report)?;
+    write_text(&tmp.join("report.html"), &html::render(&report))?;
+    replace_dir(&tmp, &opts.out)?;
+    Ok(RunSummary {
+        report,
+        model,
+        out: opts.out.clone(),
+    })
+}
+
+fn centres_z(c: &Clustering) -> Vec<[f64; 3]> {
+    c.model
+        .centroids
+        .chunks_exact(D)
+        .map(|z| [z[0], z[1], z[2]])
+        .collect()
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// Assigns every customer its cluster, names the clusters from their centres, and
+/// registers the labelled `customers`. Returns the labels by cluster index.
+async fn label_customers(ctx: &SessionContext, clustering: &Clustering) -> Result<Vec<String>> {
+    let model = &clustering.model;
+    assign_clusters(ctx, &model.centroids).await?;
+    let sql = render(
+        "group_summary",
+        GROUP_SUMMARY_SQL,
+        &[("group", "cluster".into()), ("table", "clustered".into())],
+    )?;
+    let rows = collect(ctx, "group_summary", &sql).await?;
+    let mut recency = vec![f64::NAN; model.k];
+    let mut frequency = vec![f64::NAN; model.k];
+    for b in &rows {
+        let cluster = cast(b.column_by_name("name").expect("name"), &DataType::Int64)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let cluster = cluster.as_primitive::<Int64Type>();
+        let r = f64_column(b, "mean_recency")?;
+        let f = f64_column(b, "mean_frequency")?;
+        for i in 0..b.num_rows() {
+            let c = cluster.value(i) as usize;
+            if c < model.k {
+                recency[c] = r[i];
+                frequency[c] = f[i];
+            }
+        }
+    }
+    // A cluster with no customers (possible for a saved model on new data) sorts last.
+    let labels = cluster_labels(
+        &centres_z(clustering),
+        &recency
+            .iter()
+            .map(|v| if v.is_nan() { f64::MIN } else { *v })
+            .collect::<Vec<_>>(),
+        &frequency
+            .iter()
+            .map(|v| if v.is_nan() { f64::MIN } else { *v })
+            .collect::<Vec<_>>(),
+    );
+    register_labels(ctx, &labels).await?;
+    Ok(labels)
+}
+
+/// Registers `clustered`: customers with the index of their nearest centre.
+pub(crate) async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> Result<()> {
+    let sql = render(
+        "kmeans_assign",
+        kmeans::queries::KMEANS_ASSIGN_SQL,
+        &[("centroids", kmeans::queries::centroids_literal(centroids))],
+    )?;
+    materialize(ctx, "kmeans_assign", &sql, "clustered").await?;
+    Ok(())
+}
+
+/// Registers `cluster_labels` and replaces `customers` by the labelled customers.
+pub(crate) async fn register_labels(ctx: &SessionContext, labels: &[String]) -> Result<()> {
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "cluster",
+            Arc::new(Int32Array::from(
+                (0..labels.len() as i32).collect::<Vec<_>>(),
+            )) as _,
+        ),
+        (
+            "cluster_label",
+            Arc::new(StringArray::from(labels.to_vec())) as _,
+        ),
+    ])
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
+        .map_err(|e| Error::stage("cluster_labels", e))?;
+    ctx.deregister_table("cluster_labels")
+        .map_err(|e| Error::stage("cluster_labels", e))?;
+    ctx.register_table("cluster_labels", Arc::new(table))
+        .map_err(|e| Error::stage("cluster_labels", e))?;
+    materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
+    Ok(())
+}
+
+async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    ctx.sql(sql)
+        .await
+        .map_err(|e| Error::stage(stage, e))?
+        .collect()
+        .await
+        .map_err(|e| Error::stage(stage, e))
+}
+
+fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = c.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect())
+}
+
+fn i64_column(b: &RecordBatch, name: &str) -> Result<Vec<i64>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = c.as_primitive::<Int64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { 0 } else { a.value(i) })
+        .collect())
+}
+
+fn str_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(c.as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+/// Summaries of every cluster label or RFM segment, with price bands, lifts and the
+/// action; and the total revenue.
+async fn group_summaries(
+    ctx: &SessionContext,
+    group: &str,
+    customers: u64,
+) -> Result<(Vec<GroupSummary>, f64)> {
+    let sql = render(
+        "group_summary",
+        GROUP_SUMMARY_SQL,
+        &[("group", group.into()), ("table", "customers".into())],
+    )?;
+    let summary = collect(ctx, "group_summary", &sql).await?;
+    let sql = render("group_prices", GROUP_PRICES_SQL, &[("group", group.into())])?;
+    let mut prices: BTreeMap<String, [f64; 3]> = BTreeMap::new();
+    for b in collect(ctx, "group_prices", &sql).await? {
+        let (names, p25, p50, p75) = (
+            str_column(&b, "name")?,
+            f64_column(&b, "p25")?,
+            f64_column(&b, "p50")?,
+            f64_column(&b, "p75")?,
+        );
+        for i in 0..b.num_rows() {
+            prices.insert(names[i].clone(), [p25[i], p50[i], p75[i]]);
+        }
+    }
+    let categories = lifts(ctx, group, "main_category").await?;
+    let stores = lifts(ctx, group, "store").await?;
+    let mut out = Vec::new();
+    let mut revenue = 0.0;
+    let mut rows = Vec::new();
+    for b in &summary {
+        let names = str_column(b, "name")?;
+        let clusters = i64_column(b, "cluster")?;
+        let n = i64_column(b, "customers")?;
+        let rev = f64_column(b, "revenue")?;
+        let (r, f, m) = (
+            f64_column(b, "mean_recency")?,
+            f64_column(b, "mean_frequency")?,
+            f64_column(b, "mean_monetary")?,
+        );
+        for i in 0..b.num_rows() {
+            revenue += rev[i];
+            rows.push((
+                names[i].clone(),
+                clusters[i],
+                n[i],
+                rev[i],
+                r[i],
+                f[i],
+                m[i],
+            ));
+        }
+    }
+    for (name, cluster, n, rev, r, f, m) in rows {
+        out.push(GroupSummary {
+            kind: if group == "cluster_label" {
+                "cluster"
+            } else {
+                "rfm_segment"
+            }
+            .into(),
+            cluster: (group == "cluster_label").then_some(cluster as u32),
+            customers: n as u64,
+            share_customers: n as f64 / customers.max(1) as f64,
+            share_revenue: if revenue > 0.0 { rev / revenue } else { 0.0 },
+            mean_recency: r,
+            mean_frequency: f,
+            mean_monetary: m,
+            centroid_z: None,
+            price_band: prices.get(&name).copied().unwrap_or([f64::NAN; 3]),
+            top_categories: categories.get(&name).cloned().unwrap_or_default(),
+            top_stores: stores.get(&name).cloned().unwrap_or_default(),
+            action: action(&name).into(),
+            name,
+        });
+    }
+    Ok((out, revenue))
+}
+
+/// The top 3 values of `dimension` by lift per group, with at least 20 purchases each.
+async fn lifts(
+    ctx: &SessionContext,
+    group: &str,
+    dimension: &str,
+) -> Result<BTreeMap<String, Vec<Lift>>> {
+    let sql = render(
+        "group_lift",
+        GROUP_LIFT_SQL,
+        &[
+            ("group", group.into()),
+            ("dimension", dimension.into()),
+            ("min_purchases", "20".into()),
+            ("top", "3".into()),
+        ],
+    )?;
+    let mut out: BTreeMap<String, Vec<Lift>> = BTreeMap::new();
+    for b in collect(ctx, "group_lift", &sql).await? {
+        let (names, values, n, share, lift) = (
+            str_column(&b, "name")?,
+            str_column(&b, "value")?,
+            i64_column(&b, "n")?,
+            f64_column(&b, "share")?,
+            f64_column(&b, "lift")?,
+        );
+        for i in 0..b.num_rows() {
+            out.entry(names[i].clone()).or_default().push(Lift {
+                name: values[i].clone(),
+                share: share[i],
+                lift: lift[i],
+                purchases: n[i] as u64,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn rf_grid(ctx: &SessionContext) -> Result<Vec<GridCell>> {
+    let mut cells: BTreeMap<(u8, u8), GridCell> = BTreeMap::new();
+    for r in 1..=5u8 {
+        for f in 1..=5u8 {
+            cells.insert(
+                (r, f),
+                GridCell {
+                    r_score: r,
+                    f_score: f,
+                    customers: 0,
+                    segment: String::new(),
+                },
+            );
+        }
+    }
+    for b in collect(ctx, "rf_grid", RF_GRID_SQL).await? {
+        let (r, f, n, seg) = (
+            i64_column(&b, "r_score")?,
+            i64_column(&b, "f_score")?,
+            i64_column(&b, "customers")?,
+            str_column(&b, "rfm_segment")?,
+        );
+        for i in 0..b.num_rows() {
+            if let Some(cell) = cells.get_mut(&(r[i] as u8, f[i] as u8)) {
+                cell.customers = n[i] as u64;
+                cell.segment = seg[i].clone();
+            }
+        }
+    }
+    Ok(cells.into_values().collect())
+}
+
+async fn histograms(ctx: &SessionContext) -> Result<Distributions> {
+    let mut bins: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    for b in collect(ctx, "histograms", HISTOGRAMS_SQL).await? {
+        let (m, bin, n) = (
+            str_column(&b, "measure")?,
+            i64_column(&b, "bin")?,
+            i64_column(&b, "customers")?,
+        );
+        for i in 0..b.num_rows() {
+            *bins
+                .entry(m[i].clone())
+                .or_default()
+                .entry(bin[i])
+                .or_default() += n[i] as u64;
+        }
+    }
+    let dense = |measure: &str, edge: &dyn Fn(i64) -> f64| -> Vec<Bin> {
+        let Some(map) = bins.get(measure) else {
+            return Vec::new();
+        };
+        let (Some(lo), Some(hi)) = (map.keys().next(), map.keys().last()) else {
+            return Vec::new();
+        };
+        (*lo..=*hi)
+            .map(|b| Bin {
+                lo: edge(b),
+                hi: edge(b + 1),
+                count: map.get(&b).copied().unwrap_or(0),
+            })
+            .collect()
+    };
+    Ok(Distributions {
+        recency: dense("recency", &|b| (1 + 15 * b) as f64),
+        frequency: dense("frequency", &|b| 2f64.powi(b as i32)),
+        monetary: dense("monetary", &|b| 10f64.powf(b as f64 / 4.0)),
+    })
+}
+
+async fn score_thresholds(ctx: &SessionContext) -> Result<ScoreThresholds> {
+    let mut rows = Vec::new();
+    for b in collect(ctx, "score_thresholds", SCORE_THRESHOLDS_SQL).await? {
+        let (m, s, lo, hi) = (
+            str_column(&b, "measure")?,
+            i64_column(&b, "score")?,
+            f64_column(&b, "lo")?,
+            f64_column(&b, "hi")?,
+        );
+        for i in 0..b.num_rows() {
+            rows.push((m[i].clone(), s[i] as u8, lo[i], hi[i]));
+        }
+    }
+    Ok(ScoreThresholds::from_ranges(&rows))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// segments.csv: one line per cluster and per RFM segment.
+fn segments_csv(clusters: &[GroupSummary], segments: &[GroupSummary]) -> String {
+    let mut out = String::from(
+        "kind,name,cluster,customers,share_customers,share_revenue,mean_recency,mean_frequency,\
+         mean_monetary,price_p25,price_median,price_p75,top_categories,top_stores,action\n",
+    );
+    let lifts = |l: &[Lift]| {
+        l.iter()
+            .map(|x| format!("{} (x{:.2})", x.name, x.lift))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for g in clusters.iter().chain(segments) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            g.kind,
+            csv_field(&g.name),
+            g.cluster.map(|c| c.to_string()).unwrap_or_default(),
+            g.customers,
+            g.share_customers,
+            g.share_revenue,
+            g.mean_recency,
+            g.mean_frequency,
+            g.mean_monetary,
+            g.price_band[0],
+            g.price_band[1],
+            g.price_band[2],
+            csv_field(&lifts(&g.top_categories)),
+            csv_field(&lifts(&g.top_stores)),
+            csv_field(&g.action),
+        ));
+    }
+    out
+}

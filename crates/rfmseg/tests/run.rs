@@ -1,0 +1,305 @@
+//! The whole job: `run` on generated data with planted archetypes, `score` reproducing
+//! its assignments, and failed runs leaving no output.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use common::*;
+use rfmseg::config::{Config, Overrides};
+use rfmseg::ingest::{IngestOptions, ingest};
+use rfmseg::pipeline::{RunOptions, run};
+
+fn lake(dir: &Path, reviews: u64, seed: u64) -> (PathBuf, PathBuf) {
+    let g = generated(&dir.join("raw"), reviews, seed, false, 0.0);
+    let lake = dir.join("lake");
+    ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
+    (lake, g.truth_path)
+}
+
+/// customer_id -> (cluster, cluster_label, r, f, m, rfm_segment) from a customers.parquet.
+fn assignments(path: &Path) -> BTreeMap<String, (i64, String, i64, i64, i64, String)> {
+    let mut out = BTreeMap::new();
+    for b in read_parquet_dir(path) {
+        let s = |name: &str| {
+            let c = arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+            c.as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let i = |name: &str| {
+            let c =
+                arrow::compute::cast(b.column_by_name(name).unwrap(), &DataType::Int64).unwrap();
+            c.as_primitive::<arrow::datatypes::Int64Type>()
+                .values()
+                .to_vec()
+        };
+        let (ids, cl, lab, r, f, m, seg) = (
+            s("customer_id"),
+            i("cluster"),
+            s("cluster_label"),
+            i("r_score"),
+            i("f_score"),
+            i("m_score"),
+            s("rfm_segment"),
+        );
+        for k in 0..b.num_rows() {
+            out.insert(
+                ids[k].clone(),
+                (cl[k], lab[k].clone(), r[k], f[k], m[k], seg[k].clone()),
+            );
+        }
+    }
+    out
+}
+
+fn truth(path: &Path) -> HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(u, a)| (u.to_string(), a.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn run_labels_planted_archetypes_and_score_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, truth_path) = lake(dir.path(), 60_000, 42);
+    let out = dir.path().join("out");
+    let config = Config::resolve(
+        None,
+        &Overrides {
+            k: Some("4".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    let s = run(&RunOptions {
+        lake: lake.clone(),
+        out: out.clone(),
+        config,
+        progress: false,
+    })
+    .await
+    .unwrap();
+    for f in [
+        "customers.parquet",
+        "model.json",
+        "k_selection.csv",
+        "segments.csv",
+        "report.json",
+        "report.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    assert_eq!(s.model.k, 4);
+    let mut labels = s.model.labels.clone();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            "Churned",
+            "Loyal Customer",
+            "New Customer",
+            "One Time Big Spender"
+        ]
+    );
+
+    // Agreement with the planted archetypes, where R/F/M can tell them apart.
+    let got = assignments(&out.join("customers.parquet"));
+    assert_eq!(got.len() as u64, s.report.customers);
+    let truth = truth(&truth_path);
+    let mut table: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (id, a) in &got {
+        if let Some(arch) = truth.get(id) {
+            *table.entry((arch.clone(), a.1.clone())).or_default() += 1;
+        }
+    }
+    let agreement = |arch: &str, label: &str| {
+        let total: u64 = table
+            .iter()
+            .filter(|((a, _), _)| a == arch)
+            .map(|(_, n)| n)
+            .sum();
+        table
+            .get(&(arch.to_string(), label.to_string()))
+            .copied()
+            .unwrap_or(0) as f64
+            / total as f64
+    };
+    let loyal = agreement("loyal", "Loyal Customer");
+    let new = agreement("new", "New Customer");
+    let big = agreement("one_time_big_spender", "One Time Big Spender");
+    eprintln!(
+        "agreement: loyal {loyal:.3}, new {new:.3}, one-time big spender {big:.3}; table {table:?}"
+    );
+    assert!(loyal >= 0.95, "loyal {loyal}");
+    assert!(new >= 0.95, "new {new}");
+    assert!(big >= 0.70, "one-time big spender {big}");
+
+    // Shares in the report add up and match the file.
+    let share: f64 = s.report.clusters.iter().map(|c| c.share_customers).sum();
+    assert!((share - 1.0).abs() < 1e-9);
+    for c in &s.report.clusters {
+        let n = got.values().filter(|a| a.1 == c.name).count() as u64;
+        assert_eq!(n, c.customers, "{}", c.name);
+    }
+
+    // score with the saved model on the same lake gives back every assignment.
+    let scored = dir.path().join("scored");
+    let sc = rfmseg::score::score(&out.join("model.json"), &lake, &scored)
+        .await
+        .unwrap();
+    assert_eq!(sc.customers, s.report.customers);
+    let again = assignments(&scored.join("customers.parquet"));
+    assert!(again == got, "score differs from run");
+}
+
+#[tokio::test]
+async fn the_k_sweep_chooses_k_and_explains_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = lake(dir.path(), 30_000, 7);
+    let out = dir.path().join("out");
+    let config = Config::resolve(
+        None,
+        &Overrides {
+            k_range: Some("2..6".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    let s = run(&RunOptions {
+        lake,
+        out: out.clone(),
+        config,
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let sel = s.report.k_selection.as_ref().unwrap();
+    assert_eq!(
+        sel.fits.iter().map(|f| f.k).collect::<Vec<_>>(),
+        [2, 3, 4, 5, 6]
+    );
+    assert_eq!(s.model.k, sel.chosen_k);
+    assert!(
+        sel.reason.contains(&format!("k = {}", sel.chosen_k)),
+        "{}",
+        sel.reason
+    );
+    let csv = std::fs::read_to_string(out.join("k_selection.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6);
+    assert_eq!(csv.lines().filter(|l| l.ends_with(",true")).count(), 1);
+    let chosen = sel.fits.iter().find(|f| f.k == sel.chosen_k).unwrap();
+    let best = sel
+        .fits
+        .iter()
+        .map(|f| f.silhouette)
+        .fold(f64::MIN, f64::max);
+    assert!(chosen.silhouette >= best - 0.05);
+    assert_eq!(s.report.timings.len(), 6);
+    assert!(
+        s.report
+            .timings
+            .iter()
+            .all(|t| t.seconds >= 0.0 && t.peak_rss_mib > 0.0)
+    );
+}
+
+#[tokio::test]
+async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = lake(dir.path(), 10_000, 3);
+    let out = dir.path().join("out");
+    let mut config = Config::default();
+    config.kmeans.k = Some(3);
+    run(&RunOptions {
+        lake: lake.clone(),
+        out: out.clone(),
+        config: config.clone(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let before = std::fs::read(out.join("model.json")).unwrap();
+
+    // A stage error half way: the window pinned before the data.
+    let mut bad = config.clone();
+    bad.rfm.as_of = Some("2001-01-01".into());
+    let err = run(&RunOptions {
+        lake: lake.clone(),
+        out: out.clone(),
+        config: bad,
+        progress: false,
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no customers for RFM"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("model.json")).unwrap(),
+        before,
+        "old output untouched"
+    );
+
+    // Invalid config values are rejected before any work.
+    for (flags, want) in [
+        (
+            Overrides {
+                k: Some("1".into()),
+                ..Overrides::default()
+            },
+            "kmeans.k",
+        ),
+        (
+            Overrides {
+                k_range: Some("6..2".into()),
+                ..Overrides::default()
+            },
+            "is empty",
+        ),
+    ] {
+        let err = Config::resolve(None, &flags).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    let mut negative = config.clone();
+    negative.rfm.window_days = 0;
+    let err = run(&RunOptions {
+        lake: lake.clone(),
+        out: dir.path().join("never"),
+        config: negative,
+        progress: false,
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("rfm.window_days"), "{err}");
+
+    // Unwritable output: the parent is a file.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = run(&RunOptions {
+        lake,
+        out: file.join("out"),
+        config,
+        progress: false,
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("a-file"), "{err}");
+
+    let mut names = entries(dir.path());
+    names.retain(|n| n != "raw" && n != "lake");
+    assert_eq!(
+        names,
+        ["a-file", "out"],
+        "no temporary or half-written folders"
+    );
+}

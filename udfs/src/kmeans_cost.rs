@@ -1,0 +1,407 @@
+//! `kmeans_cost(centroids, x1, ..., xd)`: the k-means cost (within-cluster sum of squares,
+//! WCSS) of fixed centroids, Σ over rows of min_c ‖x − c‖², for the elbow curve.
+//!
+//! ```sql
+//! SELECT kmeans_cost('0.0,0.0,10.0,0.0', x, y) FROM features;   -- e.g. 29.0
+//! ```
+//!
+//! `centroids` is a string literal of k*d comma-separated f64, row-major
+//! ([`crate::format_centroids`]); d is the number of trailing Float64 feature columns. Rows
+//! with a NULL feature are skipped; no row gives 0.0. The distance of a row is that of
+//! [`crate::nearest`], so the cost equals the last value of `kmeans_step` for the same
+//! centroids, bit for bit.
+//!
+//! # State
+//!
+//! | position | field | Arrow type | meaning |
+//! |---|---|---|---|
+//! | 0 | `cost` | Binary | one little-endian `i128`: Σ min_c ‖x − c‖² in units of 2^-40 |
+//!
+//! Merge rule: integer addition of the exact fixed-point sums (see
+//! [`crate::kmeans_common`]), associative and commutative, so any split into partitions and
+//! any merge order give the same bits. A partition without rows emits 0 (an empty binary
+//! is accepted too): the identity.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
+
+use crate::kmeans_common::{
+    ConstantText, Leading, RowSink, Unsummable, add_i128s, coerce_args, dequantise,
+    for_each_valid_row, nearest, parse_centroids, quantise_or,
+};
+
+const NAME: &str = "kmeans_cost";
+
+/// The UDAF struct holds only its signature: functions travel to Ballista executors by
+/// name, so the centroids arrive as a SQL literal argument.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KmeansCostUdaf {
+    signature: Signature,
+}
+
+impl Default for KmeansCostUdaf {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for KmeansCostUdaf {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// centroids → Utf8View (stored once per batch, not once per row); x → Float64.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_args(
+            NAME,
+            "kmeans_cost(centroids, x1, ..., xd)",
+            &[("centroids", Leading::ConstText)],
+            arg_types,
+        )
+    }
+
+    /// Must match what `evaluate` returns.
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    /// Never NULL: no rows cost 0.0.
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(Some(0.0)))
+    }
+
+    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::<KmeansCostAccumulator>::default())
+    }
+
+    /// The intermediate state, in the order `state()` emits it.
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "cost"),
+            DataType::Binary,
+            true,
+        ))])
+    }
+}
+
+/// The SQL function, ready to register.
+pub fn kmeans_cost_udaf() -> AggregateUDF {
+    AggregateUDF::from(KmeansCostUdaf::default())
+}
+
+/// The per-row work of `update_batch`: add the squared distance to the nearest centre.
+struct CostRows<'a> {
+    centroids: &'a [f64],
+    cost: &'a mut i128,
+}
+
+impl RowSink for CostRows<'_> {
+    type Error = Unsummable;
+
+    #[inline(always)]
+    fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
+        let (_, dist) = nearest(self.centroids, x.len(), x);
+        *self.cost += quantise_or("squared distance", dist)?;
+        Ok(())
+    }
+}
+
+/// The exact cost of the rows of one group.
+#[derive(Debug, Default)]
+pub struct KmeansCostAccumulator {
+    centroids_text: ConstantText,
+    /// k*d, row-major; empty until the first batch.
+    centroids: Vec<f64>,
+    /// d of the parsed centroids.
+    d: usize,
+    cost: i128,
+}
+
+impl Accumulator for KmeansCostAccumulator {
+    /// Called with the argument arrays of each input batch: `values[0]` the centroids
+    /// literal broadcast to the batch, `values[1..]` the feature columns.
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [centroids, features @ ..] = values else {
+            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
+        };
+        if features.is_empty() {
+            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
+        }
+        let d = features.len();
+        if let Some(text) = self.centroids_text.observe(NAME, "centroids", centroids)? {
+            match parse_centroids(text, d) {
+                Ok(p) => {
+                    self.centroids = p;
+                    self.d = d;
+                }
+                Err(msg) => {
+                    self.centroids_text.forget();
+                    return exec_err!("{NAME}: {msg}");
+                }
+            }
+        }
+        if centroids.is_empty() {
+            return Ok(());
+        }
+        if self.d != d {
+            return exec_err!(
+                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
+                self.d
+            );
+        }
+        let mut rows = CostRows {
+            centroids: &self.centroids,
+            cost: &mut self.cost,
+        };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
+    }
+
+    /// The intermediate state, passed between execution stages: the exact cost.
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(
+            self.cost.to_le_bytes().to_vec(),
+        ))])
+    }
+
+    /// Adds the costs produced by `state()` of other accumulators, one per row.
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [cost] = states else {
+            return exec_err!("{NAME} expects one state array, got {}", states.len());
+        };
+        let Some(cost) = cost.as_binary_opt::<i32>() else {
+            return exec_err!(
+                "{NAME} expects a Binary state array, got {}",
+                cost.data_type()
+            );
+        };
+        for i in 0..cost.len() {
+            let bytes = cost.value(i);
+            if cost.is_null(i) || bytes.is_empty() {
+                continue;
+            }
+            let mut c = [0i128];
+            if add_i128s(&mut c, bytes).is_none() {
+                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
+            }
+            let Some(sum) = self.cost.checked_add(c[0]) else {
+                return exec_err!("{NAME}: the exact cost overflows");
+            };
+            self.cost = sum;
+        }
+        Ok(())
+    }
+
+    /// The final value: must have the type `return_type` declares.
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(Some(dequantise(self.cost))))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.centroids_text.size() + self.centroids.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmeans_common::format_centroids;
+    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
+    use datafusion::arrow::array::Float64Array;
+
+    fn update(
+        acc: &mut KmeansCostAccumulator,
+        text: &str,
+        points: &[f64],
+        d: usize,
+        lo: usize,
+        hi: usize,
+    ) -> Result<()> {
+        let mut args = vec![literal(text, hi - lo)];
+        args.extend(columns(points, d, lo, hi, 9));
+        acc.update_batch(&args)
+    }
+
+    fn value(acc: &mut KmeansCostAccumulator) -> f64 {
+        match acc.evaluate() {
+            Ok(ScalarValue::Float64(Some(v))) => v,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn merge_all(
+        accs: &mut [KmeansCostAccumulator],
+        order: &[usize],
+    ) -> Result<KmeansCostAccumulator> {
+        let mut fin = KmeansCostAccumulator::default();
+        for &i in order {
+            let arrays: Vec<ArrayRef> = accs[i]
+                .state()?
+                .iter()
+                .map(|s| s.to_array())
+                .collect::<Result<_>>()?;
+            fin.merge_batch(&arrays)?;
+        }
+        Ok(fin)
+    }
+
+    #[test]
+    fn merge_of_any_split_equals_single_pass() -> Result<()> {
+        let mut rng = XorShift::new(3);
+        let (n, d, k) = (2500, 2, 4);
+        let points = blobs(&mut rng, n, d, 3);
+        let text = format_centroids(
+            &(0..k * d)
+                .map(|_| rng.uniform() * 20.0 - 10.0)
+                .collect::<Vec<_>>(),
+        );
+        let mut single = KmeansCostAccumulator::default();
+        update(&mut single, &text, &points, d, 0, n)?;
+        let want = value(&mut single);
+        for trial in 0..20 {
+            let parts = 1 + rng.below(16);
+            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
+            cuts.extend([0, n]);
+            cuts.sort_unstable();
+            let mut accs: Vec<_> = (0..parts)
+                .map(|_| KmeansCostAccumulator::default())
+                .collect();
+            for p in 0..parts {
+                update(&mut accs[p], &text, &points, d, cuts[p], cuts[p + 1])?;
+            }
+            let mut order: Vec<usize> = (0..parts).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let got = value(&mut merge_all(&mut accs, &order)?);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "trial {trial}, {parts} partitions"
+            );
+        }
+        // And the plain f64 cost agrees to the fixed-point resolution.
+        let centroids = crate::parse_centroids(&text, d).expect("valid");
+        let plain: f64 = (0..n)
+            .filter(|i| !is_null_row(*i, 9))
+            .map(|i| nearest(&centroids, d, &points[i * d..i * d + d]).1)
+            .sum();
+        assert!((want - plain).abs() <= 1e-9 * plain, "{want} vs {plain}");
+        Ok(())
+    }
+
+    #[test]
+    fn empty_partition_is_merge_identity() -> Result<()> {
+        let mut full = KmeansCostAccumulator::default();
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.0), None, Some(12.0)]));
+        let ys: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.0), Some(3.0), Some(0.0)]));
+        full.update_batch(&[literal("0.0,0.0,10.0,0.0", 3), xs, ys])?;
+        // (1,1) → 2 from centre 0; (12,0) → 4 from centre 1; the NULL row is skipped.
+        assert_eq!(value(&mut full), 6.0);
+        let mut never = KmeansCostAccumulator::default();
+        assert_eq!(value(&mut never), 0.0);
+        let mut zero_rows = KmeansCostAccumulator::default();
+        update(&mut zero_rows, "0.0,0.0", &[], 2, 0, 0)?;
+        let mut accs = [never, full, zero_rows];
+        for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1]] {
+            assert_eq!(value(&mut merge_all(&mut accs, &order)?), 6.0);
+        }
+        // An empty binary state is accepted as the identity too.
+        let mut fin = KmeansCostAccumulator::default();
+        fin.merge_batch(&[ScalarValue::Binary(Some(vec![])).to_array()?])?;
+        assert_eq!(value(&mut fin), 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_centroid_length_is_an_error() {
+        let mut acc = KmeansCostAccumulator::default();
+        let err = update(&mut acc, "1,2,3", &[0.0; 4], 2, 0, 2).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kmeans_cost: centroids has 3 values, not a multiple of d = 2"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sql_cost_equals_step_cost_for_any_partitioning() -> Result<()> {
+        use datafusion::arrow::datatypes::{Float64Type, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::datasource::MemTable;
+        use datafusion::prelude::{SessionConfig, SessionContext};
+
+        let mut rng = XorShift::new(77);
+        let (n, d) = (3000, 2);
+        let points = blobs(&mut rng, n, d, 3);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, true),
+            Field::new("y", DataType::Float64, true),
+        ]));
+        let partitions: Vec<Vec<RecordBatch>> = [0, 1000, 1001, 2500, n]
+            .windows(2)
+            .map(|w| {
+                Ok(vec![RecordBatch::try_new(
+                    schema.clone(),
+                    columns(&points, d, w[0], w[1], 9),
+                )?])
+            })
+            .collect::<Result<_>>()?;
+        let text = "-5.0,5.0,0.0,0.0,7.5,-2.0";
+        let mut got = Vec::new();
+        for target in [3, 1] {
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(target),
+            );
+            ctx.register_udaf(kmeans_cost_udaf());
+            ctx.register_udaf(crate::kmeans_step_udaf());
+            ctx.register_table(
+                "t",
+                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
+            )?;
+            let sql =
+                format!("SELECT kmeans_cost('{text}', x, y), kmeans_step('{text}', x, y) FROM t");
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            let cost = batches[0].column(0).as_primitive::<Float64Type>().value(0);
+            let step = batches[0].column(1).as_list::<i32>().value(0);
+            let step_cost = *step
+                .as_primitive::<Float64Type>()
+                .values()
+                .last()
+                .expect("non-empty");
+            assert_eq!(cost.to_bits(), step_cost.to_bits());
+            got.push(cost);
+            // No rows: 0.0.
+            let empty = ctx
+                .sql(&format!(
+                    "SELECT kmeans_cost('{text}', x, y) FROM t WHERE x > 1e300"
+                ))
+                .await?
+                .collect()
+                .await?;
+            assert_eq!(
+                empty[0].column(0).as_primitive::<Float64Type>().value(0),
+                0.0
+            );
+        }
+        assert_eq!(got[0].to_bits(), got[1].to_bits());
+        Ok(())
+    }
+}

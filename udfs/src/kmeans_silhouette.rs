@@ -1,0 +1,753 @@
+//! `kmeans_silhouette(centroids, stats, x1, ..., xd)`: the mean silhouette of a k-means
+//! clustering with squared Euclidean distance, exact in O(n·k), as Spark ML's
+//! `ClusteringEvaluator` computes it (`SquaredEuclideanSilhouette`).
+//!
+//! ```sql
+//! SELECT kmeans_silhouette('0.0,0.0,10.0,0.0', '2.0,1.0,0.0,1.0,...', x, y) FROM features;
+//! ```
+//!
+//! Each row is assigned to its nearest centre ([`crate::nearest`]). `stats` is a string
+//! literal of k*(d+2) comma-separated f64: per cluster, in cluster order, its row count n_C,
+//! its d coordinate sums Sum_C and its sum of squared norms Ssq_C — exactly what
+//! `kmeans_step` returns for the same centroids, regrouped. The mean squared distance from x
+//! to the rows of cluster C is
+//!
+//! D(x, C) = ‖x‖² + Ssq_C/n_C − 2·(x·Sum_C)/n_C = ‖x − μ_C‖² + (Ssq_C/n_C − ‖μ_C‖²),
+//!
+//! with μ_C = Sum_C/n_C; the second form, used here, is the same number without the
+//! cancellation between ‖x‖² and 2·x·Sum_C/n_C when the features are far from the origin.
+//! A tiny negative D from rounding is clamped to 0. For x in cluster A:
+//! a(x) = D(x, A)·n_A/(n_A − 1) (x itself removed from its cluster, as Spark does),
+//! b(x) = min over C ≠ A with n_C > 0 of D(x, C), and s(x) = (b − a)/max(a, b), with
+//! s = 0 when n_A = 1 or a = b = 0. The result is Σ s(x) / n over rows without a NULL
+//! feature; 0.0 with no rows or fewer than two non-empty clusters.
+//!
+//! # State
+//!
+//! | position | field | Arrow type | meaning |
+//! |---|---|---|---|
+//! | 0 | `s_sum` | Binary | one little-endian `i128`: Σ s(x) in units of 2^-40 |
+//! | 1 | `n` | Int64 | rows counted |
+//!
+//! Merge rule: integer addition of both (the silhouette values, in [−1, 1], are summed in
+//! exact fixed point, see [`crate::kmeans_common`]), associative and commutative, so any
+//! split into partitions and any merge order give the same bits; a partition without rows
+//! emits (0, 0), the identity.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
+
+use crate::kmeans_common::{
+    ConstantText, Leading, RowSink, add_i128s, coerce_args, dequantise, for_each_valid_row,
+    nearest, parse_centroids, parse_f64_list, quantise_or,
+};
+
+const NAME: &str = "kmeans_silhouette";
+
+/// The UDAF struct holds only its signature: functions travel to Ballista executors by
+/// name, so centroids and stats arrive as SQL literal arguments.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KmeansSilhouetteUdaf {
+    signature: Signature,
+}
+
+impl Default for KmeansSilhouetteUdaf {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for KmeansSilhouetteUdaf {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// centroids, stats → Utf8View (stored once per batch, not once per row); x → Float64.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_args(
+            NAME,
+            "kmeans_silhouette(centroids, stats, x1, ..., xd)",
+            &[
+                ("centroids", Leading::ConstText),
+                ("stats", Leading::ConstText),
+            ],
+            arg_types,
+        )
+    }
+
+    /// Must match what `evaluate` returns.
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    /// Never NULL: no rows give 0.0.
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Float64(Some(0.0)))
+    }
+
+    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::<KmeansSilhouetteAccumulator>::default())
+    }
+
+    /// The intermediate state, in the order `state()` emits it.
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(Field::new(
+                format_state_name(args.name, "s_sum"),
+                DataType::Binary,
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "n"),
+                DataType::Int64,
+                true,
+            )),
+        ])
+    }
+}
+
+/// The SQL function, ready to register.
+pub fn kmeans_silhouette_udaf() -> AggregateUDF {
+    AggregateUDF::from(KmeansSilhouetteUdaf::default())
+}
+
+/// The clustering the rows are scored against, parsed once per accumulator.
+#[derive(Debug, Default)]
+struct Clusters {
+    d: usize,
+    /// k*d, row-major.
+    centroids: Vec<f64>,
+    /// n_C per cluster.
+    counts: Vec<f64>,
+    /// μ_C = Sum_C / n_C, k*d row-major (0 for empty clusters).
+    means: Vec<f64>,
+    /// Ssq_C / n_C − ‖μ_C‖², the mean squared distance of C's rows to μ_C.
+    spread: Vec<f64>,
+    /// At least two clusters have rows; else every s is 0.
+    scorable: bool,
+}
+
+impl Clusters {
+    fn parse(centroids_text: &str, stats_text: &str, d: usize) -> Result<Self, String> {
+        let centroids = parse_centroids(centroids_text, d)?;
+        let k = centroids.len() / d;
+        let stats = parse_f64_list("stats", stats_text)?;
+        if stats.len() != k * (d + 2) {
+            return Err(format!(
+                "stats has {} values, expected k*(d+2) = {k}*({d}+2) = {} (per cluster: \
+                 count, {d} coordinate sums, sum of squared norms)",
+                stats.len(),
+                k * (d + 2)
+            ));
+        }
+        let mut counts = Vec::with_capacity(k);
+        let mut means = vec![0.0; k * d];
+        let mut spread = vec![0.0; k];
+        for (c, block) in stats.chunks_exact(d + 2).enumerate() {
+            let n = block[0];
+            if n < 0.0 {
+                return Err(format!("stats: cluster {c} has a negative count {n}"));
+            }
+            counts.push(n);
+            if n > 0.0 {
+                let mean = &mut means[c * d..c * d + d];
+                let mut mean_sq = 0.0;
+                for (m, s) in mean.iter_mut().zip(&block[1..=d]) {
+                    *m = s / n;
+                    mean_sq += *m * *m;
+                }
+                spread[c] = block[d + 1] / n - mean_sq;
+            }
+        }
+        let scorable = counts.iter().filter(|n| **n > 0.0).count() >= 2;
+        Ok(Self {
+            d,
+            centroids,
+            counts,
+            means,
+            spread,
+            scorable,
+        })
+    }
+
+    /// D(x, C), clamped at 0.
+    #[inline(always)]
+    fn mean_sq_dist(&self, c: usize, x: &[f64]) -> f64 {
+        let d = x.len();
+        let mean = &self.means[c * d..c * d + d];
+        let mut dist = 0.0;
+        for (a, m) in x.iter().zip(mean) {
+            let t = a - m;
+            dist += t * t;
+        }
+        (dist + self.spread[c]).max(0.0)
+    }
+
+    /// s(x), or the index of x's centre when the stats say that centre has no rows.
+    #[inline(always)]
+    fn silhouette(&self, x: &[f64]) -> Result<f64, RowError> {
+        if !self.scorable {
+            return Ok(0.0);
+        }
+        let (own, _) = nearest(&self.centroids, x.len(), x);
+        let n_own = self.counts[own];
+        if n_own < 1.0 {
+            return Err(RowError::EmptyOwnCluster(own));
+        }
+        if n_own == 1.0 {
+            return Ok(0.0);
+        }
+        let a = self.mean_sq_dist(own, x) * n_own / (n_own - 1.0);
+        let mut b = f64::INFINITY;
+        for (c, n) in self.counts.iter().enumerate() {
+            if c != own && *n > 0.0 {
+                b = b.min(self.mean_sq_dist(c, x));
+            }
+        }
+        if a == 0.0 && b == 0.0 {
+            return Ok(0.0);
+        }
+        Ok((b - a) / a.max(b))
+    }
+}
+
+/// Why a row could not be scored.
+enum RowError {
+    Unsummable(crate::kmeans_common::Unsummable),
+    EmptyOwnCluster(usize),
+}
+
+impl From<crate::kmeans_common::Unsummable> for RowError {
+    fn from(e: crate::kmeans_common::Unsummable) -> Self {
+        Self::Unsummable(e)
+    }
+}
+
+impl RowError {
+    fn into_error(self) -> DataFusionError {
+        match self {
+            Self::Unsummable(e) => e.into_error(NAME),
+            Self::EmptyOwnCluster(c) => exec_datafusion_err!(
+                "{NAME}: a row is nearest to centre {c}, whose count in stats is 0; stats \
+                 must be kmeans_step's result for the same centroids and rows"
+            ),
+        }
+    }
+}
+
+/// The per-row work of `update_batch`: add s(x) and count the row.
+struct SilhouetteRows<'a> {
+    clusters: &'a Clusters,
+    s_sum: &'a mut i128,
+    n: &'a mut i64,
+}
+
+impl RowSink for SilhouetteRows<'_> {
+    type Error = RowError;
+
+    #[inline(always)]
+    fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), RowError> {
+        let s = self.clusters.silhouette(x)?;
+        *self.s_sum += quantise_or("silhouette", s)?;
+        *self.n += 1;
+        Ok(())
+    }
+}
+
+/// The exact sum of silhouette values of the rows of one group.
+#[derive(Debug, Default)]
+pub struct KmeansSilhouetteAccumulator {
+    centroids_text: ConstantText,
+    stats_text: ConstantText,
+    clusters: Option<Clusters>,
+    s_sum: i128,
+    n: i64,
+}
+
+impl KmeansSilhouetteAccumulator {
+    /// Parses the leading literals on the first batch and checks them on later ones.
+    fn learn(&mut self, centroids: &ArrayRef, stats: &ArrayRef, d: usize) -> Result<()> {
+        let new_centroids = self
+            .centroids_text
+            .observe(NAME, "centroids", centroids)?
+            .is_some();
+        let new_stats = self.stats_text.observe(NAME, "stats", stats)?.is_some();
+        if !(new_centroids || new_stats) {
+            return Ok(());
+        }
+        let (Some(c), Some(s)) = (self.centroids_text.text(), self.stats_text.text()) else {
+            return Ok(());
+        };
+        match Clusters::parse(c, s, d) {
+            Ok(clusters) => {
+                self.clusters = Some(clusters);
+                Ok(())
+            }
+            Err(msg) => {
+                self.centroids_text.forget();
+                self.stats_text.forget();
+                exec_err!("{NAME}: {msg}")
+            }
+        }
+    }
+}
+
+impl Accumulator for KmeansSilhouetteAccumulator {
+    /// Called with the argument arrays of each input batch: `values[0]` and `values[1]`
+    /// the centroids and stats literals broadcast to the batch, then the feature columns.
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [centroids, stats, features @ ..] = values else {
+            return exec_err!(
+                "{NAME} expects (centroids, stats, x1, ..., xd), got {} argument(s)",
+                values.len()
+            );
+        };
+        if features.is_empty() {
+            return exec_err!(
+                "{NAME} expects (centroids, stats, x1, ..., xd) with d >= 1, got d = 0"
+            );
+        }
+        let d = features.len();
+        self.learn(centroids, stats, d)?;
+        if centroids.is_empty() {
+            return Ok(());
+        }
+        let Some(clusters) = &self.clusters else {
+            return exec_err!("{NAME}: centroids and stats were not read");
+        };
+        if clusters.d != d {
+            return exec_err!(
+                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
+                clusters.d
+            );
+        }
+        let mut rows = SilhouetteRows {
+            clusters,
+            s_sum: &mut self.s_sum,
+            n: &mut self.n,
+        };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
+    }
+
+    /// The intermediate state, passed between execution stages: (Σ s exact, n).
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![
+            ScalarValue::Binary(Some(self.s_sum.to_le_bytes().to_vec())),
+            ScalarValue::Int64(Some(self.n)),
+        ])
+    }
+
+    /// Adds the states produced by `state()` of other accumulators, one per row.
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [s_sum, n] = states else {
+            return exec_err!("{NAME} expects two state arrays, got {}", states.len());
+        };
+        let (Some(s_sum), Some(n)) = (
+            s_sum.as_binary_opt::<i32>(),
+            n.as_primitive_opt::<Int64Type>(),
+        ) else {
+            return exec_err!("{NAME} expects (Binary, Int64) state arrays");
+        };
+        for i in 0..n.len() {
+            if n.is_null(i) || s_sum.is_null(i) {
+                continue;
+            }
+            let bytes = s_sum.value(i);
+            let mut s = [0i128];
+            if !bytes.is_empty() && add_i128s(&mut s, bytes).is_none() {
+                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
+            }
+            match (self.s_sum.checked_add(s[0]), self.n.checked_add(n.value(i))) {
+                (Some(a), Some(b)) => (self.s_sum, self.n) = (a, b),
+                _ => return exec_err!("{NAME}: the exact sums overflow"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The final value: must have the type `return_type` declares.
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mean = if self.n == 0 {
+            0.0
+        } else {
+            dequantise(self.s_sum) / self.n as f64
+        };
+        Ok(ScalarValue::Float64(Some(mean)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.centroids_text.size()
+            + self.stats_text.size()
+            + self.clusters.as_ref().map_or(0, |c| {
+                (c.centroids.capacity()
+                    + c.counts.capacity()
+                    + c.means.capacity()
+                    + c.spread.capacity())
+                    * 8
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmeans_common::format_centroids;
+    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
+    use datafusion::arrow::array::Float64Array;
+
+    /// The stats literal from per-cluster (count, sums, ssq) computed by a plain loop over
+    /// the non-NULL rows.
+    fn stats_text(points: &[f64], d: usize, centroids: &[f64], null_every: usize) -> String {
+        let k = centroids.len() / d;
+        let mut stats = vec![0.0; k * (d + 2)];
+        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
+            let x = &points[i * d..i * d + d];
+            let (c, _) = nearest(centroids, d, x);
+            let block = &mut stats[c * (d + 2)..(c + 1) * (d + 2)];
+            block[0] += 1.0;
+            for j in 0..d {
+                block[1 + j] += x[j];
+            }
+            block[d + 1] += x.iter().map(|v| v * v).sum::<f64>();
+        }
+        format_centroids(&stats)
+    }
+
+    fn update(
+        acc: &mut KmeansSilhouetteAccumulator,
+        c: &str,
+        s: &str,
+        points: &[f64],
+        d: usize,
+        lo: usize,
+        hi: usize,
+        null_every: usize,
+    ) -> Result<()> {
+        let mut args = vec![literal(c, hi - lo), literal(s, hi - lo)];
+        args.extend(columns(points, d, lo, hi, null_every));
+        acc.update_batch(&args)
+    }
+
+    fn value(acc: &mut KmeansSilhouetteAccumulator) -> f64 {
+        match acc.evaluate() {
+            Ok(ScalarValue::Float64(Some(v))) => v,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn merge_all(
+        accs: &mut [KmeansSilhouetteAccumulator],
+        order: &[usize],
+    ) -> Result<KmeansSilhouetteAccumulator> {
+        let mut fin = KmeansSilhouetteAccumulator::default();
+        for &i in order {
+            let arrays: Vec<ArrayRef> = accs[i]
+                .state()?
+                .iter()
+                .map(|s| s.to_array())
+                .collect::<Result<_>>()?;
+            fin.merge_batch(&arrays)?;
+        }
+        Ok(fin)
+    }
+
+    /// The O(n²) definition: squared Euclidean distances, a(i) the mean over the other rows
+    /// of i's cluster, b(i) the smallest mean over another non-empty cluster.
+    fn direct_silhouette(points: &[f64], d: usize, centroids: &[f64]) -> f64 {
+        let n = points.len() / d;
+        let row = |i: usize| &points[i * d..i * d + d];
+        let label: Vec<usize> = (0..n).map(|i| nearest(centroids, d, row(i)).0).collect();
+        let k = centroids.len() / d;
+        let mut total = 0.0;
+        for i in 0..n {
+            let mut sum = vec![0.0; k];
+            let mut cnt = vec![0usize; k];
+            for j in 0..n {
+                if j == i {
+                    continue;
+                }
+                let dist: f64 = row(i)
+                    .iter()
+                    .zip(row(j))
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                sum[label[j]] += dist;
+                cnt[label[j]] += 1;
+            }
+            let own = label[i];
+            if cnt[own] == 0 {
+                continue; // a singleton: s = 0
+            }
+            let a = sum[own] / cnt[own] as f64;
+            let b = (0..k)
+                .filter(|c| *c != own && cnt[*c] > 0)
+                .map(|c| sum[c] / cnt[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            total += (b - a) / a.max(b);
+        }
+        total / n as f64
+    }
+
+    #[test]
+    fn silhouette_equals_direct_o_n2_computation() -> Result<()> {
+        let mut rng = XorShift::new(42);
+        for (n, d, k) in [(200, 2, 3), (150, 3, 4), (60, 1, 2)] {
+            let points = blobs(&mut rng, n, d, 3);
+            // Centroids: k of the points, so every cluster is non-empty.
+            let centroids: Vec<f64> = (0..k)
+                .flat_map(|c| points[c * 7 * d..c * 7 * d + d].to_vec())
+                .collect();
+            let text = format_centroids(&centroids);
+            let stats = stats_text(&points, d, &centroids, 0);
+            let mut acc = KmeansSilhouetteAccumulator::default();
+            update(&mut acc, &text, &stats, &points, d, 0, n, 0)?;
+            let got = value(&mut acc);
+            let want = direct_silhouette(&points, d, &centroids);
+            assert!(
+                (got - want).abs() < 1e-9,
+                "n {n}, d {d}, k {k}: {got} vs direct {want}"
+            );
+            assert!(want.abs() > 0.05, "a meaningful clustering");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn tiny_silhouette_by_hand() -> Result<()> {
+        // Clusters {0, 2} around centre 1 and {10} around centre 10 (1-D).
+        // Row 0: a = 4, b = 100 → 0.96. Row 2: a = 4, b = 64 → 0.9375. Row 10: singleton → 0.
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0, 2.0, 10.0]));
+        let mut acc = KmeansSilhouetteAccumulator::default();
+        acc.update_batch(&[
+            literal("1.0,10.0", 3),
+            literal("2.0,2.0,4.0,1.0,10.0,100.0", 3),
+            xs,
+        ])?;
+        let want = (0.96 + 0.9375 + 0.0) / 3.0;
+        assert!((value(&mut acc) - want).abs() < 1e-12);
+        Ok(())
+    }
+
+    #[test]
+    fn merge_of_any_split_equals_single_pass() -> Result<()> {
+        let mut rng = XorShift::new(8);
+        let (n, d, k) = (1500, 3, 4);
+        let points = blobs(&mut rng, n, d, 4);
+        let centroids: Vec<f64> = (0..k)
+            .flat_map(|c| points[c * 11 * d..c * 11 * d + d].to_vec())
+            .collect();
+        let text = format_centroids(&centroids);
+        let stats = stats_text(&points, d, &centroids, 6);
+        let mut single = KmeansSilhouetteAccumulator::default();
+        update(&mut single, &text, &stats, &points, d, 0, n, 6)?;
+        let want = value(&mut single);
+        for trial in 0..20 {
+            let parts = 1 + rng.below(16);
+            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
+            cuts.extend([0, n]);
+            cuts.sort_unstable();
+            let mut accs: Vec<_> = (0..parts)
+                .map(|_| KmeansSilhouetteAccumulator::default())
+                .collect();
+            for p in 0..parts {
+                update(
+                    &mut accs[p],
+                    &text,
+                    &stats,
+                    &points,
+                    d,
+                    cuts[p],
+                    cuts[p + 1],
+                    6,
+                )?;
+            }
+            let mut order: Vec<usize> = (0..parts).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let got = value(&mut merge_all(&mut accs, &order)?);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "trial {trial}, {parts} partitions"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn empty_partition_is_merge_identity() -> Result<()> {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0, 2.0, 10.0]));
+        let mut full = KmeansSilhouetteAccumulator::default();
+        full.update_batch(&[
+            literal("1.0,10.0", 3),
+            literal("2.0,2.0,4.0,1.0,10.0,100.0", 3),
+            xs,
+        ])?;
+        let want = value(&mut full);
+        let mut never = KmeansSilhouetteAccumulator::default();
+        assert_eq!(value(&mut never), 0.0);
+        let mut zero_rows = KmeansSilhouetteAccumulator::default();
+        update(
+            &mut zero_rows,
+            "1.0,10.0",
+            "2.0,2.0,4.0,1.0,10.0,100.0",
+            &[],
+            1,
+            0,
+            0,
+            0,
+        )?;
+        let mut accs = [never, full, zero_rows];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+            assert_eq!(
+                value(&mut merge_all(&mut accs, &order)?).to_bits(),
+                want.to_bits()
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fewer_than_two_clusters_score_zero() -> Result<()> {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0, 2.0]));
+        let mut acc = KmeansSilhouetteAccumulator::default();
+        acc.update_batch(&[
+            literal("1.0,10.0", 2),
+            literal("2.0,2.0,4.0,0.0,0.0,0.0", 2),
+            xs,
+        ])?;
+        assert_eq!(value(&mut acc), 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_stats_length_is_an_error() {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0]));
+        let err = KmeansSilhouetteAccumulator::default()
+            .update_batch(&[
+                literal("1.0,10.0", 1),
+                literal("2.0,2.0,4.0,1.0,10.0", 1),
+                xs.clone(),
+            ])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kmeans_silhouette: stats has 5 values, expected k*(d+2) = 2*(1+2) = 6"),
+            "{err}"
+        );
+        let err = KmeansSilhouetteAccumulator::default()
+            .update_batch(&[literal("1.0,10.0,3.0", 1), literal("", 1), xs.clone()])
+            .unwrap_err();
+        assert!(err.to_string().contains("stats has 0 values"), "{err}");
+        // A row whose centre has no rows in stats: stats from other centroids.
+        let err = KmeansSilhouetteAccumulator::default()
+            .update_batch(&[
+                literal("1.0,10.0,20.0", 1),
+                literal("0.0,0.0,0.0,1.0,10.0,100.0,1.0,20.0,400.0", 1),
+                xs,
+            ])
+            .unwrap_err();
+        assert!(err.to_string().contains("count in stats is 0"), "{err}");
+    }
+
+    #[test]
+    fn wrong_centroid_length_is_an_error() {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0]));
+        let ys: ArrayRef = Arc::new(Float64Array::from(vec![0.0]));
+        let err = KmeansSilhouetteAccumulator::default()
+            .update_batch(&[literal("1.0,10.0,3.0", 1), literal("", 1), xs, ys])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kmeans_silhouette: centroids has 3 values, not a multiple of d = 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_constant_stats_are_an_error() {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![0.0, 2.0]));
+        let stats: ArrayRef = Arc::new(datafusion::arrow::array::StringViewArray::from(vec![
+            "2.0,2.0,4.0,1.0,10.0,100.0",
+            "2.0,2.0,4.0,1.0,10.0,101.0",
+        ]));
+        let err = KmeansSilhouetteAccumulator::default()
+            .update_batch(&[literal("1.0,10.0", 2), stats, xs])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("stats must be one constant literal"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sql_silhouette_is_the_same_for_any_partitioning() -> Result<()> {
+        use datafusion::arrow::datatypes::{Float64Type, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::datasource::MemTable;
+        use datafusion::prelude::{SessionConfig, SessionContext};
+
+        let mut rng = XorShift::new(1234);
+        let (n, d) = (1200, 2);
+        let points = blobs(&mut rng, n, d, 3);
+        let centroids: Vec<f64> = (0..3)
+            .flat_map(|c| points[c * 5 * d..c * 5 * d + d].to_vec())
+            .collect();
+        let text = format_centroids(&centroids);
+        let stats = stats_text(&points, d, &centroids, 10);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, true),
+            Field::new("y", DataType::Float64, true),
+        ]));
+        let partitions: Vec<Vec<RecordBatch>> = [0, 300, 301, 900, n]
+            .windows(2)
+            .map(|w| {
+                Ok(vec![RecordBatch::try_new(
+                    schema.clone(),
+                    columns(&points, d, w[0], w[1], 10),
+                )?])
+            })
+            .collect::<Result<_>>()?;
+        let mut got = Vec::new();
+        for target in [4, 1] {
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(target),
+            );
+            ctx.register_udaf(kmeans_silhouette_udaf());
+            ctx.register_table(
+                "t",
+                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
+            )?;
+            let sql = format!("SELECT kmeans_silhouette('{text}', '{stats}', x, y) FROM t");
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            got.push(batches[0].column(0).as_primitive::<Float64Type>().value(0));
+        }
+        assert_eq!(got[0].to_bits(), got[1].to_bits());
+        let mut acc = KmeansSilhouetteAccumulator::default();
+        update(&mut acc, &text, &stats, &points, d, 0, n, 10)?;
+        assert_eq!(got[0].to_bits(), value(&mut acc).to_bits());
+        Ok(())
+    }
+}

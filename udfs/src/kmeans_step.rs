@@ -1,0 +1,761 @@
+//! `kmeans_step(centroids, x1, ..., xd)`: one Lloyd iteration of k-means (Lloyd 1982) as
+//! one aggregate pass: for every row the nearest centre, then per centre the sum of its
+//! rows, their count and the sum of their squared norms, and the total cost.
+//!
+//! ```sql
+//! SELECT kmeans_step('0.0,0.0,10.0,10.0', x, y) FROM features;
+//! -- [sum_x(c0), sum_y(c0), sum_x(c1), sum_y(c1), n(c0), n(c1), ssq(c0), ssq(c1), cost]
+//! ```
+//!
+//! `centroids` is a string literal of k*d comma-separated f64, row-major, each written
+//! with `{:?}` ([`crate::format_centroids`]); d is the number of trailing Float64 feature
+//! columns. Rows with a NULL feature are skipped. The nearest centre is the one with the
+//! smallest squared Euclidean distance ([`crate::nearest`]: f64, natural order, ties to
+//! the lowest index).
+//!
+//! The result is a `List<Float64>` of k*d + 2k + 1 values:
+//!
+//! | positions | meaning |
+//! |---|---|
+//! | [0, k*d) | per-centre coordinate sums of the rows nearest to it, row-major |
+//! | [k*d, k*d+k) | per-centre row counts (exact as f64) |
+//! | [k*d+k, k*d+2k) | per-centre sums of squared norms ‖x‖² |
+//! | k*d+2k | the cost Σ min_c ‖x − c‖² (WCSS) |
+//!
+//! A query that saw no row returns k*d + 2k + 1 zeros if any partition parsed the
+//! centroids, else NULL (the driver reads NULL as "no rows").
+//!
+//! # State
+//!
+//! All sums are exact fixed-point `i128` in units of 2^-40 (see [`crate::kmeans_common`]);
+//! every state field is `Binary`, little-endian:
+//!
+//! | position | field | Arrow type | meaning |
+//! |---|---|---|---|
+//! | 0 | `sums` | Binary | k*d `i128`, per-centre coordinate sums, row-major |
+//! | 1 | `counts` | Binary | k `i64`, per-centre row counts |
+//! | 2 | `sq_norms` | Binary | k `i128`, per-centre sums of ‖x‖² |
+//! | 3 | `cost` | Binary | one `i128`, Σ min_c ‖x − c‖² |
+//!
+//! k is `counts`' length / 8 and d is `sums`' length / (16 k). An accumulator that has not
+//! learned k (no batch and no state seen) emits four empty binaries.
+//!
+//! Merge rule: element-wise integer addition; an empty state is skipped, and an
+//! accumulator that has not learned k adopts the shape of the first non-empty state. Integer
+//! addition is associative and commutative, so any split into partitions and any merge
+//! order give the same bits; an empty state (no rows, or k unknown) is the identity.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
+
+use crate::kmeans_common::{
+    ConstantText, Leading, RowSink, Unsummable, add_i64s, add_i128s, coerce_args, dequantise,
+    for_each_valid_row, nearest, parse_centroids, put_i64s, put_i128s, quantise_or, squared_norm,
+};
+
+const NAME: &str = "kmeans_step";
+
+/// The UDAF struct holds only its signature: functions travel to Ballista executors by
+/// name, so the centroids arrive as a SQL literal argument.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KmeansStepUdaf {
+    signature: Signature,
+}
+
+impl Default for KmeansStepUdaf {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// `List(Float64)` with nullable items, the type `evaluate` returns.
+fn list_of_f64() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+}
+
+impl AggregateUDFImpl for KmeansStepUdaf {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// centroids → Utf8View (stored once per batch, not once per row); x → Float64.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_args(
+            NAME,
+            "kmeans_step(centroids, x1, ..., xd)",
+            &[("centroids", Leading::ConstText)],
+            arg_types,
+        )
+    }
+
+    /// Must match what `evaluate` returns.
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of_f64())
+    }
+
+    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::<KmeansStepAccumulator>::default())
+    }
+
+    /// The intermediate state passed between the partial and the final aggregation, in the
+    /// order `state()` emits it (see the table in the module docs).
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(["sums", "counts", "sq_norms", "cost"]
+            .into_iter()
+            .map(|f| {
+                Arc::new(Field::new(
+                    format_state_name(args.name, f),
+                    DataType::Binary,
+                    true,
+                ))
+            })
+            .collect())
+    }
+}
+
+/// The SQL function, ready to register.
+pub fn kmeans_step_udaf() -> AggregateUDF {
+    AggregateUDF::from(KmeansStepUdaf::default())
+}
+
+/// The exact per-centre sums of one partition (or of merged partitions).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct StepSums {
+    /// 0 until learned from the centroids or from a merged state.
+    k: usize,
+    d: usize,
+    sums: Vec<i128>,
+    counts: Vec<i64>,
+    sq_norms: Vec<i128>,
+    cost: i128,
+}
+
+impl StepSums {
+    /// Sets the shape if unknown; errors if a different shape is already known.
+    fn learn_shape(&mut self, k: usize, d: usize) -> Result<()> {
+        if self.k == 0 {
+            *self = Self {
+                k,
+                d,
+                sums: vec![0; k * d],
+                counts: vec![0; k],
+                sq_norms: vec![0; k],
+                cost: 0,
+            };
+            Ok(())
+        } else if (self.k, self.d) != (k, d) {
+            exec_err!(
+                "{NAME}: cannot combine k = {k}, d = {d} with k = {}, d = {} (different \
+                 centroids or feature counts in one query?)",
+                self.k,
+                self.d
+            )
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Adds one row `x`, nearest to centre `best` at squared distance `dist`.
+    #[inline(always)]
+    fn add_row(&mut self, best: usize, dist: f64, x: &[f64]) -> Result<(), Unsummable> {
+        let d = x.len();
+        let sums = &mut self.sums[best * d..best * d + d];
+        for (s, v) in sums.iter_mut().zip(x) {
+            *s += quantise_or("coordinate", *v)?;
+        }
+        self.sq_norms[best] += quantise_or("squared norm", squared_norm(x))?;
+        self.counts[best] += 1;
+        self.cost += quantise_or("squared distance", dist)?;
+        Ok(())
+    }
+
+    /// The four state fields; empty binaries while k is unknown.
+    fn to_state(&self) -> Vec<ScalarValue> {
+        let mut sums = Vec::with_capacity(self.sums.len() * 16);
+        put_i128s(&mut sums, &self.sums);
+        let mut counts = Vec::with_capacity(self.counts.len() * 8);
+        put_i64s(&mut counts, &self.counts);
+        let mut sq_norms = Vec::with_capacity(self.sq_norms.len() * 16);
+        put_i128s(&mut sq_norms, &self.sq_norms);
+        let cost = if self.k == 0 {
+            Vec::new()
+        } else {
+            self.cost.to_le_bytes().to_vec()
+        };
+        [sums, counts, sq_norms, cost]
+            .into_iter()
+            .map(|b| ScalarValue::Binary(Some(b)))
+            .collect()
+    }
+
+    /// Adds one encoded state (see the module docs); empty is the identity.
+    fn merge_encoded(
+        &mut self,
+        sums: &[u8],
+        counts: &[u8],
+        sq_norms: &[u8],
+        cost: &[u8],
+    ) -> Result<()> {
+        let malformed = || {
+            exec_err!(
+                "{NAME}: malformed state ({} + {} + {} + {} bytes); were the partial and final \
+                 aggregations run by different rfmseg versions?",
+                sums.len(),
+                counts.len(),
+                sq_norms.len(),
+                cost.len()
+            )
+        };
+        if counts.is_empty() {
+            if sums.is_empty() && sq_norms.is_empty() && cost.is_empty() {
+                return Ok(());
+            }
+            return malformed();
+        }
+        let k = counts.len() / 8;
+        if counts.len() % 8 != 0 || sums.is_empty() || sums.len() % (16 * k) != 0 {
+            return malformed();
+        }
+        let d = sums.len() / (16 * k);
+        if sq_norms.len() != 16 * k || cost.len() != 16 {
+            return malformed();
+        }
+        self.learn_shape(k, d)?;
+        let mut c = [0i128];
+        let ok = add_i128s(&mut self.sums, sums)
+            .and_then(|_| add_i64s(&mut self.counts, counts))
+            .and_then(|_| add_i128s(&mut self.sq_norms, sq_norms))
+            .and_then(|_| add_i128s(&mut c, cost))
+            .and_then(|_| {
+                self.cost = self.cost.checked_add(c[0])?;
+                Some(())
+            });
+        match ok {
+            Some(()) => Ok(()),
+            None => exec_err!("{NAME}: a state does not fit its shape or overflows the exact sums"),
+        }
+    }
+
+    /// The result list (see the module docs), or NULL while k is unknown.
+    fn to_result(&self) -> ScalarValue {
+        if self.k == 0 {
+            return ScalarValue::new_null_list(DataType::Float64, true, 1);
+        }
+        let mut out = Vec::with_capacity(self.k * self.d + 2 * self.k + 1);
+        out.extend(self.sums.iter().map(|s| dequantise(*s)));
+        out.extend(self.counts.iter().map(|n| *n as f64));
+        out.extend(self.sq_norms.iter().map(|s| dequantise(*s)));
+        out.push(dequantise(self.cost));
+        let values: ArrayRef = Arc::new(Float64Array::from(out));
+        SingleRowListArrayBuilder::new(values).build_list_scalar()
+    }
+
+    fn size(&self) -> usize {
+        self.sums.capacity() * 16 + self.counts.capacity() * 8 + self.sq_norms.capacity() * 16
+    }
+}
+
+/// The per-row work of `update_batch`: nearest centre, then add the row to its sums.
+struct StepRows<'a> {
+    centroids: &'a [f64],
+    sums: &'a mut StepSums,
+}
+
+impl RowSink for StepRows<'_> {
+    type Error = Unsummable;
+
+    #[inline(always)]
+    fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
+        let (best, dist) = nearest(self.centroids, x.len(), x);
+        self.sums.add_row(best, dist, x)
+    }
+}
+
+/// One Lloyd iteration's exact sums over the rows of one group.
+#[derive(Debug, Default)]
+pub struct KmeansStepAccumulator {
+    centroids_text: ConstantText,
+    /// k*d, row-major; empty until the first batch.
+    centroids: Vec<f64>,
+    sums: StepSums,
+}
+
+impl Accumulator for KmeansStepAccumulator {
+    /// Called with the argument arrays of each input batch: `values[0]` the centroids
+    /// literal broadcast to the batch, `values[1..]` the feature columns.
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [centroids, features @ ..] = values else {
+            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
+        };
+        if features.is_empty() {
+            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
+        }
+        let d = features.len();
+        if let Some(text) = self.centroids_text.observe(NAME, "centroids", centroids)? {
+            let parsed = parse_centroids(text, d);
+            match parsed {
+                Ok(p) => {
+                    self.sums.learn_shape(p.len() / d, d)?;
+                    self.centroids = p;
+                }
+                Err(msg) => {
+                    self.centroids_text.forget();
+                    return exec_err!("{NAME}: {msg}");
+                }
+            }
+        }
+        if centroids.is_empty() {
+            return Ok(());
+        }
+        if self.sums.d != d || self.centroids.len() != self.sums.k * d {
+            return exec_err!(
+                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
+                self.sums.d
+            );
+        }
+        let mut rows = StepRows {
+            centroids: &self.centroids,
+            sums: &mut self.sums,
+        };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
+    }
+
+    /// The intermediate state, passed between execution stages (see the module docs).
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self.sums.to_state())
+    }
+
+    /// Adds states produced by `state()` of other accumulators, one per row.
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [sums, counts, sq_norms, cost] = states else {
+            return exec_err!("{NAME} expects four state arrays, got {}", states.len());
+        };
+        let (Some(sums), Some(counts), Some(sq_norms), Some(cost)) = (
+            sums.as_binary_opt::<i32>(),
+            counts.as_binary_opt::<i32>(),
+            sq_norms.as_binary_opt::<i32>(),
+            cost.as_binary_opt::<i32>(),
+        ) else {
+            return exec_err!("{NAME} expects Binary state arrays");
+        };
+        for i in 0..counts.len() {
+            if counts.is_null(i) {
+                continue;
+            }
+            self.sums.merge_encoded(
+                sums.value(i),
+                counts.value(i),
+                sq_norms.value(i),
+                cost.value(i),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The final value: must have the type `return_type` declares.
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(self.sums.to_result())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.centroids_text.size()
+            + self.centroids.capacity() * 8
+            + self.sums.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::kmeans_common::{format_centroids, nearest};
+    use datafusion::arrow::datatypes::Float64Type;
+
+    fn new_acc() -> KmeansStepAccumulator {
+        KmeansStepAccumulator::default()
+    }
+
+    fn update(
+        acc: &mut KmeansStepAccumulator,
+        text: &str,
+        points: &[f64],
+        d: usize,
+        lo: usize,
+        hi: usize,
+        null_every: usize,
+    ) -> Result<()> {
+        let mut args = vec![literal(text, hi - lo)];
+        args.extend(columns(points, d, lo, hi, null_every));
+        acc.update_batch(&args)
+    }
+
+    fn result_values(v: &ScalarValue) -> Option<Vec<f64>> {
+        match v {
+            ScalarValue::List(list) if !list.is_null(0) => {
+                let inner = list.value(0);
+                Some(inner.as_primitive::<Float64Type>().values().to_vec())
+            }
+            _ => None,
+        }
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Merges the states of `accs` into a fresh accumulator, in the given order.
+    fn merge_all(
+        accs: &mut [KmeansStepAccumulator],
+        order: &[usize],
+    ) -> Result<KmeansStepAccumulator> {
+        let mut fin = new_acc();
+        for &i in order {
+            let state = accs[i].state()?;
+            let arrays: Vec<ArrayRef> =
+                state.iter().map(|s| s.to_array()).collect::<Result<_>>()?;
+            fin.merge_batch(&arrays)?;
+        }
+        Ok(fin)
+    }
+
+    #[test]
+    fn merge_of_any_split_equals_single_pass() -> Result<()> {
+        let mut rng = XorShift::new(11);
+        let (n, d, k) = (3000, 3, 5);
+        let points = blobs(&mut rng, n, d, 4);
+        let centroids: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 30.0 - 15.0).collect();
+        let text = format_centroids(&centroids);
+
+        let mut single = new_acc();
+        update(&mut single, &text, &points, d, 0, n, 7)?;
+        let want = result_values(&single.evaluate()?).expect("rows seen");
+
+        for trial in 0..20 {
+            let parts = 1 + rng.below(16);
+            // Random cut points, possibly equal (empty partitions).
+            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
+            cuts.push(0);
+            cuts.push(n);
+            cuts.sort_unstable();
+            let mut accs: Vec<KmeansStepAccumulator> = (0..parts).map(|_| new_acc()).collect();
+            for p in 0..parts {
+                let (lo, hi) = (cuts[p], cuts[p + 1]);
+                // Several batches per partition.
+                let mid = lo + (hi - lo) / 3;
+                update(&mut accs[p], &text, &points, d, lo, mid, 7)?;
+                update(&mut accs[p], &text, &points, d, mid, hi, 7)?;
+            }
+            let mut order: Vec<usize> = (0..parts).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let got = result_values(&merge_all(&mut accs, &order)?.evaluate()?).expect("rows seen");
+            assert_eq!(bits(&got), bits(&want), "trial {trial}, {parts} partitions");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn empty_partition_is_merge_identity() -> Result<()> {
+        let mut rng = XorShift::new(5);
+        let d = 2;
+        let points = blobs(&mut rng, 200, d, 3);
+        let text = "0.0,0.0,5.0,5.0,-5.0,2.5";
+        let mut full = new_acc();
+        update(&mut full, text, &points, d, 0, 200, 0)?;
+        let want = full.sums.clone();
+
+        // No batch at all (k unknown), a batch of zero rows, and only NULL rows.
+        let mut never = new_acc();
+        assert_eq!(
+            never.evaluate()?,
+            ScalarValue::new_null_list(DataType::Float64, true, 1)
+        );
+        let mut zero_rows = new_acc();
+        update(&mut zero_rows, text, &points, d, 0, 0, 0)?;
+        let mut all_null = new_acc();
+        update(&mut all_null, text, &points, d, 0, 1, 1)?;
+        assert_eq!(
+            result_values(&all_null.evaluate()?),
+            Some(vec![0.0; 3 * d + 2 * 3 + 1]),
+            "k known, no rows: zeros"
+        );
+
+        let mut accs = vec![never, full, zero_rows, all_null];
+        for order in [[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]] {
+            let merged = merge_all(&mut accs, &order)?;
+            assert_eq!(merged.sums, want, "order {order:?}");
+        }
+        // Merging only empties: still no rows.
+        let mut empties = vec![new_acc(), new_acc()];
+        let mut merged = merge_all(&mut empties, &[0, 1])?;
+        assert_eq!(
+            merged.evaluate()?,
+            ScalarValue::new_null_list(DataType::Float64, true, 1)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn one_step_equals_a_plain_rust_lloyd_step() -> Result<()> {
+        let mut rng = XorShift::new(99);
+        let (n, d, k) = (5000, 4, 6);
+        let points = blobs(&mut rng, n, d, 5);
+        let centroids: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 30.0 - 15.0).collect();
+        let null_every = 13;
+
+        let mut sums = vec![0.0; k * d];
+        let mut counts = vec![0.0; k];
+        let mut ssq = vec![0.0; k];
+        let mut cost = 0.0;
+        for i in (0..n).filter(|i| !is_null_row(*i, null_every)) {
+            let x = &points[i * d..i * d + d];
+            let mut best = 0;
+            let mut best_dist = f64::INFINITY;
+            for c in 0..k {
+                let dist: f64 = (0..d).map(|j| (x[j] - centroids[c * d + j]).powi(2)).sum();
+                if dist < best_dist {
+                    best = c;
+                    best_dist = dist;
+                }
+            }
+            for j in 0..d {
+                sums[best * d + j] += x[j];
+            }
+            counts[best] += 1.0;
+            ssq[best] += x.iter().map(|v| v * v).sum::<f64>();
+            cost += best_dist;
+        }
+        let mut want = sums;
+        want.extend(&counts);
+        want.extend(&ssq);
+        want.push(cost);
+
+        let mut acc = new_acc();
+        update(
+            &mut acc,
+            &format_centroids(&centroids),
+            &points,
+            d,
+            0,
+            n / 2,
+            null_every,
+        )?;
+        update(
+            &mut acc,
+            &format_centroids(&centroids),
+            &points,
+            d,
+            n / 2,
+            n,
+            null_every,
+        )?;
+        let got = result_values(&acc.evaluate()?).expect("rows seen");
+        assert_eq!(got.len(), k * d + 2 * k + 1);
+        assert!(
+            counts.iter().filter(|c| **c > 0.0).count() >= 3,
+            "test data uses several centres"
+        );
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "position {i}: got {g}, plain loop {w}"
+            );
+        }
+        // Counts are exact.
+        assert_eq!(&got[k * d..k * d + k], counts.as_slice());
+        Ok(())
+    }
+
+    #[test]
+    fn exact_values_on_a_tiny_example() -> Result<()> {
+        // Centres (0,0) and (10,0); rows (1,1), (-1,0), (9,0), (5,0) (a tie: goes to 0).
+        // All values are small integers or halves, so every step is exact in f64.
+        let mut acc = new_acc();
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0, -1.0, 9.0, 5.0]));
+        let ys: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 0.0, 0.0, 0.0]));
+        acc.update_batch(&[literal("0.0,0.0,10.0,0.0", 4), xs, ys])?;
+        let got = result_values(&acc.evaluate()?).expect("rows seen");
+        assert_eq!(
+            got,
+            vec![
+                5.0,
+                1.0,
+                9.0,
+                0.0,
+                3.0,
+                1.0,
+                2.0 + 1.0 + 25.0,
+                81.0,
+                2.0 + 1.0 + 1.0 + 25.0
+            ]
+        );
+        assert_eq!(nearest(&[0.0, 0.0, 10.0, 0.0], 2, &[5.0, 0.0]), (0, 25.0));
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_centroid_length_is_an_error() {
+        let mut acc = new_acc();
+        let points = [0.0; 9];
+        let err = update(&mut acc, "1,2,3,4,5,6,7", &points, 3, 0, 3, 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kmeans_step: centroids has 7 values, not a multiple of d = 3"),
+            "{err}"
+        );
+        let err = update(&mut new_acc(), "", &points, 3, 0, 3, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("kmeans_step: centroids is empty"),
+            "{err}"
+        );
+        let err = update(&mut new_acc(), "1,2,zz", &points, 3, 0, 3, 0).unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
+    }
+
+    #[test]
+    fn non_constant_centroids_are_an_error() {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 2.0]));
+        let texts: ArrayRef = Arc::new(datafusion::arrow::array::StringViewArray::from(vec![
+            "0.0,1.0", "0.0,2.0",
+        ]));
+        let err = new_acc().update_batch(&[texts, xs.clone()]).unwrap_err();
+        assert!(err.to_string().contains("one constant literal"), "{err}");
+
+        // The same text in every row of a batch, but another text in the next batch.
+        let mut acc = new_acc();
+        acc.update_batch(&[literal("0.0,1.0", 2), xs.clone()])
+            .expect("first batch");
+        let err = acc.update_batch(&[literal("0.0,3.0", 2), xs]).unwrap_err();
+        assert!(err.to_string().contains("one constant literal"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_not_wrapped() {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0, 1e16]));
+        let err = new_acc()
+            .update_batch(&[literal("0.0", 2), xs])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("kmeans_step: coordinate 1e16"),
+            "{err}"
+        );
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![f64::NAN]));
+        assert!(new_acc().update_batch(&[literal("0.0", 1), xs]).is_err());
+        // Large but in range: exact through the wide path.
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![3e7, 3e7]));
+        let mut acc = new_acc();
+        acc.update_batch(&[literal("0.0", 2), xs])
+            .expect("in range");
+        let got = result_values(&acc.evaluate().expect("evaluates")).expect("rows");
+        assert_eq!(got, vec![6e7, 2.0, 1.8e15, 1.8e15]);
+    }
+
+    #[test]
+    fn mismatched_shapes_do_not_merge() -> Result<()> {
+        let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0]));
+        let mut a = new_acc();
+        a.update_batch(&[literal("0.0,1.0", 1), xs.clone()])?;
+        let mut b = new_acc();
+        b.update_batch(&[literal("0.0", 1), xs])?;
+        let err = merge_all(&mut [a, b], &[0, 1]).unwrap_err();
+        assert!(err.to_string().contains("cannot combine"), "{err}");
+        Ok(())
+    }
+
+    /// A SQL run with several input partitions and target_partitions 4 (partial and final
+    /// aggregation, so `merge_batch` runs) gives the same bits as target_partitions 1, and
+    /// the values of a plain computation.
+    #[tokio::test]
+    async fn sql_step_is_the_same_for_any_partitioning() -> Result<()> {
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::datasource::MemTable;
+        use datafusion::prelude::{SessionConfig, SessionContext};
+
+        let mut rng = XorShift::new(2024);
+        let (n, d) = (4000, 3);
+        let points = blobs(&mut rng, n, d, 3);
+        let centroids = [-10.0, 0.0, 5.0, 0.0, 0.0, 0.0, 10.0, 10.0, -5.0];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, true),
+            Field::new("y", DataType::Float64, true),
+            Field::new("z", DataType::Float64, true),
+        ]));
+        let partitions: Vec<Vec<RecordBatch>> = [0, 700, 1500, 1500, 3100, n]
+            .windows(2)
+            .map(|w| {
+                let batch =
+                    RecordBatch::try_new(schema.clone(), columns(&points, d, w[0], w[1], 17))?;
+                Ok(vec![batch])
+            })
+            .collect::<Result<_>>()?;
+        let sql = format!(
+            "SELECT kmeans_step('{}', x, y, z) AS s FROM t",
+            format_centroids(&centroids)
+        );
+        let mut results = Vec::new();
+        for target in [4, 1] {
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new().with_target_partitions(target),
+            );
+            ctx.register_udaf(kmeans_step_udaf());
+            ctx.register_table(
+                "t",
+                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
+            )?;
+            if target > 1 {
+                // Partial then final aggregation: merge_batch really runs.
+                let plan = ctx.sql(&format!("EXPLAIN {sql}")).await?.collect().await?;
+                let text =
+                    datafusion::arrow::util::pretty::pretty_format_batches(&plan)?.to_string();
+                assert!(
+                    text.contains("mode=Partial") && text.contains("mode=Final"),
+                    "{text}"
+                );
+            }
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            let list = batches[0].column(0).as_list::<i32>().value(0);
+            results.push(list.as_primitive::<Float64Type>().values().to_vec());
+        }
+        assert_eq!(bits(&results[0]), bits(&results[1]));
+
+        let mut acc = new_acc();
+        update(
+            &mut acc,
+            &format_centroids(&centroids),
+            &points,
+            d,
+            0,
+            n,
+            17,
+        )?;
+        assert_eq!(
+            bits(&results[0]),
+            bits(&result_values(&acc.evaluate()?).expect("rows"))
+        );
+        // Counts add up to the non-NULL rows.
+        let counted: f64 = results[0][9..12].iter().sum();
+        assert_eq!(
+            counted as usize,
+            (0..n).filter(|i| !is_null_row(*i, 17)).count()
+        );
+        Ok(())
+    }
+}
