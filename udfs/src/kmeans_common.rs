@@ -52,7 +52,11 @@ const FAST_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 pub(crate) fn quantise(v: f64) -> Option<i128> {
     let s = v * SCALE;
     if s.abs() < FAST_LIMIT {
-        Some(s as i64 as i128)
+        // SAFETY: `s.abs() < 2^63` is false for NaN and infinities, so `s` is finite and
+        // its truncation lies in (-2^63, 2^63), inside i64. This is `s as i64` without the
+        // saturation checks the compiler cannot prove away (one cvttsd2si; about 15% of
+        // kmeans_step's time per row).
+        Some(unsafe { s.to_int_unchecked::<i64>() } as i128)
     } else {
         quantise_wide(v)
     }
@@ -116,7 +120,7 @@ pub fn parse_centroids(text: &str, d: usize) -> Result<Vec<f64>, String> {
     if values.is_empty() {
         return Err("centroids is empty (k = 0); at least one centre is needed".to_string());
     }
-    if values.len() % d != 0 {
+    if !values.len().is_multiple_of(d) {
         return Err(format!(
             "centroids has {} values, not a multiple of d = {d}",
             values.len()
@@ -718,7 +722,7 @@ pub(crate) mod test_support {
             .map(|j| {
                 let col: Float64Array = (lo..hi)
                     .map(|i| {
-                        if null_every > 0 && i % null_every == 0 && i % d == j {
+                        if null_every > 0 && i.is_multiple_of(null_every) && i % d == j {
                             None
                         } else {
                             Some(points[i * d + j])
@@ -739,7 +743,7 @@ pub(crate) mod test_support {
 
     /// Is row `i` one of those [`columns`] made NULL?
     pub fn is_null_row(i: usize, null_every: usize) -> bool {
-        null_every > 0 && i % null_every == 0
+        null_every > 0 && i.is_multiple_of(null_every)
     }
 }
 
@@ -808,6 +812,11 @@ mod tests {
         // Truncation toward zero below the resolution.
         assert_eq!(quantise(RESOLUTION * 0.75), Some(0));
         assert_eq!(quantise(-RESOLUTION * 1.5), Some(-1));
+        // The edges of the fast path: 2^23 * 2^40 = 2^63 no longer fits i64.
+        assert_eq!(quantise(2f64.powi(23)), Some(1i128 << 63));
+        assert_eq!(quantise(-(2f64.powi(23))), Some(-(1i128 << 63)));
+        let below = 2f64.powi(23) - 2f64.powi(-30); // the f64 just below 2^23
+        assert_eq!(quantise(below), Some((1i128 << 63) - (1 << 10)));
         assert_eq!(quantise(MAX_MAGNITUDE), None);
         assert_eq!(quantise(f64::NAN), None);
         assert_eq!(quantise(f64::NEG_INFINITY), None);

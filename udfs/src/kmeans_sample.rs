@@ -194,7 +194,8 @@ mod tests {
     use datafusion::arrow::datatypes::Field;
     use datafusion::common::ScalarValue;
 
-    /// Calls the UDF directly on rows `lo..hi`, with scalar or array leading arguments.
+    /// Calls the UDF directly on the rows, with scalar or array leading arguments.
+    #[allow(clippy::too_many_arguments)]
     fn sample(
         centroids: &str,
         seed: i64,

@@ -433,6 +433,7 @@ mod tests {
         format_centroids(&stats)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update(
         acc: &mut KmeansSilhouetteAccumulator,
         c: &str,

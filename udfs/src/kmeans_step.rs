@@ -228,7 +228,8 @@ impl StepSums {
             return malformed();
         }
         let k = counts.len() / 8;
-        if counts.len() % 8 != 0 || sums.is_empty() || sums.len() % (16 * k) != 0 {
+        if !counts.len().is_multiple_of(8) || sums.is_empty() || !sums.len().is_multiple_of(16 * k)
+        {
             return malformed();
         }
         let d = sums.len() / (16 * k);
@@ -512,19 +513,19 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn one_step_equals_a_plain_rust_lloyd_step() -> Result<()> {
-        let mut rng = XorShift::new(99);
-        let (n, d, k) = (5000, 4, 6);
-        let points = blobs(&mut rng, n, d, 5);
-        let centroids: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 30.0 - 15.0).collect();
-        let null_every = 13;
-
+    /// One Lloyd step the plain way, over the rows not made NULL: f64 sums in row order.
+    fn plain_lloyd_step(
+        points: &[f64],
+        d: usize,
+        centroids: &[f64],
+        null_every: usize,
+    ) -> Vec<f64> {
+        let k = centroids.len() / d;
         let mut sums = vec![0.0; k * d];
         let mut counts = vec![0.0; k];
         let mut ssq = vec![0.0; k];
         let mut cost = 0.0;
-        for i in (0..n).filter(|i| !is_null_row(*i, null_every)) {
+        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
             let x = &points[i * d..i * d + d];
             let mut best = 0;
             let mut best_dist = f64::INFINITY;
@@ -542,10 +543,34 @@ mod tests {
             ssq[best] += x.iter().map(|v| v * v).sum::<f64>();
             cost += best_dist;
         }
-        let mut want = sums;
-        want.extend(&counts);
-        want.extend(&ssq);
-        want.push(cost);
+        let mut out = sums;
+        out.extend(&counts);
+        out.extend(&ssq);
+        out.push(cost);
+        out
+    }
+
+    /// `got` equals the plain f64 values to 1e-9 relative (the UDAF sums exactly at 2^-40).
+    fn assert_close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "position {i}: got {g}, plain loop {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_step_equals_a_plain_rust_lloyd_step() -> Result<()> {
+        let mut rng = XorShift::new(99);
+        let (n, d, k) = (5000, 4, 6);
+        let points = blobs(&mut rng, n, d, 5);
+        let centroids: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 30.0 - 15.0).collect();
+        let null_every = 13;
+
+        let want = plain_lloyd_step(&points, d, &centroids, null_every);
+        let counts = want[k * d..k * d + k].to_vec();
 
         let mut acc = new_acc();
         update(
@@ -572,12 +597,7 @@ mod tests {
             counts.iter().filter(|c| **c > 0.0).count() >= 3,
             "test data uses several centres"
         );
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-                "position {i}: got {g}, plain loop {w}"
-            );
-        }
+        assert_close(&got, &want);
         // Counts are exact.
         assert_eq!(&got[k * d..k * d + k], counts.as_slice());
         Ok(())
@@ -679,6 +699,78 @@ mod tests {
         Ok(())
     }
 
+    /// Rough throughput of `update_batch` against a plain single-threaded f64 Lloyd loop
+    /// over the same Arrow arrays (sums, counts, cost; no exactness). Ignored by default:
+    /// `cargo test -p rfmseg-udfs --release -- --ignored --nocapture throughput`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    #[allow(clippy::needless_range_loop)] // the plain loop is written as a person would
+    fn throughput_against_a_plain_f64_loop() -> Result<()> {
+        use std::time::Instant;
+        let mut rng = XorShift::new(1);
+        let (n, batch) = (1 << 20, 8192);
+        for (k, d) in [(3, 3), (5, 3), (10, 3), (4, 5)] {
+            let points = blobs(&mut rng, n, d, k);
+            let centroids: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 30.0 - 15.0).collect();
+            let text = format_centroids(&centroids);
+            let batches: Vec<Vec<ArrayRef>> = (0..n)
+                .step_by(batch)
+                .map(|lo| {
+                    let mut args = vec![literal(&text, batch)];
+                    args.extend(columns(&points, d, lo, lo + batch, 0));
+                    args
+                })
+                .collect();
+            let (mut best_udaf, mut best_plain) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..5 {
+                let t = Instant::now();
+                let mut acc = new_acc();
+                for b in &batches {
+                    acc.update_batch(b)?;
+                }
+                std::hint::black_box(acc.evaluate()?);
+                best_udaf = best_udaf.min(t.elapsed().as_secs_f64());
+
+                let t = Instant::now();
+                let (mut sums, mut counts, mut cost) = (vec![0.0; k * d], vec![0.0; k], 0.0);
+                for b in &batches {
+                    let cols: Vec<&[f64]> = b[1..]
+                        .iter()
+                        .map(|a| a.as_primitive::<Float64Type>().values().as_ref())
+                        .collect();
+                    for i in 0..cols[0].len() {
+                        let (mut best, mut best_dist) = (0, f64::INFINITY);
+                        for c in 0..k {
+                            let mut dist = 0.0;
+                            for j in 0..d {
+                                let t = cols[j][i] - centroids[c * d + j];
+                                dist += t * t;
+                            }
+                            if dist < best_dist {
+                                best_dist = dist;
+                                best = c;
+                            }
+                        }
+                        for j in 0..d {
+                            sums[best * d + j] += cols[j][i];
+                        }
+                        counts[best] += 1.0;
+                        cost += best_dist;
+                    }
+                }
+                std::hint::black_box((&sums, &counts, cost));
+                best_plain = best_plain.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "k = {k}, d = {d}: kmeans_step {:.1} Mrows/s, plain f64 loop {:.1} Mrows/s, ratio {:.2}",
+                n as f64 / best_udaf / 1e6,
+                n as f64 / best_plain / 1e6,
+                best_plain / best_udaf
+            );
+        }
+        Ok(())
+    }
+
     /// A SQL run with several input partitions and target_partitions 4 (partial and final
     /// aggregation, so `merge_batch` runs) gives the same bits as target_partitions 1, and
     /// the values of a plain computation.
@@ -750,7 +842,8 @@ mod tests {
             bits(&results[0]),
             bits(&result_values(&acc.evaluate()?).expect("rows"))
         );
-        // Counts add up to the non-NULL rows.
+        // The plain computation, and counts that add up to the non-NULL rows.
+        assert_close(&results[0], &plain_lloyd_step(&points, d, &centroids, 17));
         let counted: f64 = results[0][9..12].iter().sum();
         assert_eq!(
             counted as usize,

@@ -369,31 +369,23 @@ fn print_run(s: &rfmseg::pipeline::RunSummary) {
     if let Some(sel) = &r.k_selection {
         println!("{}", sel.reason);
     }
-    println!(
-        "\n{:<28} {:>10} {:>8} {:>9}",
-        "cluster", "customers", "share", "revenue"
-    );
-    for g in &r.clusters {
-        println!(
-            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
-            g.name,
-            group_thousands(g.customers),
-            100.0 * g.share_customers,
-            100.0 * g.share_revenue
-        );
-    }
-    println!(
-        "\n{:<28} {:>10} {:>8} {:>9}",
-        "RFM segment", "customers", "share", "revenue"
-    );
-    for g in &r.rfm_segments {
-        println!(
-            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
-            g.name,
-            group_thousands(g.customers),
-            100.0 * g.share_customers,
-            100.0 * g.share_revenue
-        );
-    }
+    print_groups("cluster", &r.clusters);
+    print_groups("RFM segment", &r.rfm_segments);
     println!("\nreport: {}", s.out.join("report.html").display());
+}
+
+fn print_groups(title: &str, groups: &[rfmseg::report::GroupSummary]) {
+    println!(
+        "\n{title:<28} {:>10} {:>8} {:>9}",
+        "customers", "share", "revenue"
+    );
+    for g in groups {
+        println!(
+            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
+            g.name,
+            group_thousands(g.customers),
+            100.0 * g.share_customers,
+            100.0 * g.share_revenue
+        );
+    }
 }

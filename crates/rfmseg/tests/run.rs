@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use arrow::datatypes::DataType;
 use common::*;
 use rfmseg::config::{Config, Overrides};
@@ -202,7 +202,7 @@ async fn the_k_sweep_chooses_k_and_explains_why() {
         .iter()
         .map(|f| f.silhouette)
         .fold(f64::MIN, f64::max);
-    assert!(chosen.silhouette >= best - 0.05);
+    assert!(chosen.silhouette >= best - Config::default().kmeans.silhouette_tolerance);
     assert_eq!(s.report.timings.len(), 6);
     assert!(
         s.report

@@ -76,7 +76,8 @@ th, td { padding: 6px 10px; border-bottom: 1px solid #eaeef2; text-align: left; 
 th { background: #f6f8fa; font-weight: 600; color: #32383f; }
 td.name { white-space: nowrap; }
 table.tight th, table.tight td { padding: 6px 8px; }
-td.n, th.n { text-align: right; white-space: nowrap; }
+td.n, th.n { text-align: right; }
+td.n { white-space: nowrap; }
 tr.chosen td { background: #fff4f2; font-weight: 600; }
 tr.total td { border-top: 2px solid var(--line); font-weight: 600; }
 .sw { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 7px; vertical-align: -1px; }
@@ -259,7 +260,7 @@ fn glance(out: &mut String, r: &Report, colors: &Colors) {
     );
     // RFM segments, the largest few and the rest as "Other".
     let mut segs: Vec<&GroupSummary> = r.rfm_segments.iter().collect();
-    segs.sort_by(|a, b| b.customers.cmp(&a.customers));
+    segs.sort_by_key(|g| std::cmp::Reverse(g.customers));
     let (top, rest) = segs.split_at(segs.len().min(DONUT_SEGMENTS));
     let mut rows: Vec<(String, &str, u64, f64, f64)> = top
         .iter()
@@ -336,11 +337,11 @@ fn glance_block(
 fn choosing_k(out: &mut String, r: &Report) {
     out.push_str("<section id=\"choosing-k\"><h2>Choosing k</h2>\n");
     let Some(sel) = &r.k_selection else {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p>k was fixed with <code>--k</code> = {}; no sweep was run. Silhouette of that \
              model: {} (Spark, squared Euclidean, all customers), {} (scikit-learn, Euclidean, \
-             sample).</p></section>\n",
+             sample).</p></section>",
             r.model.k,
             dec(r.model.silhouette, 3),
             dec(r.model.silhouette_sample, 3)
@@ -608,9 +609,9 @@ fn rf_grid(out: &mut String, r: &Report, colors: &Colors) {
             }
         }
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"chart grid-chart\">{}</div></section>\n",
+        "<div class=\"chart grid-chart\">{}</div></section>",
         svg::rf_grid("Customers by R score and F score", &cells)
     );
 }
@@ -654,21 +655,21 @@ fn rec_card(out: &mut String, g: &GroupSummary, color: &str, kind: &str) {
     );
     let _ = write!(
         out,
-        "<li>{} customers ({} of all) · {} of revenue</li>",
+        "<li><b>Size:</b> {} customers ({} of all) · {} of revenue</li>",
         group_thousands(g.customers),
         pct(g.share_customers),
         pct(g.share_revenue)
     );
     let _ = write!(
         out,
-        "<li>Mean recency {} days · frequency {} · monetary {}</li>",
+        "<li><b>Means:</b> recency {} days · frequency {} · monetary {}</li>",
         dec(g.mean_recency, 1),
         dec(g.mean_frequency, 2),
         money(g.mean_monetary)
     );
     let _ = write!(
         out,
-        "<li>Typical price {} (p25 / median / p75)</li>",
+        "<li><b>Typical price:</b> {} (p25 / median / p75)</li>",
         price_band(&g.price_band)
     );
     for (what, lifts) in [
@@ -678,7 +679,7 @@ fn rec_card(out: &mut String, g: &GroupSummary, color: &str, kind: &str) {
         if lifts.is_empty() {
             continue;
         }
-        let _ = write!(out, "<li>{what}: {}</li>", lift_list(lifts));
+        let _ = write!(out, "<li><b>{what}:</b> {}</li>", lift_list(lifts));
     }
     out.push_str("</ul></div>");
 }
@@ -745,10 +746,10 @@ fn data_quality(out: &mut String, r: &Report) {
     }
     out.push_str("</tbody></table></div>");
     let w = &r.window;
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p class=\"note\">Purchases: {} cleaned, {} in the window, {} with a known price, \
-         {} counted by RFM.</p></section>\n",
+         {} counted by RFM.</p></section>",
         group_thousands(w.purchases),
         group_thousands(w.in_window),
         group_thousands(w.priced_in_window),
@@ -793,9 +794,9 @@ fn run(out: &mut String, r: &Report) {
             dec(peak, 0)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</tbody></table></div><h3>Configuration</h3><pre>{}</pre></section>\n",
+        "</tbody></table></div><h3>Configuration</h3><pre>{}</pre></section>",
         esc(r.config_toml.trim_end())
     );
 }

@@ -247,7 +247,7 @@ impl Plot {
     }
 }
 
-fn axis_titles(out: &mut String, w: f64, h: f64, plot: &Plot, x_label: &str, y_label: &str) {
+fn axis_titles(out: &mut String, h: f64, plot: &Plot, x_label: &str, y_label: &str) {
     text(
         out,
         plot.left + plot.width / 2.0,
@@ -264,7 +264,6 @@ fn axis_titles(out: &mut String, w: f64, h: f64, plot: &Plot, x_label: &str, y_l
         num(cy),
         esc(y_label)
     );
-    let _ = w;
 }
 
 /// One slice of a donut.
@@ -553,7 +552,7 @@ pub fn line_chart(c: &LineChart) -> String {
             );
         }
     }
-    axis_titles(&mut out, W, H, &plot, c.x_label, c.y_label);
+    axis_titles(&mut out, H, &plot, c.x_label, c.y_label);
     // Markers behind the data.
     for (i, m) in c.markers.iter().enumerate() {
         if !m.x.is_finite() {
@@ -700,7 +699,7 @@ pub fn histogram(
         y1: ticks[ticks.len() - 1],
     };
     plot.y_axis(&mut out, &ticks, &|v| compact(v));
-    axis_titles(&mut out, W, H, &plot, x_label, "customers");
+    axis_titles(&mut out, H, &plot, x_label, "customers");
     if bins.is_empty() {
         plot.no_data(&mut out, "no data");
         out.push_str("</svg>");
@@ -822,8 +821,11 @@ pub fn rf_grid(title: &str, cells: &[[HeatCell; 5]; 5]) -> String {
                     mix(241.0, 64.0),
                     mix(250.0, 120.0)
                 );
+                // Light text on dark cells; on mid cells the small text stays dark too.
                 if t > 0.5 {
                     (fill, "#ffffff", "#dfe8f5")
+                } else if t > 0.25 {
+                    (fill, INK, INK)
                 } else {
                     (fill, INK, MUTED)
                 }
