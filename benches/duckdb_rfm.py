@@ -29,8 +29,9 @@ def query(lake: str) -> str:
     nul = lambda c: f"CASE WHEN lower(trim({c})) IN {missing} THEN NULL ELSE {c} END AS {c}"
     return f"""
     WITH r AS (
+        -- The lake's ts (Arrow timestamp[s]) reaches DuckDB as BIGINT seconds.
         SELECT DISTINCT {nul('user_id')}, {nul('parent_asin')}, {nul('asin')},
-               rating, ts, verified_purchase, helpful_vote
+               rating, CAST(ts AS BIGINT) AS ts, verified_purchase, helpful_vote
         FROM read_parquet('{lake}/reviews/*.parquet')
     ),
     rv AS (
@@ -42,7 +43,7 @@ def query(lake: str) -> str:
     newest AS (SELECT max(ts) AS newest_ts FROM valid),
     clean_reviews AS (
         SELECT v.* FROM valid v, newest
-        WHERE verified_purchase AND ts >= newest_ts - INTERVAL 730 DAY
+        WHERE verified_purchase AND ts >= newest_ts - 730 * 86400
     ),
     i AS (
         SELECT DISTINCT {nul('parent_asin')}, {nul('title')}, {nul('main_category')},
@@ -58,14 +59,14 @@ def query(lake: str) -> str:
     ),
     items AS (SELECT parent_asin, max(price) AS price FROM clean_items GROUP BY parent_asin),
     purchases AS (
-        SELECT r.user_id AS customer_id, CAST(floor(epoch(r.ts) / 86400) AS BIGINT) AS day,
+        SELECT r.user_id AS customer_id, CAST(floor(r.ts / 86400) AS BIGINT) AS day,
                i.price AS amount
         FROM clean_reviews r LEFT JOIN items i ON r.parent_asin = i.parent_asin
     ),
-    asof AS (SELECT max(day) AS as_of FROM purchases)
+    bounds AS (SELECT max(day) AS as_of FROM purchases)
     SELECT customer_id, (max(as_of) + 1) - max(day) AS recency, count(*) AS frequency,
            CAST(sum(CAST(amount AS DECIMAL(18, 6))) AS DOUBLE) AS monetary
-    FROM purchases, asof
+    FROM purchases, bounds
     WHERE day BETWEEN as_of - 364 AND as_of AND amount > 0.25
     GROUP BY customer_id
     """
