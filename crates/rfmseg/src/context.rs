@@ -12,6 +12,14 @@ use crate::ingest::Table;
 /// An embedded (in-process) session with rfmseg's UDFs.
 pub fn local_context(config: &Config) -> SessionContext {
     let mut session = SessionConfig::new();
+    // Plain Utf8 strings, not string views: views that survive filters, joins and
+    // in-memory stages keep whole upstream buffers alive, which at 10M reviews made
+    // the later stages several times slower and grew memory to gigabytes.
+    session
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     if config.engine.target_partitions > 0 {
         session = session.with_target_partitions(config.engine.target_partitions);
     }
