@@ -12,6 +12,7 @@ pub mod kmeans_silhouette;
 pub mod kmeans_step;
 pub mod parse_price;
 pub mod stable_hash;
+mod string_arg;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;

@@ -12,15 +12,13 @@
 //! The range check (`> 0`, `<= max_price`) is the cleaning SQL's job, so the data-quality
 //! table can count "unparseable" apart from "out of range".
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+use crate::string_arg::map_string;
 
 /// The UDF struct holds only its signature: functions travel to Ballista executors by
 /// name, so nothing configurable may live here.
@@ -51,37 +49,7 @@ impl ScalarUDFImpl for ParsePriceUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [raw] = args.args.as_slice() else {
-            return exec_err!("parse_price expects one argument, got {}", args.args.len());
-        };
-        match raw {
-            ColumnarValue::Scalar(s) => {
-                let text = match s {
-                    ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
-                        v.as_deref()
-                    }
-                    ScalarValue::Null => None,
-                    other => {
-                        return exec_err!(
-                            "parse_price expects a string, got {}",
-                            other.data_type()
-                        );
-                    }
-                };
-                Ok(ColumnarValue::Scalar(ScalarValue::Float64(
-                    text.and_then(parse_price),
-                )))
-            }
-            ColumnarValue::Array(array) => {
-                let utf8 = cast(array, &DataType::Utf8)?;
-                let Some(strings) = utf8.as_any().downcast_ref::<StringArray>() else {
-                    return exec_err!("parse_price: cast to Utf8 did not give a string array");
-                };
-                let parsed: Float64Array =
-                    strings.iter().map(|v| v.and_then(parse_price)).collect();
-                Ok(ColumnarValue::Array(Arc::new(parsed) as ArrayRef))
-            }
-        }
+        map_string::<Float64Type>("parse_price", &args.args, parse_price)
     }
 }
 
@@ -146,6 +114,7 @@ fn strip_thousands(s: &str) -> Option<std::borrow::Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{Array, Float64Array};
 
     /// Forms seen in the Amazon Reviews 2023 meta files, and near misses.
     #[test]

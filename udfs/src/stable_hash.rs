@@ -9,15 +9,13 @@
 //! mini-batch that embedded and distributed runs agree on. This is FNV-1a (64-bit) over
 //! the UTF-8 bytes, with the top bit cleared so the result is a non-negative BIGINT.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+use crate::string_arg::map_string;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct StableHashUdf {
@@ -46,36 +44,7 @@ impl ScalarUDFImpl for StableHashUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [value] = args.args.as_slice() else {
-            return exec_err!("stable_hash expects one argument, got {}", args.args.len());
-        };
-        match value {
-            ColumnarValue::Scalar(s) => {
-                let text = match s {
-                    ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
-                        v.as_deref()
-                    }
-                    ScalarValue::Null => None,
-                    other => {
-                        return exec_err!(
-                            "stable_hash expects a string, got {}",
-                            other.data_type()
-                        );
-                    }
-                };
-                Ok(ColumnarValue::Scalar(ScalarValue::Int64(
-                    text.map(stable_hash),
-                )))
-            }
-            ColumnarValue::Array(array) => {
-                let utf8 = cast(array, &DataType::Utf8)?;
-                let Some(strings) = utf8.as_any().downcast_ref::<StringArray>() else {
-                    return exec_err!("stable_hash: cast to Utf8 did not give a string array");
-                };
-                let hashed: Int64Array = strings.iter().map(|v| v.map(stable_hash)).collect();
-                Ok(ColumnarValue::Array(Arc::new(hashed) as ArrayRef))
-            }
-        }
+        map_string::<Int64Type>("stable_hash", &args.args, |s| Some(stable_hash(s)))
     }
 }
 
@@ -97,6 +66,7 @@ pub fn stable_hash(s: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::{Array, Int64Array};
 
     /// Published FNV-1a 64 test vectors (top bit cleared): the hash must never change, or
     /// saved models would put customers in other mini-batches.
