@@ -1,10 +1,10 @@
 -- segment_purchases: the purchases RFM counted, with their customer's cluster label and
--- RFM segment: the evidence behind each recommendation.
+-- RFM segment: the evidence behind each recommendation. Kept in memory by the driver,
+-- since the price bands and lifts read it six times.
 --
 -- Input:      purchases, customers (labelled)
 -- Parameters: rfm.as_of (day number), rfm.window_days, rfm.min_amount, as in rfm.sql
 SELECT
-    p.customer_id,
     p.amount,
     p.main_category,
     p.store,

@@ -24,7 +24,7 @@ use crate::model::{Model, ScoreThresholds, unscale};
 use crate::output::{RemoveOnDrop, replace_dir, sibling, write_json, write_table_parquet};
 use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
 use crate::segments::{action, cluster_labels};
-use crate::stages::{self, materialize, register_view, render, sql_f64};
+use crate::stages::{self, materialize, render, sql_f64};
 
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
@@ -176,7 +176,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
             ("min_amount", sql_f64(config.rfm.min_amount)),
         ],
     )?;
-    register_view(&ctx, "segment_purchases", &sql, "segment_purchases").await?;
+    materialize(&ctx, "segment_purchases", &sql, "segment_purchases").await?;
     let revenue: f64;
     let clusters = {
         let mut groups = group_summaries(&ctx, "cluster_label", features.customers).await?;
@@ -369,12 +369,16 @@ pub(crate) async fn register_labels(ctx: &SessionContext, labels: &[String]) -> 
 }
 
 async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    ctx.sql(sql)
+    let started = Instant::now();
+    let batches = ctx
+        .sql(sql)
         .await
         .map_err(|e| Error::stage(stage, e))?
         .collect()
         .await
-        .map_err(|e| Error::stage(stage, e))
+        .map_err(|e| Error::stage(stage, e))?;
+    tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
+    Ok(batches)
 }
 
 fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {

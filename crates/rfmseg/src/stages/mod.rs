@@ -254,12 +254,18 @@ pub(crate) async fn materialize(
     sql: &str,
     name: &str,
 ) -> Result<u64> {
+    let started = std::time::Instant::now();
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
     let partitions = df
         .collect_partitioned()
         .await
         .map_err(|e| Error::stage(stage, e))?;
+    tracing::debug!(
+        stage,
+        seconds = started.elapsed().as_secs_f64(),
+        "materialized"
+    );
     let rows = partitions
         .iter()
         .flatten()
