@@ -63,15 +63,9 @@ fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// The nearest centre and its squared distance, exactly as the UDFs compute it.
 fn nearest(centres: &[f64], p: &[f64]) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for (i, c) in centres.chunks_exact(D).enumerate() {
-        let d = dist2(c, p);
-        if d < best.1 {
-            best = (i, d);
-        }
-    }
-    best
+    rfmseg_udfs::nearest(centres, D, p)
 }
 
 /// Weighted k-means++ (Arthur & Vassilvitskii 2007) on distinct points: the first centre
