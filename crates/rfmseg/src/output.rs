@@ -144,3 +144,22 @@ impl Drop for RemoveOnDrop {
         }
     }
 }
+
+/// Refuses to replace a non-empty folder that lacks `marker` (the file that says it is
+/// rfmseg's own `what`: a lake, or run output), so a wrong `--out` never deletes data.
+pub fn check_replaceable(out: &Path, marker: &str, what: &str) -> Result<()> {
+    match std::fs::read_dir(out) {
+        Err(_) => Ok(()),
+        Ok(mut entries) => {
+            if entries.next().is_none() || out.join(marker).exists() {
+                Ok(())
+            } else {
+                Err(Error::BadInput {
+                    path: out.to_path_buf(),
+                    message: format!("exists and is not {what}; refusing to replace it"),
+                    hint: "choose another --out, or remove the folder first".into(),
+                })
+            }
+        }
+    }
+}

@@ -21,10 +21,12 @@ use crate::context::{local_context, register_lake};
 use crate::error::{Error, Result};
 use crate::kmeans::{self, Clustering, D};
 use crate::model::{Model, ScoreThresholds, unscale};
-use crate::output::{RemoveOnDrop, replace_dir, sibling, write_json, write_table_parquet};
+use crate::output::{
+    RemoveOnDrop, check_replaceable, replace_dir, sibling, write_json, write_table_parquet,
+};
 use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
 use crate::segments::{action, cluster_labels};
-use crate::stages::{self, materialize, render, sql_f64};
+use crate::stages::{self, collect, materialize, render, sql_f64};
 
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
@@ -109,29 +111,11 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Refuses to replace a folder that holds something other than rfmseg output.
-fn check_replaceable_output(out: &Path) -> Result<()> {
-    match std::fs::read_dir(out) {
-        Err(_) => Ok(()),
-        Ok(mut entries) => {
-            if entries.next().is_none() || out.join(REPORT_JSON).exists() {
-                Ok(())
-            } else {
-                Err(Error::BadInput {
-                    path: out.to_path_buf(),
-                    message: "exists and is not rfmseg output; refusing to replace it".into(),
-                    hint: "choose another --out, or remove the folder first".into(),
-                })
-            }
-        }
-    }
-}
-
 /// Runs the whole job and writes its outputs to `opts.out`.
 pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let config = &opts.config;
     config.validate()?;
-    check_replaceable_output(&opts.out)?;
+    check_replaceable(&opts.out, REPORT_JSON, "rfmseg output")?;
     let tmp = sibling(&opts.out, "tmp")?;
     let _guard = RemoveOnDrop(tmp.clone());
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -366,19 +350,6 @@ pub(crate) async fn register_labels(ctx: &SessionContext, labels: &[String]) -> 
         .map_err(|e| Error::stage("cluster_labels", e))?;
     materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
     Ok(())
-}
-
-async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let started = Instant::now();
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| Error::stage(stage, e))?
-        .collect()
-        .await
-        .map_err(|e| Error::stage(stage, e))?;
-    tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
-    Ok(batches)
 }
 
 fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {

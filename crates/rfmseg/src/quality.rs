@@ -21,6 +21,19 @@ pub enum Action {
     Kept,
 }
 
+impl Action {
+    /// The word shown in the table and the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Input => "input",
+            Action::Removed => "removed",
+            Action::Fixed => "fixed",
+            Action::Counted => "counted",
+            Action::Kept => "kept",
+        }
+    }
+}
+
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityStep {
@@ -80,13 +93,7 @@ impl fmt::Display for DataQuality {
             "table", "step", "action", "rows"
         )?;
         for s in &self.steps {
-            let action = match s.action {
-                Action::Input => "input",
-                Action::Removed => "removed",
-                Action::Fixed => "fixed",
-                Action::Counted => "counted",
-                Action::Kept => "kept",
-            };
+            let action = s.action.as_str();
             writeln!(
                 f,
                 "{:<8} {:<width$} {:<8} {:>12}",

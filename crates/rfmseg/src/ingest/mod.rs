@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::output::{RemoveOnDrop, replace_dir, sibling};
+use crate::output::{RemoveOnDrop, check_replaceable, replace_dir, sibling};
 pub use tables::{Table, items_schema, reviews_schema};
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
@@ -121,7 +121,7 @@ pub const SUMMARY_FILE: &str = "_ingest.json";
 /// Ingests reviews and items into a new lake at `opts.out`.
 pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
-    check_replaceable(&opts.out)?;
+    check_replaceable(&opts.out, SUMMARY_FILE, "an rfmseg lake")?;
     let review_files = input_files(&opts.reviews, "--reviews")?;
     let item_files = input_files(&opts.items, "--items")?;
     let tmp = sibling(&opts.out, "tmp")?;
@@ -289,22 +289,4 @@ fn is_parquet(path: &Path) -> Result<bool> {
     let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
     Ok(n == 4 && &magic == b"PAR1")
-}
-
-/// Refuses to replace a folder that holds something other than an rfmseg lake.
-fn check_replaceable(out: &Path) -> Result<()> {
-    match fs::read_dir(out) {
-        Err(_) => Ok(()),
-        Ok(mut entries) => {
-            if entries.next().is_none() || out.join(SUMMARY_FILE).exists() {
-                Ok(())
-            } else {
-                Err(Error::BadInput {
-                    path: out.to_path_buf(),
-                    message: "exists and is not an rfmseg lake; refusing to replace it".into(),
-                    hint: "choose another --out, or remove the folder first".into(),
-                })
-            }
-        }
-    }
 }

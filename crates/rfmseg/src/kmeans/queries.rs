@@ -8,7 +8,7 @@ use datafusion::prelude::SessionContext;
 use rfmseg_udfs::format_centroids;
 
 use crate::error::{Error, Result};
-use crate::stages::{one_row, render, sql_f64, sql_string};
+use crate::stages::{collect, one_row, render, sql_f64, sql_string};
 
 pub const KMEANS_STEP_SQL: &str = include_str!("../../../../sql/kmeans_step.sql");
 pub const KMEANS_COST_SQL: &str = include_str!("../../../../sql/kmeans_cost.sql");
@@ -64,13 +64,7 @@ pub struct Queries<'a> {
 
 impl Queries<'_> {
     async fn rows(&self, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-        self.ctx
-            .sql(sql)
-            .await
-            .map_err(|e| Error::stage(stage, e))?
-            .collect()
-            .await
-            .map_err(|e| Error::stage(stage, e))
+        collect(self.ctx, stage, sql).await
     }
 
     /// One pass of `kmeans_step` over the mini-batches `lo..=hi`.

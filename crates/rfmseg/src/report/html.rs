@@ -723,13 +723,7 @@ fn data_quality(out: &mut String, r: &Report) {
             Some(n) if n > 0 && s.action != Action::Input => pct(s.rows as f64 / n as f64),
             _ => String::new(),
         };
-        let action = match s.action {
-            Action::Input => "input",
-            Action::Removed => "removed",
-            Action::Fixed => "fixed",
-            Action::Counted => "counted",
-            Action::Kept => "kept",
-        };
+        let action = s.action.as_str();
         let _ = write!(
             out,
             "<tr{}><td>{}</td><td>{}</td><td><span class=\"badge {action}\">{action}</span></td>\

@@ -299,8 +299,13 @@ pub(crate) async fn register_view(
     Ok(())
 }
 
-/// Runs a stage's SQL that returns exactly one row.
-pub(crate) async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<RecordBatch> {
+/// Runs a stage's SQL and collects its rows (timed at debug level: `RFMSEG_LOG=rfmseg=debug`).
+pub(crate) async fn collect(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+) -> Result<Vec<RecordBatch>> {
+    let started = std::time::Instant::now();
     let batches = ctx
         .sql(sql)
         .await
@@ -308,6 +313,13 @@ pub(crate) async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Res
         .collect()
         .await
         .map_err(|e| Error::stage(stage, e))?;
+    tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
+    Ok(batches)
+}
+
+/// Runs a stage's SQL that returns exactly one row.
+pub(crate) async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<RecordBatch> {
+    let batches = collect(ctx, stage, sql).await?;
     let schema = batches
         .first()
         .map(|b| b.schema())
