@@ -49,6 +49,51 @@ struct RunFlags {
     partitions: Option<usize>,
 }
 
+/// Where the queries run: `--cluster df://host:port`, or embedded without it.
+#[derive(clap::Args, Default)]
+struct ClusterFlags {
+    /// Submit every query to this Ballista scheduler (df://host:port) instead of running
+    /// them in this process.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+    /// Folder for the intermediate tables on a cluster; every executor must see it at the
+    /// same path. Default: a folder beside --out.
+    #[arg(long, requires = "cluster")]
+    work_dir: Option<PathBuf>,
+    /// Seconds one query may run on the cluster before it is resubmitted (once); then
+    /// the command fails and writes nothing.
+    #[arg(long, requires = "cluster")]
+    query_timeout: Option<u64>,
+}
+
+impl ClusterFlags {
+    fn engine(&self) -> anyhow::Result<rfmseg::context::Engine> {
+        Ok(match &self.cluster {
+            None => rfmseg::context::Engine::Embedded,
+            Some(url) => rfmseg::context::Engine::Cluster {
+                url: rfmseg::cluster::ClusterUrl::parse(url)?,
+                work_dir: self.work_dir.clone(),
+                query_timeout: self
+                    .query_timeout
+                    .map_or(rfmseg::context::DEFAULT_QUERY_TIMEOUT, |s| {
+                        std::time::Duration::from_secs(s.max(1))
+                    }),
+            },
+        })
+    }
+}
+
+/// `host:port` of a scheduler, as the executor flag takes it.
+fn host_port(text: &str) -> anyhow::Result<(String, u16)> {
+    let (host, port) = text.rsplit_once(':').with_context(|| {
+        format!("--scheduler \"{text}\": expected HOST:PORT, e.g. 127.0.0.1:50050")
+    })?;
+    let port = port
+        .parse()
+        .with_context(|| format!("--scheduler \"{text}\": the port is not a number"))?;
+    Ok((host.to_string(), port))
+}
+
 impl RunFlags {
     fn resolve(&self) -> anyhow::Result<Config> {
         let overrides = rfmseg::config::Overrides {
@@ -90,6 +135,8 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         flags: RunFlags,
+        #[command(flatten)]
+        cluster: ClusterFlags,
     },
     /// Assign the customers of a lake to a saved model's clusters and segments, without
     /// refitting. Writes <out>/customers.parquet.
@@ -101,6 +148,87 @@ enum Command {
         lake: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Run one SQL statement over a lake and Parquet tables, with rfmseg's functions,
+    /// embedded or on a cluster. Prints the result, or writes it with --out.
+    Sql {
+        /// SQL file (e.g. sql/rfm.sql); its {{parameters}} are bound from the config.
+        #[arg(
+            short = 'f',
+            long = "file",
+            conflicts_with = "command",
+            required_unless_present = "command"
+        )]
+        file: Option<PathBuf>,
+        /// SQL text.
+        #[arg(short = 'c', long = "command")]
+        command: Option<String>,
+        /// Lake folder: registers lake_reviews and lake_items.
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// More tables, NAME=PATH (a Parquet file or folder); repeatable.
+        #[arg(long = "table", value_name = "NAME=PATH")]
+        tables: Vec<String>,
+        /// Run the pipeline up to clean or features first, so the statement can read
+        /// their tables (clean_reviews, purchases, rfm, features, customers, ...).
+        #[arg(long)]
+        upto: Option<String>,
+        /// Bind {{NAME}} to VALUE (over the config's defaults); repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Config file (TOML) the parameters come from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the result to this .parquet or .csv file instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Rows printed at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Start a Ballista scheduler with rfmseg's functions. Stops on SIGINT/SIGTERM.
+    Scheduler {
+        /// Address to listen on (127.0.0.1 unless you want other machines to reach it).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// Host name executors and clients use for this scheduler.
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Seconds without a heartbeat after which an executor is lost and its tasks rerun.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout: u64,
+    },
+    /// Start a Ballista executor with rfmseg's functions, registered with --scheduler.
+    /// Stops on SIGINT/SIGTERM.
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        /// Host name the scheduler and other executors reach this one by (default: --bind-host).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// gRPC port for task launches (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        grpc_port: u16,
+        /// Tasks run at once (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        concurrent_tasks: usize,
+        /// Folder for shuffle files and spills.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 5)]
+        heartbeat: u64,
     },
     /// Write synthetic data in the Amazon Reviews 2023 raw format (JSONL), deterministic
     /// from --seed, with planted customer archetypes (truth.csv).
@@ -177,14 +305,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The cluster roles are services: their log (registrations, tasks) is their output.
+    let default_level = match cli.command {
+        Command::Scheduler { .. } | Command::Executor { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RFMSEG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -225,21 +359,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_run(&s.run);
             println!("demo finished in {:.1} s", s.seconds);
         }
-        Command::Run { lake, out, flags } => {
+        Command::Run {
+            lake,
+            out,
+            flags,
+            cluster,
+        } => {
             let config = flags.resolve()?;
+            let engine = cluster.engine()?;
             let s = runtime
                 .block_on(rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
                     lake,
                     out,
                     config,
                     progress,
+                    engine,
                 }))
                 .context("run failed")?;
             print_run(&s);
         }
-        Command::Score { model, lake, out } => {
+        Command::Score {
+            model,
+            lake,
+            out,
+            cluster,
+        } => {
+            let engine = cluster.engine()?;
             let s = runtime
-                .block_on(rfmseg::score::score(&model, &lake, &out))
+                .block_on(rfmseg::score::score(&model, &lake, &out, &engine))
                 .context("score failed")?;
             println!(
                 "{} customers scored (window {} .. {}) into {}",
@@ -347,6 +494,105 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 group_thousands(summary.features.customers),
                 out.join("customers.parquet").display()
             );
+        }
+        Command::Sql {
+            file,
+            command,
+            lake,
+            tables,
+            upto,
+            params,
+            config,
+            out,
+            limit,
+            cluster,
+        } => {
+            let (sql, source) = match (file, command) {
+                (Some(path), _) => (
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                (None, Some(text)) => (text, "-c".to_string()),
+                (None, None) => anyhow::bail!("give the SQL with -f FILE or -c \"SELECT ...\""),
+            };
+            let pair = |flag: &str, text: &str| -> anyhow::Result<(String, String)> {
+                let (k, v) = text
+                    .split_once('=')
+                    .with_context(|| format!("{flag} \"{text}\": expected NAME=VALUE"))?;
+                Ok((k.trim().to_string(), v.to_string()))
+            };
+            let opts = rfmseg::sql::SqlOptions {
+                sql,
+                source,
+                lake,
+                tables: tables
+                    .iter()
+                    .map(|t| pair("--table", t).map(|(k, v)| (k, PathBuf::from(v))))
+                    .collect::<anyhow::Result<_>>()?,
+                upto: upto.map(|u| u.parse()).transpose()?,
+                params: params
+                    .iter()
+                    .map(|p| pair("--param", p))
+                    .collect::<anyhow::Result<_>>()?,
+                config: Config::load(config.as_deref())?,
+                engine: cluster.engine()?,
+                out: out.clone(),
+            };
+            let r = runtime
+                .block_on(rfmseg::sql::run_sql(&opts))
+                .context("sql failed")?;
+            match out {
+                Some(path) => println!(
+                    "{} rows written to {}",
+                    group_thousands(r.rows),
+                    path.display()
+                ),
+                None => {
+                    print!("{}", rfmseg::sql::format_table(&r.batches, limit)?);
+                    println!("{} rows", group_thousands(r.rows));
+                }
+            }
+        }
+        Command::Scheduler {
+            bind,
+            external_host,
+            executor_timeout,
+        } => {
+            let opts = rfmseg::cluster::SchedulerOptions {
+                bind,
+                external_host: external_host.unwrap_or_else(|| bind.ip().to_string()),
+                executor_timeout_seconds: executor_timeout,
+            };
+            runtime
+                .block_on(rfmseg::cluster::run_scheduler(&opts))
+                .context("scheduler failed")?;
+        }
+        Command::Executor {
+            scheduler,
+            bind_host,
+            external_host,
+            port,
+            grpc_port,
+            concurrent_tasks,
+            work_dir,
+            heartbeat,
+        } => {
+            let (scheduler_host, scheduler_port) = host_port(&scheduler)?;
+            let opts = rfmseg::cluster::ExecutorOptions {
+                scheduler_host,
+                scheduler_port,
+                external_host: external_host.unwrap_or_else(|| bind_host.clone()),
+                bind_host,
+                port,
+                grpc_port,
+                concurrent_tasks,
+                work_dir,
+                heartbeat_seconds: heartbeat,
+            };
+            runtime
+                .block_on(rfmseg::cluster::run_executor(&opts))
+                .context("executor failed")?;
         }
         Command::ShowConfig { config } => {
             print!("{}", Config::load(config.as_deref())?.to_toml());

@@ -43,6 +43,7 @@ pub async fn run_demo(
         out: dir.join("out"),
         config: config.clone(),
         progress,
+        engine: Default::default(),
     })
     .await?;
     Ok(DemoSummary {

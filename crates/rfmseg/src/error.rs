@@ -46,6 +46,13 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// The Ballista cluster could not be reached or stopped serving.
+    #[error("{url}: {message}\nhint: {hint}")]
+    Cluster {
+        url: String,
+        message: String,
+        hint: String,
+    },
     /// A bug in rfmseg, not in the input.
     #[error("internal error: {0} (this is a bug in rfmseg; please report it)")]
     Internal(String),

@@ -5,6 +5,7 @@
 //! (raw -> lake), [`stages`] (the SQL stages, cleaning first), [`quality`] (the
 //! data-quality table), with [`config`] holding every knob and [`context`] the session.
 
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod quality;
 pub mod report;
 pub mod score;
 pub mod segments;
+pub mod sql;
 pub mod stages;
 
 pub use config::Config;

@@ -15,6 +15,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
+use crate::stages::on_cluster;
 
 /// Writes a registered table to one Parquet file, sorted by `order_by` so the file's
 /// bytes do not depend on partitioning. Returns the rows written.
@@ -25,14 +26,16 @@ pub async fn write_table_parquet(
     path: &Path,
 ) -> Result<u64> {
     let stage = format!("write {}", path.display());
-    let batches = ctx
-        .table(table)
-        .await
-        .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
-        .map_err(|e| Error::stage(&stage, e))?
-        .collect()
-        .await
-        .map_err(|e| Error::stage(&stage, e))?;
+    let batches = on_cluster(ctx, &stage, || async {
+        ctx.table(table)
+            .await
+            .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
+            .map_err(|e| Error::stage(&stage, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::stage(&stage, e))
+    })
+    .await?;
     let schema = match batches.first() {
         Some(b) => b.schema(),
         None => Arc::new(

@@ -7,17 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, Int32Array, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::config::Config;
-use crate::context::{local_context, register_lake};
+use crate::context::{Engine, Session, register_lake};
 use crate::error::{Error, Result};
 use crate::kmeans::{self, Clustering, D};
 use crate::model::{Model, ScoreThresholds, unscale};
@@ -26,7 +24,7 @@ use crate::output::{
 };
 use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
 use crate::segments::{action, cluster_labels};
-use crate::stages::{self, collect, materialize, render, sql_f64};
+use crate::stages::{self, collect, materialize, register_view, render, sql_f64, sql_string};
 
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
@@ -48,6 +46,8 @@ pub struct RunOptions {
     pub config: Config,
     /// Print a line per stage on stderr.
     pub progress: bool,
+    /// Embedded, or on a Ballista cluster.
+    pub engine: Engine,
 }
 
 /// What `run` produced.
@@ -120,7 +120,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let _guard = RemoveOnDrop(tmp.clone());
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
 
-    let ctx = local_context(config);
+    let session = Session::open(&opts.engine, config, &opts.out).await?;
+    let ctx = session.ctx.clone();
     let mut timer = Timer {
         progress: opts.progress,
         total: 6,
@@ -329,25 +330,18 @@ pub(crate) async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> 
 
 /// Registers `cluster_labels` and replaces `customers` by the labelled customers.
 pub(crate) async fn register_labels(ctx: &SessionContext, labels: &[String]) -> Result<()> {
-    let batch = RecordBatch::try_from_iter(vec![
-        (
-            "cluster",
-            Arc::new(Int32Array::from(
-                (0..labels.len() as i32).collect::<Vec<_>>(),
-            )) as _,
-        ),
-        (
-            "cluster_label",
-            Arc::new(StringArray::from(labels.to_vec())) as _,
-        ),
-    ])
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])
-        .map_err(|e| Error::stage("cluster_labels", e))?;
-    ctx.deregister_table("cluster_labels")
-        .map_err(|e| Error::stage("cluster_labels", e))?;
-    ctx.register_table("cluster_labels", Arc::new(table))
-        .map_err(|e| Error::stage("cluster_labels", e))?;
+    // A VALUES list, not an in-memory table: it travels inside the plan to executors.
+    let rows: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| format!("({i}, {})", sql_string(label)))
+        .collect();
+    let sql = format!(
+        "SELECT CAST(column1 AS INT) AS cluster, CAST(column2 AS VARCHAR) AS cluster_label \
+         FROM (VALUES {})",
+        rows.join(", ")
+    );
+    register_view(ctx, "cluster_labels", &sql, "cluster_labels").await?;
     materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
     Ok(())
 }

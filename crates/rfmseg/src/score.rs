@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
 
-use crate::context::{local_context, register_lake};
+use crate::context::{Engine, Session, register_lake};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::output::{RemoveOnDrop, replace_dir, sibling, write_json, write_table_parquet};
@@ -67,16 +67,22 @@ pub async fn score_on(
 
 /// Scores `lake` with the model at `model_path`; writes `<out>/customers.parquet` and
 /// `<out>/score.json` atomically.
-pub async fn score(model_path: &Path, lake: &Path, out: &Path) -> Result<ScoreSummary> {
+pub async fn score(
+    model_path: &Path,
+    lake: &Path,
+    out: &Path,
+    engine: &Engine,
+) -> Result<ScoreSummary> {
     let model = Model::read(model_path)?;
     model.config.validate()?;
-    let ctx = local_context(&model.config);
-    let (customers, window) = score_on(&ctx, &model, lake).await?;
+    let session = Session::open(engine, &model.config, out).await?;
+    let ctx = &session.ctx;
+    let (customers, window) = score_on(ctx, &model, lake).await?;
     let tmp = sibling(out, "tmp")?;
     let _guard = RemoveOnDrop(tmp.clone());
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     write_table_parquet(
-        &ctx,
+        ctx,
         "customers",
         "customer_id",
         &tmp.join("customers.parquet"),

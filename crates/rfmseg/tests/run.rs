@@ -85,6 +85,7 @@ async fn run_labels_planted_archetypes_and_score_reproduces_it() {
         out: out.clone(),
         config,
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap();
@@ -153,7 +154,7 @@ async fn run_labels_planted_archetypes_and_score_reproduces_it() {
 
     // score with the saved model on the same lake gives back every assignment.
     let scored = dir.path().join("scored");
-    let sc = rfmseg::score::score(&out.join("model.json"), &lake, &scored)
+    let sc = rfmseg::score::score(&out.join("model.json"), &lake, &scored, &Default::default())
         .await
         .unwrap();
     assert_eq!(sc.customers, s.report.customers);
@@ -179,6 +180,7 @@ async fn the_k_sweep_chooses_k_and_explains_why() {
         out: out.clone(),
         config,
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap();
@@ -224,6 +226,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         out: out.clone(),
         config: config.clone(),
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap();
@@ -237,6 +240,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         out: out.clone(),
         config: bad,
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap_err()
@@ -275,6 +279,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         out: dir.path().join("never"),
         config: negative,
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap_err()
@@ -289,6 +294,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         out: file.join("out"),
         config,
         progress: false,
+        engine: Default::default(),
     })
     .await
     .unwrap_err()

@@ -15,7 +15,7 @@ pub const CLEAN_REVIEWS_SQL: &str = include_str!("../../../../sql/clean_reviews.
 /// sql/clean_items.sql
 pub const CLEAN_ITEMS_SQL: &str = include_str!("../../../../sql/clean_items.sql");
 
-fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
+pub(crate) fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
     let c = &config.clean;
     vec![
         (
@@ -103,7 +103,7 @@ pub async fn clean_reviews(
     for reason in REVIEW_DROP_REASONS {
         quality.push("reviews", reason, Action::Removed, out.reason(reason));
     }
-    let kept = out.register(ctx, STAGE)?;
+    let kept = out.register(ctx, STAGE).await?;
     quality.push("reviews", "clean reviews", Action::Kept, kept);
     if kept == 0 {
         return Err(nothing_left(quality, "reviews"));
@@ -156,7 +156,7 @@ pub async fn clean_items(
             out.kept_value("price_status", status),
         );
     }
-    let kept = out.register(ctx, STAGE)?;
+    let kept = out.register(ctx, STAGE).await?;
     quality.push("items", "clean items", Action::Kept, kept);
     if kept == 0 {
         return Err(nothing_left(quality, "items"));

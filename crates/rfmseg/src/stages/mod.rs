@@ -15,10 +15,13 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch, is_null};
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
+
+use crate::cluster::client::{SharedWorkDir, shared_work_dir};
 
 use crate::error::{Error, Result};
 
@@ -66,19 +69,89 @@ pub fn sql_f64(v: f64) -> String {
 }
 
 pub(crate) async fn count_rows(ctx: &SessionContext, stage: &str, table: &str) -> Result<u64> {
-    let df = ctx.table(table).await.map_err(|e| Error::stage(stage, e))?;
-    df.count()
-        .await
-        .map(|n| n as u64)
-        .map_err(|e| Error::stage(stage, e))
+    on_cluster(ctx, stage, || async {
+        let df = ctx.table(table).await.map_err(|e| Error::stage(stage, e))?;
+        df.count()
+            .await
+            .map(|n| n as u64)
+            .map_err(|e| Error::stage(stage, e))
+    })
+    .await
+}
+
+/// Runs one query (`attempt`) with the cluster's deadline. Ballista 55 can leave a job
+/// running forever when an executor is lost at the wrong moment (a stage rolled back
+/// while a retried task reports in); every rfmseg query is idempotent (a materialized
+/// table goes to a fresh folder each attempt), so a query past its deadline is dropped
+/// and resubmitted once, and the command fails with an error if that one also stalls.
+/// Embedded, the query just runs.
+pub async fn on_cluster<T, Fut>(
+    ctx: &SessionContext,
+    stage: &str,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let Some(work) = shared_work_dir(ctx) else {
+        return attempt().await;
+    };
+    let limit = work.query_timeout();
+    let mut lost = String::new();
+    for n in 1..=2 {
+        match tokio::time::timeout(limit, attempt()).await {
+            Ok(Err(e)) if executor_lost(&e) => {
+                tracing::warn!(stage, attempt = n, error = %e, "an executor was lost during the query");
+                lost = e.to_string();
+            }
+            Ok(result) => return result,
+            Err(_) => {
+                tracing::warn!(
+                    stage,
+                    attempt = n,
+                    seconds = limit.as_secs(),
+                    "query did not finish on the cluster in time"
+                );
+                lost.clear();
+            }
+        }
+    }
+    let message = if lost.is_empty() {
+        format!(
+            "the query did not finish within {} s, twice; nothing was written",
+            limit.as_secs()
+        )
+    } else {
+        format!("an executor could not be reached, twice; nothing was written ({lost})")
+    };
+    Err(Error::Cluster {
+        url: format!("stage {stage}"),
+        message,
+        hint: "an executor was probably lost and the scheduler could not recover the job: \
+               check the executors and rerun; if the query is only slow, raise --query-timeout"
+            .into(),
+    })
+}
+
+/// An error that says an executor went away (its results or shuffle files could not be
+/// fetched), not that the query is wrong: worth one resubmission.
+fn executor_lost(e: &Error) -> bool {
+    let text = e.to_string();
+    [
+        "GrpcConnectionError",
+        "tcp connect error",
+        "Shuffle fetch partition error",
+        RERUN_LEFTOVERS,
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 /// The output of a flagging query: the kept rows (drop_reason NULL), per partition, and
 /// the counts of every reason and flag.
 pub(crate) struct Flagged {
     pub(crate) rows: u64,
-    schema: SchemaRef,
-    partitions: Vec<Vec<RecordBatch>>,
+    kept_rows: Kept,
     /// (column, value) -> rows, over all rows.
     all: BTreeMap<(String, String), u64>,
     /// (column, value) -> rows, over the kept rows.
@@ -104,22 +177,42 @@ impl Flagged {
             .copied()
             .unwrap_or(0)
     }
-    /// Registers the kept rows as an in-memory table and returns their number.
-    pub(crate) fn register(self, ctx: &SessionContext, stage: &str) -> Result<u64> {
-        let kept: u64 = self
-            .partitions
-            .iter()
-            .flatten()
-            .map(|b| b.num_rows() as u64)
-            .sum();
-        let table =
-            MemTable::try_new(self.schema, self.partitions).map_err(|e| Error::stage(stage, e))?;
-        ctx.deregister_table(stage)
-            .map_err(|e| Error::stage(stage, e))?;
-        ctx.register_table(stage, Arc::new(table))
-            .map_err(|e| Error::stage(stage, e))?;
-        Ok(kept)
+    /// Registers the kept rows under `stage` and returns their number.
+    pub(crate) async fn register(self, ctx: &SessionContext, stage: &str) -> Result<u64> {
+        match self.kept_rows {
+            Kept::Memory { schema, partitions } => {
+                let kept: u64 = partitions
+                    .iter()
+                    .flatten()
+                    .map(|b| b.num_rows() as u64)
+                    .sum();
+                let table =
+                    MemTable::try_new(schema, partitions).map_err(|e| Error::stage(stage, e))?;
+                ctx.deregister_table(stage)
+                    .map_err(|e| Error::stage(stage, e))?;
+                ctx.register_table(stage, Arc::new(table))
+                    .map_err(|e| Error::stage(stage, e))?;
+                Ok(kept)
+            }
+            Kept::Shared { view, rows } => {
+                register_view(ctx, stage, &view, stage).await?;
+                Ok(rows)
+            }
+        }
     }
+}
+
+/// Where the kept rows of a flagging query are: in memory (embedded), or in the
+/// flagged table on the shared work folder, behind a filtering view (cluster).
+enum Kept {
+    Memory {
+        schema: SchemaRef,
+        partitions: Vec<Vec<RecordBatch>>,
+    },
+    Shared {
+        view: String,
+        rows: u64,
+    },
 }
 
 /// Runs a query whose rows carry `drop_reason` (and boolean `*_fixed` flags), counting
@@ -133,6 +226,9 @@ pub(crate) async fn flag_and_keep(
     keep: &[&str],
     kept_counts: &[&str],
 ) -> Result<Flagged> {
+    if shared_work_dir(ctx).is_some() {
+        return flag_and_keep_shared(ctx, stage, sql, keep, kept_counts).await;
+    }
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
     let indices: Vec<usize> = keep
@@ -166,11 +262,14 @@ pub(crate) async fn flag_and_keep(
     parts.sort_by_key(|(i, _)| *i);
     let mut flagged = Flagged {
         rows: 0,
-        schema: out_schema,
-        partitions: Vec::new(),
+        kept_rows: Kept::Memory {
+            schema: out_schema,
+            partitions: Vec::new(),
+        },
         all: BTreeMap::new(),
         kept: BTreeMap::new(),
     };
+    let mut partitions = Vec::new();
     for (_, p) in parts {
         flagged.rows += p.rows;
         for (k, v) in p.all {
@@ -179,9 +278,120 @@ pub(crate) async fn flag_and_keep(
         for (k, v) in p.kept {
             *flagged.kept.entry(k).or_default() += v;
         }
-        flagged.partitions.push(p.batches);
+        partitions.push(p.batches);
+    }
+    if let Kept::Memory { partitions: p, .. } = &mut flagged.kept_rows {
+        *p = partitions;
     }
     Ok(flagged)
+}
+
+/// [`flag_and_keep`] on a cluster: the executors write every flagged row to the shared
+/// work folder, one GROUP BY counts the reasons and flags there, and the kept rows are a
+/// view over that table. Nothing but the counts comes back to the client.
+async fn flag_and_keep_shared(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    keep: &[&str],
+    kept_counts: &[&str],
+) -> Result<Flagged> {
+    let flagged_table = format!("{stage}_flagged");
+    materialize(ctx, stage, sql, &flagged_table).await?;
+    let schema = ctx
+        .table(flagged_table.as_str())
+        .await
+        .map_err(|e| Error::stage(stage, e))?
+        .schema()
+        .as_arrow()
+        .clone();
+    let fixed: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name().ends_with("_fixed"))
+        .map(|f| f.name().clone())
+        .collect();
+    let group: Vec<String> = std::iter::once("drop_reason")
+        .chain(kept_counts.iter().copied())
+        .map(|c| format!("CAST({c} AS VARCHAR) AS {c}"))
+        .collect();
+    let sums: Vec<String> = fixed
+        .iter()
+        .map(|f| format!(", SUM(CASE WHEN {f} THEN 1 ELSE 0 END) AS {f}"))
+        .collect();
+    let count_sql = format!(
+        "SELECT {}, COUNT(*) AS n{} FROM {flagged_table} GROUP BY {}",
+        group.join(", "),
+        sums.concat(),
+        (1..=group.len())
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut flagged = Flagged {
+        rows: 0,
+        kept_rows: Kept::Shared {
+            view: format!(
+                "SELECT {} FROM {flagged_table} WHERE drop_reason IS NULL",
+                keep.join(", ")
+            ),
+            rows: 0,
+        },
+        all: BTreeMap::new(),
+        kept: BTreeMap::new(),
+    };
+    let mut kept_rows = 0;
+    for batch in collect(ctx, stage, &count_sql).await? {
+        let n = int_column(&batch, "n")?;
+        let reason = batch
+            .column_by_name("drop_reason")
+            .map(|c| c.as_string::<i32>().clone());
+        let reason =
+            reason.ok_or_else(|| Error::Internal(format!("stage {stage}: no drop_reason")))?;
+        for (i, &rows) in n.iter().enumerate() {
+            flagged.rows += rows;
+            if reason.is_null(i) {
+                kept_rows += rows;
+                for c in kept_counts {
+                    let values = batch
+                        .column_by_name(c)
+                        .ok_or_else(|| Error::Internal(format!("stage {stage}: no {c}")))?
+                        .as_string::<i32>();
+                    if !values.is_null(i) {
+                        *flagged
+                            .kept
+                            .entry((c.to_string(), values.value(i).to_string()))
+                            .or_default() += rows;
+                    }
+                }
+            } else {
+                *flagged
+                    .all
+                    .entry(("drop_reason".into(), reason.value(i).to_string()))
+                    .or_default() += rows;
+            }
+        }
+        for f in &fixed {
+            let sums = int_column(&batch, f)?;
+            *flagged.all.entry((f.clone(), "true".into())).or_default() += sums.iter().sum::<u64>();
+        }
+    }
+    if let Kept::Shared { rows, .. } = &mut flagged.kept_rows {
+        *rows = kept_rows;
+    }
+    Ok(flagged)
+}
+
+/// A count column (any integer type) as u64s; NULL counts as 0.
+fn int_column(batch: &RecordBatch, name: &str) -> Result<Vec<u64>> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let col = cast(col, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = col.as_primitive::<arrow::datatypes::Int64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { 0 } else { a.value(i) as u64 })
+        .collect())
 }
 
 struct PartitionTally {
@@ -255,6 +465,15 @@ pub(crate) async fn materialize(
     name: &str,
 ) -> Result<u64> {
     let started = std::time::Instant::now();
+    if let Some(work) = shared_work_dir(ctx) {
+        let rows = on_cluster(ctx, stage, || write_shared(ctx, stage, sql, name, &work)).await?;
+        tracing::debug!(
+            stage,
+            seconds = started.elapsed().as_secs_f64(),
+            "materialized on the cluster"
+        );
+        return Ok(rows);
+    }
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
     let partitions = df
@@ -278,6 +497,71 @@ pub(crate) async fn materialize(
     ctx.register_table(name, Arc::new(table))
         .map_err(|e| Error::stage(stage, e))?;
     Ok(rows)
+}
+
+/// Materializes on a cluster: the executors write the result as Parquet into a new
+/// folder of the shared work folder, which is then registered under `name`.
+async fn write_shared(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    name: &str,
+    work: &SharedWorkDir,
+) -> Result<u64> {
+    let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
+    let dir = work.table_dir(name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let schema = df.schema().as_arrow().clone();
+    let url = format!("{}/", dir.display());
+    let written = df
+        .write_parquet(&url, DataFrameWriteOptions::new(), None)
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    let rows = written
+        .iter()
+        .map(|b| int_column(b, "count").map(|v| v.iter().sum::<u64>()))
+        .sum::<Result<u64>>()?;
+    // A write task rerun after its executor was lost leaves the first attempt's files
+    // beside the rerun's: the folder must hold exactly the rows the write reported.
+    match rows_on_disk(&dir) {
+        Some(n) if n == rows => {}
+        found => {
+            return Err(Error::Cluster {
+                url: format!("stage {stage}"),
+                message: format!(
+                    "{} holds {} rows but the write reported {rows}: {RERUN_LEFTOVERS}",
+                    dir.display(),
+                    found.map_or("unreadable".to_string(), |n| n.to_string())
+                ),
+                hint: "rerun; if it happens without lost executors, report it".into(),
+            });
+        }
+    }
+    ctx.deregister_table(name)
+        .map_err(|e| Error::stage(stage, e))?;
+    ctx.register_parquet(name, &url, ParquetReadOptions::default().schema(&schema))
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    Ok(rows)
+}
+
+const RERUN_LEFTOVERS: &str = "a write task was rerun after an executor was lost";
+
+/// Rows in the Parquet files of `dir`, from their footers; None if a file is unreadable
+/// (for example cut short when its writer was killed).
+fn rows_on_disk(dir: &std::path::Path) -> Option<u64> {
+    let mut rows = 0u64;
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let file = std::fs::File::open(&path).ok()?;
+        let reader = parquet::file::reader::SerializedFileReader::new(file).ok()?;
+        use parquet::file::reader::FileReader;
+        rows += reader.metadata().file_metadata().num_rows() as u64;
+    }
+    Some(rows)
 }
 
 /// Registers a stage's SQL as a view (re-planned by each query that reads it).
@@ -306,13 +590,15 @@ pub(crate) async fn collect(
     sql: &str,
 ) -> Result<Vec<RecordBatch>> {
     let started = std::time::Instant::now();
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| Error::stage(stage, e))?
-        .collect()
-        .await
-        .map_err(|e| Error::stage(stage, e))?;
+    let batches = on_cluster(ctx, stage, || async {
+        ctx.sql(sql)
+            .await
+            .map_err(|e| Error::stage(stage, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::stage(stage, e))
+    })
+    .await?;
     tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
     Ok(batches)
 }

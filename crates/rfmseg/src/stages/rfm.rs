@@ -94,21 +94,24 @@ pub async fn purchases(ctx: &SessionContext, config: &Config) -> Result<()> {
     let sql = render("purchases", PURCHASES_SQL, &[("timezone", tz.to_string())])?;
     register_view(ctx, "purchases", &sql, "purchases").await?;
     // Planning succeeds for any text; an unknown zone only fails when rows are cast.
-    ctx.table("purchases")
-        .await
-        .and_then(|df| df.select_columns(&["day"]))
-        .and_then(|df| df.limit(0, Some(1)))
-        .map_err(|e| Error::stage("purchases", e))?
-        .collect()
-        .await
-        .map_err(|e| Error::Config {
-            key: "rfm.timezone".into(),
-            message: format!("{tz:?} is not a time zone DataFusion knows: {e}"),
-        })?;
+    super::on_cluster(ctx, "purchases", || async {
+        ctx.table("purchases")
+            .await
+            .and_then(|df| df.select_columns(&["day"]))
+            .and_then(|df| df.limit(0, Some(1)))
+            .map_err(|e| Error::stage("purchases", e))?
+            .collect()
+            .await
+            .map_err(|e| Error::Config {
+                key: "rfm.timezone".into(),
+                message: format!("{tz:?} is not a time zone DataFusion knows: {e}"),
+            })
+    })
+    .await?;
     Ok(())
 }
 
-fn window_params(config: &Config, as_of: String) -> Vec<(&'static str, String)> {
+pub(crate) fn window_params(config: &Config, as_of: String) -> Vec<(&'static str, String)> {
     vec![
         ("as_of", as_of),
         ("window_days", config.rfm.window_days.to_string()),
@@ -225,6 +228,21 @@ pub async fn scale(ctx: &SessionContext, config: &Config, customers: u64) -> Res
     Ok(scaler)
 }
 
+/// The parameters of sql/scale.sql.
+pub(crate) fn scale_params(config: &Config, scaler: &Scaler) -> Vec<(&'static str, String)> {
+    // A constant input (std 0) scales to 0, as in Spark, instead of dividing by zero.
+    let divisor = |sd: f64| if sd > 0.0 { sd } else { 1.0 };
+    vec![
+        ("mean_r", sql_f64(scaler.mean[0])),
+        ("std_r", sql_f64(divisor(scaler.std[0]))),
+        ("mean_f", sql_f64(scaler.mean[1])),
+        ("std_f", sql_f64(divisor(scaler.std[1]))),
+        ("mean_m", sql_f64(scaler.mean[2])),
+        ("std_m", sql_f64(divisor(scaler.std[2]))),
+        ("minibatches", config.features.minibatches.to_string()),
+    ]
+}
+
 /// Registers `features`: the `rfm` customers scaled with `scaler` (computed here, or
 /// read from a saved model by `rfmseg score`).
 pub async fn apply_scaler(ctx: &SessionContext, config: &Config, scaler: &Scaler) -> Result<()> {
@@ -235,18 +253,7 @@ pub async fn apply_scaler(ctx: &SessionContext, config: &Config, scaler: &Scaler
             hint: "use a model.json written by `rfmseg run`".into(),
         });
     }
-    // A constant input (std 0) scales to 0, as in Spark, instead of dividing by zero.
-    let divisor = |sd: f64| if sd > 0.0 { sd } else { 1.0 };
-    let params = vec![
-        ("mean_r", sql_f64(scaler.mean[0])),
-        ("std_r", sql_f64(divisor(scaler.std[0]))),
-        ("mean_f", sql_f64(scaler.mean[1])),
-        ("std_f", sql_f64(divisor(scaler.std[1]))),
-        ("mean_m", sql_f64(scaler.mean[2])),
-        ("std_m", sql_f64(divisor(scaler.std[2]))),
-        ("minibatches", config.features.minibatches.to_string()),
-    ];
-    let sql = render("scale", SCALE_SQL, &params)?;
+    let sql = render("scale", SCALE_SQL, &scale_params(config, scaler))?;
     register_view(ctx, "scale", &sql, "features").await
 }
 

@@ -1,0 +1,85 @@
+//! `rfmseg executor`: Ballista's executor as a library, with rfmseg's functions in the
+//! registry it decodes physical plans with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+
+use crate::error::{Error, Result};
+
+/// What `rfmseg executor` is told on its command line.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's host and gRPC port.
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    /// Address to listen on (Arrow Flight, for shuffle reads and results).
+    pub bind_host: String,
+    /// The host name other processes reach this executor by.
+    pub external_host: String,
+    /// Arrow Flight port (0 = any free port).
+    pub port: u16,
+    /// gRPC port the scheduler pushes tasks to (0 = any free port).
+    pub grpc_port: u16,
+    /// Tasks run at once; 0 means one per core.
+    pub concurrent_tasks: usize,
+    /// Where shuffle files and spills go.
+    pub work_dir: Option<PathBuf>,
+    /// How often the executor tells the scheduler it is alive; must be well under the
+    /// scheduler's executor timeout.
+    pub heartbeat_seconds: u64,
+}
+
+/// Runs an executor until SIGINT or SIGTERM (Ballista handles both and deregisters
+/// from the scheduler before stopping).
+pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
+    let port = if opts.port == 0 {
+        free_port(&opts.bind_host)?
+    } else {
+        opts.port
+    };
+    let grpc_port = if opts.grpc_port == 0 {
+        free_port(&opts.bind_host)?
+    } else {
+        opts.grpc_port
+    };
+    if let Some(dir) = &opts.work_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let config = ExecutorProcessConfig {
+        bind_host: opts.bind_host.clone(),
+        external_host: Some(opts.external_host.clone()),
+        port,
+        grpc_port,
+        scheduler_host: opts.scheduler_host.clone(),
+        scheduler_port: opts.scheduler_port,
+        scheduler_connect_timeout_seconds: 10,
+        vcores: opts.concurrent_tasks,
+        work_dir: opts.work_dir.as_ref().map(|d| d.display().to_string()),
+        executor_heartbeat_interval_seconds: opts.heartbeat_seconds,
+        override_function_registry: Some(Arc::new(super::functions::executor_registry())),
+        ..ExecutorProcessConfig::default()
+    };
+    tracing::info!(port, grpc_port, scheduler = %format!("{}:{}", opts.scheduler_host, opts.scheduler_port), "rfmseg executor starting");
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| Error::Cluster {
+            url: format!("{}:{}", opts.scheduler_host, opts.scheduler_port),
+            message: format!("executor stopped: {e}"),
+            hint: "is `rfmseg scheduler` running there? check --scheduler".into(),
+        })
+}
+
+/// A port that is free now (the OS picks it); used when the user passes 0.
+fn free_port(host: &str) -> Result<u16> {
+    let listener = std::net::TcpListener::bind((host, 0)).map_err(|e| Error::Cluster {
+        url: host.to_string(),
+        message: format!("cannot listen: {e}"),
+        hint: "check --bind".into(),
+    })?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io(host, e))
+}

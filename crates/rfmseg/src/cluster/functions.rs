@@ -1,0 +1,43 @@
+//! The one place that hands rfmseg's functions to each Ballista role: the client
+//! context, the scheduler's session builder (it decodes logical plans) and the
+//! executors' function registry (they decode physical plans).
+
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::execution::{FunctionRegistry, SessionState};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+/// Registers every rfmseg function on a context (the client, after Ballista has replaced
+/// the state's function lists with its defaults).
+pub fn register(ctx: &SessionContext) {
+    rfmseg_udfs::register_all(ctx);
+}
+
+/// The scheduler's session builder: Ballista's default state plus rfmseg's functions.
+pub fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    let mut state = ballista_core::utils::default_session_builder(config)?;
+    for f in rfmseg_udfs::scalar_udfs() {
+        state.register_udf(Arc::new(f))?;
+    }
+    for f in rfmseg_udfs::aggregate_udfs() {
+        state.register_udaf(Arc::new(f))?;
+    }
+    Ok(state)
+}
+
+/// The executors' registry: Ballista's defaults (DataFusion's built-ins) plus rfmseg's.
+pub fn executor_registry() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    for f in rfmseg_udfs::scalar_udfs() {
+        registry
+            .scalar_functions
+            .insert(f.name().to_string(), Arc::new(f));
+    }
+    for f in rfmseg_udfs::aggregate_udfs() {
+        registry
+            .aggregate_functions
+            .insert(f.name().to_string(), Arc::new(f));
+    }
+    registry
+}

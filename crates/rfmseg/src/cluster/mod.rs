@@ -1,0 +1,42 @@
+//! Distributed mode on Apache Ballista: the scheduler and executor processes (`rfmseg
+//! scheduler`, `rfmseg executor`) and the client session that submits every query of a
+//! run to them (`--cluster df://host:port`).
+//!
+//! Functions travel between Ballista processes by name only, so all three roles register
+//! the same list from [`functions`]; nothing in Ballista checks that they match. The
+//! driver loops (k-means iterations, the k sweep) stay in the client: each iteration is
+//! one distributed aggregate whose result is k x 3 numbers.
+
+pub mod client;
+pub mod executor;
+pub mod functions;
+pub mod scheduler;
+
+pub use client::{ClusterUrl, SharedWorkDir, cluster_context};
+pub use executor::{ExecutorOptions, run_executor};
+pub use scheduler::{SchedulerOptions, run_scheduler};
+
+/// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM, so both roles stop the
+/// same way under a terminal, `kill`, docker and Kubernetes.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

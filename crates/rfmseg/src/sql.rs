@@ -1,0 +1,266 @@
+//! `rfmseg sql`: one SQL statement, embedded or on the cluster, over a lake and any
+//! Parquet tables, with rfmseg's functions. The pipeline's own files in `sql/` run as they
+//! are: their `{{parameters}}` are bound from the config (and, with `--upto`, from the
+//! window and scaler the earlier stages computed), and `--upto clean|features` first
+//! registers the tables those files read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+use crate::config::Config;
+use crate::context::{Engine, Session, register_lake};
+use crate::error::{Error, Result};
+use crate::output::write_batches;
+use crate::stages::{self, render};
+
+/// How far the pipeline runs before the statement, so it can read the stages' tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upto {
+    /// `clean_reviews`, `clean_items`.
+    Clean,
+    /// ... and `purchases`, `rfm`, `features`, `scored`, `customers`.
+    Features,
+}
+
+impl std::str::FromStr for Upto {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Upto> {
+        match s {
+            "clean" => Ok(Upto::Clean),
+            "features" => Ok(Upto::Features),
+            _ => Err(Error::Config {
+                key: "--upto".into(),
+                message: format!("\"{s}\" is not a stage; use clean or features"),
+            }),
+        }
+    }
+}
+
+/// What `rfmseg sql` is asked to do.
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    /// The statement, and where it came from (a file name, or "-c").
+    pub sql: String,
+    pub source: String,
+    /// Registers `lake_reviews` and `lake_items`.
+    pub lake: Option<PathBuf>,
+    /// More tables: name -> Parquet file or folder.
+    pub tables: Vec<(String, PathBuf)>,
+    pub upto: Option<Upto>,
+    /// `{{name}}` -> value, over the defaults.
+    pub params: Vec<(String, String)>,
+    pub config: Config,
+    pub engine: Engine,
+    /// Write the result here (.parquet or .csv) instead of printing it.
+    pub out: Option<PathBuf>,
+}
+
+/// The statement's result.
+#[derive(Debug)]
+pub struct SqlResult {
+    pub batches: Vec<RecordBatch>,
+    pub rows: u64,
+}
+
+/// Runs the statement and writes the result to `opts.out` if set.
+pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
+    opts.config.validate()?;
+    let near = match &opts.out {
+        Some(out) => out.clone(),
+        None => std::env::temp_dir().join("rfmseg-sql"),
+    };
+    let session = Session::open(&opts.engine, &opts.config, &near).await?;
+    let ctx = &session.ctx;
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut bind = |list: Vec<(&'static str, String)>| {
+        for (k, v) in list {
+            params.insert(k.to_string(), v);
+        }
+    };
+    let config = &opts.config;
+    bind(stages::clean::clean_params(config));
+    bind(vec![
+        ("timezone", config.rfm.timezone.trim().to_string()),
+        ("seed", config.kmeans.seed.to_string()),
+        ("size", config.kmeans.silhouette_sample.to_string()),
+    ]);
+    let pinned = config.rfm.as_of.as_deref().map(|d| {
+        crate::config::parse_day(d)
+            .map(|day| day.to_string())
+            .map_err(|message| Error::Config {
+                key: "rfm.as_of".into(),
+                message,
+            })
+    });
+    bind(stages::rfm::window_params(
+        config,
+        pinned.transpose()?.unwrap_or_else(|| "NULL".into()),
+    ));
+
+    if let Some(lake) = &opts.lake {
+        register_lake(ctx, lake).await?;
+    }
+    for (name, path) in &opts.tables {
+        register_table(ctx, name, path).await?;
+    }
+    if let Some(upto) = opts.upto {
+        if opts.lake.is_none() {
+            return Err(Error::Config {
+                key: "--upto".into(),
+                message: "needs --lake: the stages start from the lake".into(),
+            });
+        }
+        stages::clean(ctx, config).await?;
+        if upto == Upto::Features {
+            let f = stages::rfm::features(ctx, config).await?;
+            bind(stages::rfm::window_params(
+                config,
+                f.window.as_of_day.to_string(),
+            ));
+            bind(stages::rfm::scale_params(config, &f.scaler));
+        }
+    }
+    for (k, v) in &opts.params {
+        params.insert(k.clone(), v.clone());
+    }
+    let sql = bind_params(&opts.source, &opts.sql, &params)?;
+    let batches = stages::on_cluster(ctx, &opts.source, || async {
+        match ctx.sql(&sql).await {
+            Ok(df) => df.collect().await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| explain(&opts.source, e))
+    })
+    .await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    if let Some(out) = &opts.out {
+        write_result(out, &batches)?;
+    }
+    Ok(SqlResult { batches, rows })
+}
+
+/// A missing table is the usual mistake with the pipeline's files: say where tables
+/// come from.
+fn explain(source: &str, e: datafusion::error::DataFusionError) -> Error {
+    let text = e.to_string();
+    let missing = text
+        .split("table '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .filter(|_| text.contains("not found"))
+        .map(|t| t.rsplit('.').next().unwrap_or(t));
+    match missing {
+        Some(table) => Error::BadInput {
+            path: source.into(),
+            message: format!("reads table {table}, which is not registered"),
+            hint: "--lake registers lake_reviews and lake_items; --upto clean adds clean_reviews \
+                   and clean_items; --upto features adds purchases, rfm, features, scored and \
+                   customers; --table NAME=PATH adds any Parquet file or folder"
+                .into(),
+        },
+        None => Error::stage(source, e),
+    }
+}
+
+/// Binds `{{name}}` placeholders; an unbound one is the user's to supply.
+fn bind_params(source: &str, sql: &str, params: &BTreeMap<String, String>) -> Result<String> {
+    let list: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(k, _)| sql.contains(&format!("{{{{{k}}}}}")))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    render(source, sql, &list).map_err(|_| {
+        let start = sql.find("{{").unwrap_or(0);
+        let rest = &sql[start..];
+        let name = &rest[2..rest.find("}}").unwrap_or(rest.len())];
+        Error::Config {
+            key: "--param".into(),
+            message: format!(
+                "{source}: parameter {{{{{name}}}}} has no value; pass --param {name}=VALUE \
+                 (or --upto features for the window and scaler parameters)"
+            ),
+        }
+    })
+}
+
+async fn register_table(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: "does not exist".into(),
+            hint: format!("--table {name}=PATH takes a Parquet file or a folder of them"),
+        });
+    }
+    let mut url = crate::context::absolute(path)?.display().to_string();
+    if path.is_dir() && !url.ends_with('/') {
+        url.push('/');
+    }
+    ctx.register_parquet(name, &url, ParquetReadOptions::default())
+        .await
+        .map_err(|e| Error::BadInput {
+            path: path.to_path_buf(),
+            message: format!("cannot be read as Parquet: {e}"),
+            hint: format!("--table {name}=PATH takes a Parquet file or a folder of them"),
+        })
+}
+
+/// Parquet or CSV by extension, written beside the target and renamed into place.
+fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+    };
+    match ext {
+        "parquet" => write_batches(out, &schema, batches),
+        "csv" => {
+            let tmp = out.with_extension("csv.tmp");
+            let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(std::io::BufWriter::new(file));
+            let mut rows = 0;
+            for b in batches {
+                writer
+                    .write(b)
+                    .map_err(|e| Error::io(&tmp, std::io::Error::other(e)))?;
+                rows += b.num_rows() as u64;
+            }
+            drop(writer);
+            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+            Ok(rows)
+        }
+        _ => Err(Error::Config {
+            key: "--out".into(),
+            message: format!("{}: use a .parquet or .csv file name", out.display()),
+        }),
+    }
+}
+
+/// The first `limit` rows as a text table, with a note when rows were left out.
+pub fn format_table(batches: &[RecordBatch], limit: usize) -> Result<String> {
+    let mut shown = Vec::new();
+    let mut left = limit;
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let n = b.num_rows().min(left);
+        shown.push(b.slice(0, n));
+        left -= n;
+    }
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut text = arrow::util::pretty::pretty_format_batches(&shown)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .to_string();
+    text.push('\n');
+    if total > limit {
+        text.push_str(&format!(
+            "(the first {limit} of {total} rows; --limit N shows more)\n"
+        ));
+    }
+    Ok(text)
+}
