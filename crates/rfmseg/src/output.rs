@@ -50,6 +50,41 @@ pub async fn write_table_parquet(
     write_batches(path, &schema, &batches)
 }
 
+/// Rows per write call: fixed, so the file's pages (and bytes) do not depend on how the
+/// engine happened to batch the rows (embedded and on a cluster give the same file).
+const WRITE_BATCH_ROWS: usize = 8192;
+
+/// The same rows as `batches`, in batches of exactly `size` rows (the last one shorter).
+fn rechunk(batches: &[RecordBatch], size: usize) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
+    let flush = |pending: &mut Vec<RecordBatch>, out: &mut Vec<RecordBatch>| -> Result<()> {
+        if let Some(first) = pending.first() {
+            let b = arrow::compute::concat_batches(&first.schema(), pending.iter())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            out.push(b);
+        }
+        pending.clear();
+        Ok(())
+    };
+    for b in batches {
+        let mut offset = 0;
+        while offset < b.num_rows() {
+            let take = (size - pending_rows).min(b.num_rows() - offset);
+            pending.push(b.slice(offset, take));
+            pending_rows += take;
+            offset += take;
+            if pending_rows == size {
+                flush(&mut pending, &mut out)?;
+                pending_rows = 0;
+            }
+        }
+    }
+    flush(&mut pending, &mut out)?;
+    Ok(out)
+}
+
 /// String views become plain strings: every Parquet reader knows those.
 fn portable_schema(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
@@ -80,7 +115,7 @@ pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -
     let mut writer =
         ArrowWriter::try_new(BufWriter::new(file), out_schema.clone(), Some(props)).map_err(pq)?;
     let mut rows = 0u64;
-    for b in batches {
+    for b in &rechunk(batches, WRITE_BATCH_ROWS)? {
         let columns: Vec<ArrayRef> = b
             .columns()
             .iter()
@@ -164,5 +199,38 @@ pub fn check_replaceable(out: &Path, marker: &str, what: &str) -> Result<()> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+
+    #[test]
+    fn rechunk_keeps_every_row_in_order_in_fixed_batches() {
+        let batch = |from: i64, n: i64| {
+            RecordBatch::try_from_iter(vec![(
+                "x",
+                Arc::new(Int64Array::from((from..from + n).collect::<Vec<_>>())) as ArrayRef,
+            )])
+            .unwrap()
+        };
+        let input = [batch(0, 3), batch(3, 0), batch(3, 6), batch(9, 1)];
+        let out = rechunk(&input, 4).unwrap();
+        let sizes: Vec<usize> = out.iter().map(|b| b.num_rows()).collect();
+        assert_eq!(sizes, [4, 4, 2]);
+        let values: Vec<i64> = out
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..10).collect::<Vec<_>>());
     }
 }
