@@ -87,17 +87,9 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         ("seed", config.kmeans.seed.to_string()),
         ("size", config.kmeans.silhouette_sample.to_string()),
     ]);
-    let pinned = config.rfm.as_of.as_deref().map(|d| {
-        crate::config::parse_day(d)
-            .map(|day| day.to_string())
-            .map_err(|message| Error::Config {
-                key: "rfm.as_of".into(),
-                message,
-            })
-    });
     bind(stages::rfm::window_params(
         config,
-        pinned.transpose()?.unwrap_or_else(|| "NULL".into()),
+        stages::rfm::pinned_as_of(config)?,
     ));
 
     if let Some(lake) = &opts.lake {

@@ -119,17 +119,27 @@ pub(crate) fn window_params(config: &Config, as_of: String) -> Vec<(&'static str
     ]
 }
 
+/// `rfm.as_of` as the SQL value of `{{as_of}}`: the pinned day number, or NULL for "the
+/// newest purchase's day".
+pub(crate) fn pinned_as_of(config: &Config) -> Result<String> {
+    match &config.rfm.as_of {
+        Some(day) => parse_day(day)
+            .map(|d| d.to_string())
+            .map_err(|message| Error::Config {
+                key: "rfm.as_of (--as-of)".into(),
+                message,
+            }),
+        None => Ok("NULL".to_string()),
+    }
+}
+
 /// The as-of day and the filter counts; an error naming the filter if nothing is left.
 pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWindow> {
-    let pinned = match &config.rfm.as_of {
-        Some(day) => Some(parse_day(day).map_err(|message| Error::Config {
-            key: "rfm.as_of (--as-of)".into(),
-            message,
-        })?),
-        None => None,
-    };
-    let as_of = pinned.map_or_else(|| "NULL".to_string(), |d| d.to_string());
-    let sql = render("rfm_window", RFM_WINDOW_SQL, &window_params(config, as_of))?;
+    let sql = render(
+        "rfm_window",
+        RFM_WINDOW_SQL,
+        &window_params(config, pinned_as_of(config)?),
+    )?;
     let row = one_row(ctx, "rfm_window", &sql).await?;
     let count = |name: &str| -> Result<u64> { Ok(get_i64(&row, name)?.unwrap_or(0) as u64) };
     let Some(newest) = get_i64(&row, "newest_day")? else {
