@@ -52,7 +52,14 @@ fixed AS (
     FROM distinct_rows
 ),
 newest AS (
-    SELECT max(ts) AS newest_ts FROM fixed WHERE invalid_reason IS NULL
+    -- The newest valid review. Read from `normalized`, not `fixed`: duplicates cannot change
+    -- a maximum, and a CTE read twice is planned twice, so reading `fixed` here would run
+    -- the DISTINCT above a second time (it doubled the cost of this stage).
+    SELECT max(ts) AS newest_ts
+    FROM normalized
+    WHERE user_id IS NOT NULL
+      AND parent_asin IS NOT NULL
+      AND (CASE WHEN rating = 0 THEN 1.0 ELSE rating END) BETWEEN 1 AND 5
 )
 SELECT
     user_id,

@@ -162,25 +162,26 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         ],
     )?;
     materialize(&ctx, "segment_purchases", &sql, "segment_purchases").await?;
-    let revenue: f64;
-    let clusters = {
-        let mut groups = group_summaries(&ctx, "cluster_label", features.customers).await?;
-        revenue = groups.1;
-        // In cluster index order, with the centres.
-        groups.0.sort_by_key(|g| g.cluster);
-        for g in &mut groups.0 {
-            if let Some(c) = g.cluster {
-                let c = c as usize;
-                let z = &clustering.model.centroids[c * D..(c + 1) * D];
-                g.centroid_z = Some([z[0], z[1], z[2]]);
-            }
+    // The report's queries are independent reads: run together, so on a cluster their
+    // per-job latency overlaps.
+    let (mut cluster_groups, (rfm_segments, _), rf_grid, distributions, thresholds) = futures::try_join!(
+        group_summaries(&ctx, "cluster_label", features.customers),
+        group_summaries(&ctx, "rfm_segment", features.customers),
+        rf_grid(&ctx),
+        histograms(&ctx),
+        score_thresholds(&ctx),
+    )?;
+    let revenue = cluster_groups.1;
+    // In cluster index order, with the centres.
+    cluster_groups.0.sort_by_key(|g| g.cluster);
+    for g in &mut cluster_groups.0 {
+        if let Some(c) = g.cluster {
+            let c = c as usize;
+            let z = &clustering.model.centroids[c * D..(c + 1) * D];
+            g.centroid_z = Some([z[0], z[1], z[2]]);
         }
-        groups.0
-    };
-    let (rfm_segments, _) = group_summaries(&ctx, "rfm_segment", features.customers).await?;
-    let rf_grid = rf_grid(&ctx).await?;
-    let distributions = histograms(&ctx).await?;
-    let thresholds = score_thresholds(&ctx).await?;
+    }
+    let clusters = cluster_groups.0;
     timer.finish(
         features.customers,
         (clusters.len() + rfm_segments.len()) as u64,
@@ -391,10 +392,15 @@ async fn group_summaries(
         GROUP_SUMMARY_SQL,
         &[("group", group.into()), ("table", "customers".into())],
     )?;
-    let summary = collect(ctx, "group_summary", &sql).await?;
-    let sql = render("group_prices", GROUP_PRICES_SQL, &[("group", group.into())])?;
+    let prices_sql = render("group_prices", GROUP_PRICES_SQL, &[("group", group.into())])?;
+    let (summary, price_rows, categories, stores) = futures::try_join!(
+        collect(ctx, "group_summary", &sql),
+        collect(ctx, "group_prices", &prices_sql),
+        lifts(ctx, group, "main_category"),
+        lifts(ctx, group, "store"),
+    )?;
     let mut prices: BTreeMap<String, [f64; 3]> = BTreeMap::new();
-    for b in collect(ctx, "group_prices", &sql).await? {
+    for b in price_rows {
         let (names, p25, p50, p75) = (
             str_column(&b, "name")?,
             f64_column(&b, "p25")?,
@@ -405,8 +411,6 @@ async fn group_summaries(
             prices.insert(names[i].clone(), [p25[i], p50[i], p75[i]]);
         }
     }
-    let categories = lifts(ctx, group, "main_category").await?;
-    let stores = lifts(ctx, group, "store").await?;
     let mut out = Vec::new();
     let mut revenue = 0.0;
     let mut rows = Vec::new();
