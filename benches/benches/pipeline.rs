@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use rfmseg::Config;
 use rfmseg::cluster::{ClusterUrl, ExecutorOptions, SchedulerOptions};
-use rfmseg::context::{DEFAULT_QUERY_TIMEOUT, Engine};
+use rfmseg::context::Engine;
 use rfmseg::pipeline::{RunOptions, run};
-use rfmseg_benches::{data_dir, lake, runtime, sizes};
+use rfmseg_benches::{cluster_engine, data_dir, external_cluster, lake, runtime, sizes};
 
 const ROLE: &str = "RFMSEG_BENCH_ROLE";
 
@@ -133,7 +133,7 @@ fn bench(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(10);
-    let external = std::env::var("RFMSEG_BENCH_CLUSTER").ok();
+    let external = external_cluster();
     for n in sizes() {
         let lake = lake(n);
         let out = data_dir().join(format!("pipeline-out-{n}"));
@@ -151,16 +151,8 @@ fn bench(c: &mut Criterion) {
             });
         };
         run_on("embedded".into(), Engine::Embedded);
-        let cluster_engine = |url: ClusterUrl| Engine::Cluster {
-            url,
-            work_dir: None,
-            query_timeout: DEFAULT_QUERY_TIMEOUT,
-        };
         match &external {
-            Some(url) => run_on(
-                "cluster".into(),
-                cluster_engine(ClusterUrl::parse(url).expect("RFMSEG_BENCH_CLUSTER")),
-            ),
+            Some(engine) => run_on("cluster".into(), engine.clone()),
             None => {
                 for executors in [1, 2] {
                     let cluster = LocalCluster::start(executors, (cores() / executors).max(1));

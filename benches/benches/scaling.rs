@@ -4,7 +4,8 @@
 //! `RFMSEG_BENCH_ROLE=run:N`) so its peak memory is its own, `RFMSEG_BENCH_REPEATS` runs per
 //! size (default 3, the median is kept). Prints, per stage, the seconds at each size and
 //! the exponent a of the least-squares fit time = c * rows^a (1 is linear), and writes the
-//! same table to `<bench data>/scaling.md`.
+//! same table to `<bench data>/scaling.md`. With `RFMSEG_BENCH_CLUSTER=df://host:port` the
+//! job runs on that cluster (ingest stays local; the peak memory is then the client's).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -13,7 +14,7 @@ use std::time::Instant;
 use rfmseg::Config;
 use rfmseg::ingest::{IngestOptions, ingest};
 use rfmseg::pipeline::{RunOptions, peak_rss_mib, run};
-use rfmseg_benches::{data_dir, raw, runtime};
+use rfmseg_benches::{data_dir, external_cluster, raw, runtime};
 
 const ROLE: &str = "RFMSEG_BENCH_ROLE";
 
@@ -108,7 +109,7 @@ fn measure(n: u64) {
             out: dir.join("out"),
             config: Config::default(),
             progress: false,
-            engine: Default::default(),
+            engine: external_cluster().unwrap_or_default(),
         }))
         .expect("run");
     for t in &summary.report.timings {
@@ -147,9 +148,13 @@ fn render(
     peak: &BTreeMap<u64, f64>,
     repeats: usize,
 ) -> String {
+    let engine = match std::env::var("RFMSEG_BENCH_CLUSTER") {
+        Ok(url) => format!("on the cluster {url} (peak RSS: the client's)"),
+        Err(_) => "embedded".into(),
+    };
     let mut s = format!(
-        "Seconds per stage, median of {repeats} runs [min-max], each size in its own process; \
-         a = fitted exponent of time ~ reviews^a\n\n| stage |"
+        "Seconds per stage, {engine}, median of {repeats} runs [min-max], each size in its \
+         own process; a = fitted exponent of time ~ reviews^a\n\n| stage |"
     );
     for n in sizes {
         s.push_str(&format!(" {n} reviews |"));

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use rfmseg::cluster::ClusterUrl;
+use rfmseg::context::{DEFAULT_QUERY_TIMEOUT, Engine};
 use rfmseg::generate::{GenerateOptions, GenerateSummary, generate};
 use rfmseg::ingest::{IngestOptions, ingest};
 
@@ -63,4 +65,22 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// The engine of a cluster at `url`, with the default work folder and query deadline.
+pub fn cluster_engine(url: ClusterUrl) -> Engine {
+    Engine::Cluster {
+        url,
+        work_dir: None,
+        query_timeout: DEFAULT_QUERY_TIMEOUT,
+    }
+}
+
+/// A running cluster to bench against instead of the embedded engine or the benches' own
+/// local cluster: `RFMSEG_BENCH_CLUSTER=df://host:port`. Its executors must see the bench
+/// data folder (`RFMSEG_BENCH_DATA`) at the same path, as for `rfmseg run --cluster`.
+pub fn external_cluster() -> Option<Engine> {
+    let url = std::env::var("RFMSEG_BENCH_CLUSTER").ok()?;
+    let url = ClusterUrl::parse(&url).unwrap_or_else(|e| panic!("RFMSEG_BENCH_CLUSTER={url}: {e}"));
+    Some(cluster_engine(url))
 }
