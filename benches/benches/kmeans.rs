@@ -143,7 +143,7 @@ fn bench(c: &mut Criterion) {
             .collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("lloyd_iteration_udaf_k8/{n}"), |b| {
-            let q = Queries { ctx: &ctx };
+            let q = Queries::new(&ctx);
             b.iter(|| rt.block_on(q.step(&centres, 0, u32::MAX)).expect("step"))
         });
         group.bench_function(format!("lloyd_iteration_hand_loop_1_thread_k8/{n}"), |b| {

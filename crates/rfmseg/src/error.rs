@@ -53,6 +53,10 @@ pub enum Error {
         message: String,
         hint: String,
     },
+    /// One failure that several callers report, e.g. a k-means round shared by the fits
+    /// of a sweep.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
     /// A bug in rfmseg, not in the input.
     #[error("internal error: {0} (this is a bug in rfmseg; please report it)")]
     Internal(String),

@@ -178,6 +178,33 @@ async fn the_model_is_bit_identical_for_1_and_8_partitions() {
     assert_eq!(results[0], results[2]);
 }
 
+/// A sweep gathers the aggregates of all its fits into shared queries (rounds); each k
+/// fitted on its own makes rounds of one. The fits must not differ by a bit, for Lloyd and
+/// for mini-batch (whose steps carry a FILTER on their mini-batches).
+#[tokio::test]
+async fn a_sweep_fits_every_k_exactly_as_that_k_alone() {
+    let (pts, truth) = blobs(&FOUR, 150, 1.0, 5);
+    let ctx = session(&pts, 3, 2);
+    for algorithm in [Algorithm::Lloyd, Algorithm::Minibatch] {
+        let mut config = Config::default();
+        config.kmeans.k_max = 6;
+        config.kmeans.algorithm = algorithm;
+        let sweep = kmeans::cluster(&ctx, &config, truth.len() as u64)
+            .await
+            .unwrap();
+        let fits = &sweep.selection.as_ref().unwrap().fits;
+        assert_eq!(fits.len(), 5);
+        for fit in fits {
+            let mut alone = config.clone();
+            alone.kmeans.k = Some(fit.k as u32);
+            let single = kmeans::cluster(&ctx, &alone, truth.len() as u64)
+                .await
+                .unwrap();
+            assert_eq!(&single.model, fit, "{algorithm:?} k = {}", fit.k);
+        }
+    }
+}
+
 #[tokio::test]
 async fn k_distinct_centres_even_when_the_data_has_few_distinct_points() {
     // 6 distinct points, each repeated 50 times.
@@ -219,7 +246,7 @@ async fn k_distinct_centres_even_when_the_data_has_few_distinct_points() {
 async fn one_lloyd_iteration_moves_centres_to_the_plain_rust_means() {
     let (pts, _) = blobs(&FOUR[..3], 100, 1.0, 4);
     let ctx = session(&pts, 4, 4);
-    let q = kmeans::Queries { ctx: &ctx };
+    let q = kmeans::Queries::new(&ctx);
     let start = [0.5, 0.5, 0.5, 5.0, 1.0, 0.0, 1.0, 5.0, 1.0];
     let (got, iterations, _) = kmeans::fit::lloyd(&q, start.to_vec(), 1, 0.0)
         .await

@@ -1,22 +1,29 @@
 //! The k-means queries: each is a file in sql/, run over `kmeans_input`, returning only
 //! k x d numbers (or a small sample) to the driver. Nothing here reads customer rows one
 //! by one, so the same driver runs embedded or against a Ballista cluster.
+//!
+//! The aggregates (a Lloyd step, a cost, a silhouette) that concurrent fits ask for at the
+//! same time are gathered into one query, `sql/kmeans_round.sql`: on a cluster each query
+//! is a job with a fixed cost of tens of milliseconds, and a k sweep would otherwise be
+//! ~200 of them. Every aggregate is exact whatever else shares its query, so gathering
+//! never changes a result.
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 use rfmseg_udfs::format_centroids;
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::stages::{collect, one_row, render, sql_f64, sql_string};
 
-pub const KMEANS_STEP_SQL: &str = include_str!("../../../../sql/kmeans_step.sql");
-pub const KMEANS_COST_SQL: &str = include_str!("../../../../sql/kmeans_cost.sql");
+pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../sql/kmeans_round.sql");
 pub const KMEANS_FIRST_CENTRE_SQL: &str = include_str!("../../../../sql/kmeans_first_centre.sql");
 pub const KMEANS_SAMPLE_SQL: &str = include_str!("../../../../sql/kmeans_sample.sql");
 pub const KMEANS_DISTINCT_POINTS_SQL: &str =
     include_str!("../../../../sql/kmeans_distinct_points.sql");
-pub const SILHOUETTE_SQL: &str = include_str!("../../../../sql/silhouette.sql");
 pub const SILHOUETTE_SAMPLE_SQL: &str = include_str!("../../../../sql/silhouette_sample.sql");
 pub const KMEANS_ASSIGN_SQL: &str = include_str!("../../../../sql/kmeans_assign.sql");
 
@@ -57,30 +64,136 @@ pub fn centroids_literal(centres: &[f64]) -> String {
     sql_string(&format_centroids(centres))
 }
 
+/// The model inputs, in the order the UDFs take them.
+const FEATURES: &str = "recency_z, frequency_z, monetary_z";
+
 /// Runs the k-means queries on one session.
 pub struct Queries<'a> {
     pub ctx: &'a SessionContext,
+    round: Round,
+    /// The seeded first centre, with its seed.
+    first_centre: tokio::sync::Mutex<Option<(u64, Vec<f64>)>>,
 }
 
-impl Queries<'_> {
+/// The aggregates asked for and not yet taken by a query. The first asker leads: it lets
+/// the other fits (polled by the same task) add theirs, then runs them all at once.
+#[derive(Default)]
+struct Round {
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    aggregates: Vec<(String, oneshot::Sender<Answer>)>,
+    leader: bool,
+}
+
+/// One aggregate's column of the round's row, or the round's error, shared.
+type Answer = std::result::Result<ArrayRef, Arc<Error>>;
+
+/// How often a round's leader yields before it runs the query: enough for every fit
+/// woken by the previous round to reach its next aggregate.
+const GATHER_YIELDS: usize = 4;
+
+impl<'a> Queries<'a> {
+    pub fn new(ctx: &'a SessionContext) -> Self {
+        Queries {
+            ctx,
+            round: Round::default(),
+            first_centre: Default::default(),
+        }
+    }
+
     async fn rows(&self, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
         collect(self.ctx, stage, sql).await
+    }
+
+    /// The value of one aggregate expression over `kmeans_input`, computed in the next
+    /// round with whatever the other fits ask for meanwhile.
+    async fn aggregate(&self, expression: String) -> Result<ArrayRef> {
+        let (tx, rx) = oneshot::channel();
+        let lead = {
+            let mut p = self.round.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.aggregates.push((expression, tx));
+            !std::mem::replace(&mut p.leader, true)
+        };
+        if lead {
+            for _ in 0..GATHER_YIELDS {
+                tokio::task::yield_now().await;
+            }
+            let taken = {
+                let mut p = self.round.pending.lock().unwrap_or_else(|e| e.into_inner());
+                p.leader = false;
+                std::mem::take(&mut p.aggregates)
+            };
+            self.run_round(taken).await;
+        }
+        match rx.await {
+            Ok(Ok(column)) => Ok(column),
+            Ok(Err(e)) => Err(Arc::try_unwrap(e).unwrap_or_else(Error::Shared)),
+            Err(_) => Err(Error::Internal(
+                "a k-means round ended without an answer".into(),
+            )),
+        }
+    }
+
+    /// One query for the gathered aggregates; identical ones (fits of different k start
+    /// from the same first centre) are computed once.
+    async fn run_round(&self, taken: Vec<(String, oneshot::Sender<Answer>)>) {
+        let mut unique: Vec<&str> = Vec::new();
+        let mut column = Vec::with_capacity(taken.len());
+        for (expression, _) in &taken {
+            let i = match unique.iter().position(|u| u == expression) {
+                Some(i) => i,
+                None => {
+                    unique.push(expression);
+                    unique.len() - 1
+                }
+            };
+            column.push(i);
+        }
+        let list = unique
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS a{i}"))
+            .collect::<Vec<_>>()
+            .join(",\n       ");
+        tracing::debug!(
+            aggregates = taken.len(),
+            distinct = unique.len(),
+            "k-means round"
+        );
+        let row: std::result::Result<RecordBatch, Arc<Error>> = async {
+            let sql = render("kmeans_round", KMEANS_ROUND_SQL, &[("aggregates", list)])?;
+            one_row(self.ctx, "kmeans_round", &sql).await
+        }
+        .await
+        .map_err(Arc::new);
+        for ((_, tx), i) in taken.into_iter().zip(column) {
+            let answer = match &row {
+                Ok(row) => Ok(Arc::clone(row.column(i))),
+                Err(e) => Err(Arc::clone(e)),
+            };
+            // The asker may be gone (its sweep failed elsewhere); nothing to tell it then.
+            let _ = tx.send(answer);
+        }
     }
 
     /// One pass of `kmeans_step` over the mini-batches `lo..=hi`.
     pub async fn step(&self, centres: &[f64], lo: u32, hi: u32) -> Result<Step> {
         let k = centres.len() / D;
-        let sql = render(
-            "kmeans_step",
-            KMEANS_STEP_SQL,
-            &[
-                ("centroids", centroids_literal(centres)),
-                ("batch_lo", lo.to_string()),
-                ("batch_hi", hi.to_string()),
-            ],
-        )?;
-        let row = one_row(self.ctx, "kmeans_step", &sql).await?;
-        let list = row.column(0).as_list::<i32>();
+        let filter = if lo == 0 && hi == u32::MAX {
+            String::new()
+        } else {
+            format!(" FILTER (WHERE batch BETWEEN {lo} AND {hi})")
+        };
+        let column = self
+            .aggregate(format!(
+                "kmeans_step({}, {FEATURES}){filter}",
+                centroids_literal(centres)
+            ))
+            .await?;
+        let list = column.as_list::<i32>();
         if list.is_null(0) {
             return Ok(Step {
                 sums: vec![0.0; k * D],
@@ -108,17 +221,24 @@ impl Queries<'_> {
 
     /// WCSS of all rows for `centres`.
     pub async fn cost(&self, centres: &[f64]) -> Result<f64> {
-        let sql = render(
-            "kmeans_cost",
-            KMEANS_COST_SQL,
-            &[("centroids", centroids_literal(centres))],
-        )?;
-        let row = one_row(self.ctx, "kmeans_cost", &sql).await?;
-        Ok(row.column(0).as_primitive::<Float64Type>().value(0))
+        let column = self
+            .aggregate(format!(
+                "kmeans_cost({}, {FEATURES})",
+                centroids_literal(centres)
+            ))
+            .await?;
+        Ok(column.as_primitive::<Float64Type>().value(0))
     }
 
     /// The seeded first k-means|| centre.
+    /// Every k of a sweep starts from it, so it is fetched once per seed.
     pub async fn first_centre(&self, seed: u64) -> Result<Vec<f64>> {
+        let mut first = self.first_centre.lock().await;
+        if let Some((s, pts)) = first.as_ref()
+            && *s == seed
+        {
+            return Ok(pts.clone());
+        }
         let sql = render(
             "kmeans_first_centre",
             KMEANS_FIRST_CENTRE_SQL,
@@ -132,6 +252,7 @@ impl Queries<'_> {
                 hint: "see the data-quality table and the RFM window".into(),
             });
         }
+        *first = Some((seed, pts.clone()));
         Ok(pts)
     }
 
@@ -170,16 +291,14 @@ impl Queries<'_> {
 
     /// Spark's squared-Euclidean silhouette over all rows.
     pub async fn silhouette(&self, centres: &[f64], stats: &[f64]) -> Result<f64> {
-        let sql = render(
-            "silhouette",
-            SILHOUETTE_SQL,
-            &[
-                ("centroids", centroids_literal(centres)),
-                ("stats", sql_string(&format_centroids(stats))),
-            ],
-        )?;
-        let row = one_row(self.ctx, "silhouette", &sql).await?;
-        Ok(row.column(0).as_primitive::<Float64Type>().value(0))
+        let column = self
+            .aggregate(format!(
+                "kmeans_silhouette({}, {}, {FEATURES})",
+                centroids_literal(centres),
+                sql_string(&format_centroids(stats))
+            ))
+            .await?;
+        Ok(column.as_primitive::<Float64Type>().value(0))
     }
 
     /// The seeded silhouette sample, row-major.

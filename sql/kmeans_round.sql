@@ -1,0 +1,22 @@
+-- kmeans_round: the k-means aggregates that the fits of a k sweep ask for at the same time,
+-- in one pass over the customers: one query (on a cluster, one job) per round instead of
+-- one per fit. A fit alone makes rounds of one aggregate.
+--
+-- Input:      kmeans_input (customers with recency_z, frequency_z, monetary_z, batch)
+-- Parameters: aggregates   `expression AS aN, ...`, each expression one of:
+--
+--   kmeans_step(CENTROIDS, recency_z, frequency_z, monetary_z)
+--       one Lloyd iteration: per centre the coordinate sums, counts and sums of squared
+--       norms of the rows nearest to it, and the total cost (layout in
+--       udfs/src/kmeans_step.rs); partial states merge exactly, so any partitioning gives
+--       the same bits. A mini-batch step adds FILTER (WHERE batch BETWEEN lo AND hi).
+--   kmeans_cost(CENTROIDS, recency_z, frequency_z, monetary_z)
+--       the within-cluster sum of squares (WCSS) of all customers for the centres.
+--   kmeans_silhouette(CENTROIDS, STATS, recency_z, frequency_z, monetary_z)
+--       the mean silhouette with squared Euclidean distance, as Spark's
+--       ClusteringEvaluator computes it, exact in O(n * k) from per-cluster count,
+--       coordinate sums and sums of squared norms (from kmeans_step with the same centres).
+--
+--   CENTROIDS is a literal 'c11,c12,c13,c21,...'; STATS 'n1,s11,s12,s13,q1,...'.
+SELECT {{aggregates}}
+FROM kmeans_input
