@@ -8,33 +8,34 @@
 --             dimension      main_category or store
 --             min_purchases  support needed for a lift to count
 --             top            values kept per group
+-- The totals are window sums over `by_group` rather than CTEs joined back to it: a CTE read
+-- several times is planned and computed that many times, and on a cluster each copy is
+-- more stages of the job.
 WITH by_group AS (
     SELECT {{group}} AS name, {{dimension}} AS value, count(*) AS n
     FROM segment_purchases
     WHERE {{dimension}} IS NOT NULL
     GROUP BY {{group}}, {{dimension}}
 ),
-group_total AS (
-    SELECT name, sum(n) AS total FROM by_group GROUP BY name
-),
-overall AS (
-    SELECT value, sum(n) AS n_all FROM by_group GROUP BY value
-),
-all_total AS (
-    SELECT sum(n) AS total_all FROM by_group
+totals AS (
+    SELECT
+        name,
+        value,
+        n,
+        sum(n) OVER (PARTITION BY name) AS group_total,
+        sum(n) OVER (PARTITION BY value) AS n_all,
+        sum(n) OVER () AS total_all
+    FROM by_group
 ),
 lifted AS (
     SELECT
-        b.name,
-        b.value,
-        b.n,
-        CAST(b.n AS DOUBLE) / g.total AS share,
-        (CAST(b.n AS DOUBLE) / g.total) / (CAST(o.n_all AS DOUBLE) / a.total_all) AS lift
-    FROM by_group b
-    JOIN group_total g ON b.name = g.name
-    JOIN overall o ON b.value = o.value
-    CROSS JOIN all_total a
-    WHERE b.n >= {{min_purchases}}
+        name,
+        value,
+        n,
+        CAST(n AS DOUBLE) / group_total AS share,
+        (CAST(n AS DOUBLE) / group_total) / (CAST(n_all AS DOUBLE) / total_all) AS lift
+    FROM totals
+    WHERE n >= {{min_purchases}}
 ),
 ranked AS (
     SELECT *, row_number() OVER (PARTITION BY name ORDER BY lift DESC, value) AS rn

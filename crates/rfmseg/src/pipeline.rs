@@ -628,3 +628,99 @@ fn segments_csv(clusters: &[GroupSummary], segments: &[GroupSummary]) -> String 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+
+    /// group_lift.sql against the plain definition: per group, share = n / group total,
+    /// lift = share / (value's purchases / all purchases), values with at least 20
+    /// purchases in the group, the 3 highest lifts (ties by value).
+    #[tokio::test]
+    async fn lifts_equal_a_plain_count_over_the_same_purchases() {
+        let (mut groups, mut values) = (Vec::new(), Vec::new());
+        let mut s = 7u64;
+        for _ in 0..5000 {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let g = (s >> 33) % 3;
+            let v = ((s >> 40) % 7 + g * (s >> 50) % 3) % 8;
+            groups.push(Some(format!("group {g}")));
+            // Value 9 is rare and only in group 0 (about 17 purchases): its lift would be
+            // the highest, but it is below the support of 20. It still counts in the totals.
+            let v = if g == 0 && (s >> 20).is_multiple_of(100) {
+                9
+            } else {
+                v
+            };
+            values.push((v != 7).then(|| format!("value {v}")));
+        }
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "cluster_label",
+                Arc::new(StringArray::from(groups.clone())) as _,
+            ),
+            (
+                "main_category",
+                Arc::new(StringArray::from(values.clone())) as _,
+            ),
+        ])
+        .unwrap();
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("segment_purchases", Arc::new(table))
+            .unwrap();
+        let got = lifts(&ctx, "cluster_label", "main_category").await.unwrap();
+
+        let mut n: HashMap<(String, String), u64> = HashMap::new();
+        for (g, v) in groups.iter().zip(&values) {
+            if let (Some(g), Some(v)) = (g, v) {
+                *n.entry((g.clone(), v.clone())).or_default() += 1;
+            }
+        }
+        let total_all: u64 = n.values().sum();
+        let mut want: BTreeMap<String, Vec<(String, u64, f64, f64)>> = BTreeMap::new();
+        for ((g, v), &c) in &n {
+            let group_total: u64 = n.iter().filter(|((h, _), _)| h == g).map(|(_, c)| c).sum();
+            let n_all: u64 = n.iter().filter(|((_, w), _)| w == v).map(|(_, c)| c).sum();
+            if c >= 20 {
+                let share = c as f64 / group_total as f64;
+                let lift = share / (n_all as f64 / total_all as f64);
+                want.entry(g.clone())
+                    .or_default()
+                    .push((v.clone(), c, share, lift));
+            }
+        }
+        for list in want.values_mut() {
+            list.sort_by(|a, b| b.3.total_cmp(&a.3).then(a.0.cmp(&b.0)));
+            list.truncate(3);
+        }
+        assert_eq!(got.len(), 3);
+        let rare = n
+            .iter()
+            .filter(|((_, v), c)| v == "value 9" && **c < 20)
+            .count();
+        assert!(rare > 0, "the data should hold a value below the support");
+        for (g, list) in &want {
+            let rows: Vec<(String, u64, f64, f64)> = got[g]
+                .iter()
+                .map(|l| (l.name.clone(), l.purchases, l.share, l.lift))
+                .collect();
+            assert_eq!(rows.len(), list.len(), "{g}");
+            for (r, w) in rows.iter().zip(list) {
+                assert_eq!((&r.0, r.1), (&w.0, w.1), "{g}");
+                assert!(
+                    (r.2 - w.2).abs() < 1e-12 && (r.3 - w.3).abs() < 1e-12,
+                    "{g}: {r:?} {w:?}"
+                );
+            }
+        }
+    }
+}
