@@ -65,9 +65,9 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
         });
     }
     // The fits of the sweep are independent (each k has its own seeded initialisation), so
-    // they run concurrently: the result is the same as one after another, but on a cluster
-    // the ~25 rounds of queries overlap their per-job latency (submission, planning,
-    // polling) instead of paying it ~200 times in a row.
+    // they run concurrently, which lets `Queries` gather their aggregates into shared
+    // queries: the same result as one fit after another, in fewer queries (on a cluster,
+    // fewer jobs, each with a fixed cost).
     let mut fits: Vec<KMeansFit> = futures::stream::iter(ks)
         .map(|k| {
             let (q, sample) = (&q, &sample);

@@ -137,6 +137,12 @@ impl<'a> Queries<'a> {
         }
     }
 
+    /// [`Self::aggregate`] for an aggregate that returns one Float64.
+    async fn aggregate_f64(&self, expression: String) -> Result<f64> {
+        let column = self.aggregate(expression).await?;
+        Ok(column.as_primitive::<Float64Type>().value(0))
+    }
+
     /// One query for the gathered aggregates; identical ones (fits of different k start
     /// from the same first centre) are computed once.
     async fn run_round(&self, taken: Vec<(String, oneshot::Sender<Answer>)>) {
@@ -221,13 +227,11 @@ impl<'a> Queries<'a> {
 
     /// WCSS of all rows for `centres`.
     pub async fn cost(&self, centres: &[f64]) -> Result<f64> {
-        let column = self
-            .aggregate(format!(
-                "kmeans_cost({}, {FEATURES})",
-                centroids_literal(centres)
-            ))
-            .await?;
-        Ok(column.as_primitive::<Float64Type>().value(0))
+        self.aggregate_f64(format!(
+            "kmeans_cost({}, {FEATURES})",
+            centroids_literal(centres)
+        ))
+        .await
     }
 
     /// The seeded first k-means|| centre.
@@ -291,14 +295,12 @@ impl<'a> Queries<'a> {
 
     /// Spark's squared-Euclidean silhouette over all rows.
     pub async fn silhouette(&self, centres: &[f64], stats: &[f64]) -> Result<f64> {
-        let column = self
-            .aggregate(format!(
-                "kmeans_silhouette({}, {}, {FEATURES})",
-                centroids_literal(centres),
-                sql_string(&format_centroids(stats))
-            ))
-            .await?;
-        Ok(column.as_primitive::<Float64Type>().value(0))
+        self.aggregate_f64(format!(
+            "kmeans_silhouette({}, {}, {FEATURES})",
+            centroids_literal(centres),
+            centroids_literal(stats)
+        ))
+        .await
     }
 
     /// The seeded silhouette sample, row-major.
