@@ -456,12 +456,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             quality_json,
         } => {
             let config = Config::load(config.as_deref())?;
+            if let Some(path) = &quality_json {
+                rfmseg::storage::check_new_file(path)?;
+            }
             let (_, quality) = runtime
                 .block_on(rfmseg::clean_lake(&lake, &config))
                 .context("clean failed")?;
             print!("{quality}");
             if let Some(path) = quality_json {
-                rfmseg::output::write_json(&path, &quality)?;
+                rfmseg::storage::write_new_file(&path, |tmp| {
+                    rfmseg::storage::write_json(tmp, &quality)
+                })?;
             }
         }
         Command::Features {

@@ -10,7 +10,7 @@ use crate::cluster::{ClusterUrl, cluster_context};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::Table;
-use crate::output::{RemoveOnDrop, sibling};
+use crate::storage::ScratchDir;
 
 /// Where a command's queries run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(1800);
 /// (removed when the session is dropped, whether the command succeeded or not).
 pub struct Session {
     pub ctx: SessionContext,
-    _work: Option<RemoveOnDrop>,
+    _work: Option<ScratchDir>,
 }
 
 impl Session {
@@ -53,14 +53,16 @@ impl Session {
                 work_dir,
                 query_timeout,
             } => {
-                let dir = match work_dir {
-                    Some(d) => d.join(format!("rfmseg-{}", std::process::id())),
-                    None => sibling(out, "work")?,
+                // Absolute: executors resolve it from their own folders.
+                let near = match work_dir {
+                    Some(d) => {
+                        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                        absolute(&d.join("rfmseg-work"))?
+                    }
+                    None => absolute(out)?,
                 };
-                let dir = absolute(&dir)?;
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                let guard = RemoveOnDrop(dir.clone());
-                let ctx = cluster_context(url, config, &dir, *query_timeout).await?;
+                let guard = ScratchDir::create(&near)?;
+                let ctx = cluster_context(url, config, guard.path(), *query_timeout).await?;
                 Ok(Session {
                     ctx,
                     _work: Some(guard),

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::generate::{GenerateOptions, GenerateSummary, generate};
 use crate::ingest::{IngestOptions, IngestSummary, ingest};
 use crate::pipeline::{RunOptions, RunSummary, run};
+use crate::storage::{OutputKind, ensure_container};
 
 /// What the demo did, for the summary it prints.
 #[derive(Debug)]
@@ -27,6 +28,9 @@ pub async fn run_demo(
     progress: bool,
 ) -> Result<DemoSummary> {
     let started = Instant::now();
+    // Each of raw/, lake/ and out/ is swapped in whole by its own writer; the folder
+    // around them is marked as the demo's, so a user's folder is never filled.
+    ensure_container(dir, OutputKind::Demo)?;
     let generated = generate(&GenerateOptions {
         reviews,
         seed: config.kmeans.seed,

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::storage::{OutputDir, OutputKind, write_json};
 use catalogue::{Catalogue, MetaTally};
 use pipeline::{Sink, deflate_part, ordered_parallel};
 use reviews::{Archetype, Pools, ReviewSource, Tally, USERS_PER_BLOCK};
@@ -149,21 +150,22 @@ fn validate(opts: &GenerateOptions) -> Result<()> {
 /// `generate` on exactly `workers` generator threads (the output does not depend on it).
 fn generate_with_workers(opts: &GenerateOptions, workers: usize) -> Result<GenerateSummary> {
     validate(opts)?;
-    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let output = OutputDir::create(&opts.out, OutputKind::Generated)?;
     let ext = if opts.gzip { ".jsonl.gz" } else { ".jsonl" };
-    let reviews_path = opts.out.join(format!("Electronics{ext}"));
-    let items_path = opts.out.join(format!("meta_Electronics{ext}"));
-    let truth_path = opts.out.join("truth.csv");
+    let reviews_name = format!("Electronics{ext}");
+    let items_name = format!("meta_Electronics{ext}");
+    let truth_name = "truth.csv";
+    let tmp = output.path();
 
     let cat = Catalogue::new(opts.seed, (opts.reviews / REVIEWS_PER_ITEM).max(MIN_ITEMS));
-    let meta = write_meta(&cat, &items_path, opts.gzip, workers)?;
+    let meta = write_meta(&cat, &tmp.join(&items_name), opts.gzip, workers)?;
     let pools = Pools::scan(&cat);
     let source = ReviewSource::new(opts.seed, &cat, &pools, opts.malformed_rate);
     let tally = write_reviews(
         &source,
         opts.reviews,
-        &reviews_path,
-        &truth_path,
+        &tmp.join(&reviews_name),
+        &tmp.join(truth_name),
         opts.gzip,
         workers,
     )?;
@@ -183,9 +185,10 @@ fn generate_with_workers(opts: &GenerateOptions, workers: usize) -> Result<Gener
         items: cat.len(),
         meta_lines: meta.lines,
         planted,
-        reviews_path,
-        items_path,
-        truth_path,
+        // Where they are once the folder is in place.
+        reviews_path: opts.out.join(reviews_name),
+        items_path: opts.out.join(items_name),
+        truth_path: opts.out.join(truth_name),
         verified_lines: tally.verified,
         rating_zero_lines: tally.rating_zero,
         negative_helpful_lines: tally.negative_helpful,
@@ -196,11 +199,8 @@ fn generate_with_workers(opts: &GenerateOptions, workers: usize) -> Result<Gener
         meta_excluded_category: meta.excluded_category,
         meta_null_category: meta.null_category,
     };
-    let summary_path = opts.out.join("generate_summary.json");
-    let mut json = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| Error::Internal(format!("cannot serialise the generate summary: {e}")))?;
-    json.push(b'\n');
-    std::fs::write(&summary_path, json).map_err(|e| Error::io(&summary_path, e))?;
+    write_json(&tmp.join("generate_summary.json"), &summary)?;
+    output.commit()?;
     Ok(summary)
 }
 

@@ -22,6 +22,7 @@ pub mod score;
 pub mod segments;
 pub mod sql;
 pub mod stages;
+pub mod storage;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -65,18 +66,19 @@ pub struct FeaturesOutput {
 }
 
 /// Cleans a lake, computes the features and writes `customers.parquet` and
-/// `features.json` into `out`.
+/// `features.json` as the folder `out` (replacing only an earlier `features` output).
 pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result<FeaturesOutput> {
+    let output = storage::OutputDir::create(out, storage::OutputKind::Features)?;
     let (ctx, quality, features) = lake_features(lake, config).await?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     output::write_table_parquet(
         &ctx,
         "customers",
         "customer_id",
-        &out.join("customers.parquet"),
+        &output.path().join("customers.parquet"),
     )
     .await?;
     let result = FeaturesOutput { quality, features };
-    output::write_json(&out.join("features.json"), &result)?;
+    storage::write_json(&output.path().join("features.json"), &result)?;
+    output.commit()?;
     Ok(result)
 }

@@ -1,9 +1,10 @@
-//! Writing results: Parquet that pandas, polars and DuckDB read as is, and JSON, each
-//! written under a temporary name and renamed, so a reader never sees half a file.
+//! Writing results as Parquet that pandas, polars and DuckDB read as is, with the same
+//! bytes embedded and on a cluster. Where the file goes (inside an output folder being
+//! built, or a new single file) is [`crate::storage`]'s job.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -100,15 +101,14 @@ fn portable_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Writes batches to one zstd Parquet file, atomically.
+/// Writes batches to one zstd Parquet file at `path` (a path from [`crate::storage`]).
 pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
     let out_schema = portable_schema(schema);
-    let tmp = path.with_extension("parquet.tmp");
     let pq = |e| Error::Parquet {
         path: path.to_path_buf(),
         source: e,
     };
-    let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .build();
@@ -129,77 +129,7 @@ pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -
         writer.write(&batch).map_err(pq)?;
     }
     writer.close().map_err(pq)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     Ok(rows)
-}
-
-/// Writes JSON under a temporary name and renames it.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
-/// A new name beside `path` (same filesystem, so the final rename is atomic).
-pub fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| Error::Config {
-        key: "--out".into(),
-        message: format!("{} has no folder name", path.display()),
-    })?;
-    let mut n = name.to_os_string();
-    n.push(format!(".{tag}-{}", std::process::id()));
-    Ok(path.with_file_name(n))
-}
-
-/// Puts the finished `tmp` folder at `dest`, moving any previous one aside first and
-/// deleting it only once the new one is in place.
-pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
-    let old = sibling(dest, "old")?;
-    let had_old = dest.exists();
-    if had_old {
-        std::fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
-    }
-    if let Err(e) = std::fs::rename(tmp, dest) {
-        if had_old {
-            let _ = std::fs::rename(&old, dest);
-        }
-        return Err(Error::io(dest, e));
-    }
-    if had_old {
-        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-    }
-    Ok(())
-}
-
-/// Deletes a temporary folder when a run stops early (an error or a panic).
-pub struct RemoveOnDrop(pub PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// Refuses to replace a non-empty folder that lacks `marker` (the file that says it is
-/// rfmseg's own `what`: a lake, or run output), so a wrong `--out` never deletes data.
-pub fn check_replaceable(out: &Path, marker: &str, what: &str) -> Result<()> {
-    match std::fs::read_dir(out) {
-        Err(_) => Ok(()),
-        Ok(mut entries) => {
-            if entries.next().is_none() || out.join(marker).exists() {
-                Ok(())
-            } else {
-                Err(Error::BadInput {
-                    path: out.to_path_buf(),
-                    message: format!("exists and is not {what}; refusing to replace it"),
-                    hint: "choose another --out, or remove the folder first".into(),
-                })
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,12 +19,11 @@ use crate::context::{Engine, Session, register_lake};
 use crate::error::{Error, Result};
 use crate::kmeans::{self, Clustering, D};
 use crate::model::{Model, ScoreThresholds, unscale};
-use crate::output::{
-    RemoveOnDrop, check_replaceable, replace_dir, sibling, write_json, write_table_parquet,
-};
+use crate::output::write_table_parquet;
 use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
 use crate::segments::{action, cluster_labels};
 use crate::stages::{self, collect, materialize, register_view, render, sql_f64, sql_string};
+use crate::storage::{OutputDir, OutputKind, write_file, write_json};
 
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
@@ -35,7 +34,7 @@ pub const RF_GRID_SQL: &str = include_str!("../../../sql/rf_grid.sql");
 pub const HISTOGRAMS_SQL: &str = include_str!("../../../sql/histograms.sql");
 pub const SCORE_THRESHOLDS_SQL: &str = include_str!("../../../sql/score_thresholds.sql");
 
-/// The file whose presence marks a folder as rfmseg output (safe to replace).
+/// The run's report data, beside report.html.
 pub const REPORT_JSON: &str = "report.json";
 
 /// What `run` needs.
@@ -115,10 +114,8 @@ pub fn peak_rss_mib() -> f64 {
 pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let config = &opts.config;
     config.validate()?;
-    check_replaceable(&opts.out, REPORT_JSON, "rfmseg output")?;
-    let tmp = sibling(&opts.out, "tmp")?;
-    let _guard = RemoveOnDrop(tmp.clone());
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let output = OutputDir::create(&opts.out, OutputKind::Run)?;
+    let tmp = output.path().to_path_buf();
 
     let session = Session::open(&opts.engine, config, &opts.out).await?;
     let ctx = session.ctx.clone();
@@ -255,7 +252,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     };
     write_json(&tmp.join(REPORT_JSON), &report)?;
     write_text(&tmp.join("report.html"), &html::render(&report))?;
-    replace_dir(&tmp, &opts.out)?;
+    output.commit()?;
     Ok(RunSummary {
         report,
         model,
@@ -272,7 +269,7 @@ fn centres_z(c: &Clustering) -> Vec<[f64; 3]> {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    write_file(path, text.as_bytes())
 }
 
 /// Assigns every customer its cluster, names the clusters from their centres, and

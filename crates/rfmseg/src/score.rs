@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use datafusion::prelude::SessionContext;
 
 use crate::context::{Engine, Session, register_lake};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
-use crate::output::{RemoveOnDrop, replace_dir, sibling, write_json, write_table_parquet};
+use crate::output::write_table_parquet;
 use crate::pipeline::{assign_clusters, register_labels};
 use crate::stages::rfm::{RFM_SEGMENTS_SQL, RfmWindow};
 use crate::stages::{self, materialize, register_view, render, sql_f64};
+use crate::storage::{OutputDir, OutputKind, write_json};
 
 pub const SCORE_RFM_SQL: &str = include_str!("../../../sql/score_rfm.sql");
 
@@ -75,12 +76,11 @@ pub async fn score(
 ) -> Result<ScoreSummary> {
     let model = Model::read(model_path)?;
     model.config.validate()?;
+    let output = OutputDir::create(out, OutputKind::Score)?;
     let session = Session::open(engine, &model.config, out).await?;
     let ctx = &session.ctx;
     let (customers, window) = score_on(ctx, &model, lake).await?;
-    let tmp = sibling(out, "tmp")?;
-    let _guard = RemoveOnDrop(tmp.clone());
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let tmp = output.path();
     write_table_parquet(
         ctx,
         "customers",
@@ -94,6 +94,6 @@ pub async fn score(
         out: out.to_path_buf(),
     };
     write_json(&tmp.join("score.json"), &summary)?;
-    replace_dir(&tmp, out)?;
+    output.commit()?;
     Ok(summary)
 }

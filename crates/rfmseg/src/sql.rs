@@ -15,6 +15,7 @@ use crate::context::{Engine, Session, register_lake};
 use crate::error::{Error, Result};
 use crate::output::write_batches;
 use crate::stages::{self, render};
+use crate::storage;
 
 /// How far the pipeline runs before the statement, so it can read the stages' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,10 @@ pub struct SqlResult {
 /// Runs the statement and writes the result to `opts.out` if set.
 pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     opts.config.validate()?;
+    if let Some(out) = &opts.out {
+        result_format(out)?;
+        storage::check_new_file(out)?;
+    }
     let near = match &opts.out {
         Some(out) => out.clone(),
         None => std::env::temp_dir().join("rfmseg-sql"),
@@ -199,37 +204,56 @@ async fn register_table(ctx: &SessionContext, name: &str, path: &Path) -> Result
         })
 }
 
-/// Parquet or CSV by extension, written beside the target and renamed into place.
-fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
-    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let schema = match batches.first() {
-        Some(b) => b.schema(),
-        None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
-    };
-    match ext {
-        "parquet" => write_batches(out, &schema, batches),
-        "csv" => {
-            let tmp = out.with_extension("csv.tmp");
-            let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(std::io::BufWriter::new(file));
-            let mut rows = 0;
-            for b in batches {
-                writer
-                    .write(b)
-                    .map_err(|e| Error::io(&tmp, std::io::Error::other(e)))?;
-                rows += b.num_rows() as u64;
-            }
-            drop(writer);
-            std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-            Ok(rows)
-        }
+/// The result file formats, by extension.
+#[derive(Clone, Copy)]
+enum ResultFormat {
+    Parquet,
+    Csv,
+}
+
+fn result_format(out: &Path) -> Result<ResultFormat> {
+    match out.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "parquet" => Ok(ResultFormat::Parquet),
+        "csv" => Ok(ResultFormat::Csv),
         _ => Err(Error::Config {
             key: "--out".into(),
             message: format!("{}: use a .parquet or .csv file name", out.display()),
         }),
     }
+}
+
+/// Parquet or CSV by extension, as a new file (never replacing one).
+fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
+    let format = result_format(out)?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+    };
+    storage::write_new_file(out, |tmp| match format {
+        ResultFormat::Parquet => write_batches(tmp, &schema, batches),
+        ResultFormat::Csv => {
+            use std::io::Write;
+            let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+            let mut file = std::io::BufWriter::new(file);
+            let mut rows = 0;
+            // One batch at a time into memory, then to the file: arrow's CSV writer
+            // panics if its final flush fails, a Vec's never does.
+            for (i, b) in batches.iter().enumerate() {
+                let mut buf = Vec::new();
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(i == 0)
+                    .build(&mut buf);
+                writer
+                    .write(b)
+                    .map_err(|e| Error::io(tmp, std::io::Error::other(e)))?;
+                drop(writer);
+                file.write_all(&buf).map_err(|e| Error::io(tmp, e))?;
+                rows += b.num_rows() as u64;
+            }
+            file.flush().map_err(|e| Error::io(tmp, e))?;
+            Ok(rows)
+        }
+    })
 }
 
 /// The first `limit` rows as a text table, with a note when rows were left out.

@@ -336,7 +336,7 @@ fn unusable_inputs_get_one_clear_message_and_leave_no_lake() {
     assert!(!lake.exists());
     let leftovers: Vec<String> = entries(dir.path())
         .into_iter()
-        .filter(|n| n.contains(".tmp-"))
+        .filter(|n| n.contains(".rfmseg-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
@@ -352,7 +352,7 @@ fn a_folder_that_is_not_a_lake_is_never_replaced() {
     opts.on_bad_line = OnBadLine::Skip;
     let err = ingest(&opts).unwrap_err().to_string();
     assert!(
-        err.contains("not an rfmseg lake; refusing to replace it"),
+        err.contains("was not written by rfmseg (no .rfmseg-output.json); refusing to replace it"),
         "{err}"
     );
     assert_eq!(entries(&out), ["thesis.tex"]);

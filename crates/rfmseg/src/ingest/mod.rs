@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::output::{RemoveOnDrop, check_replaceable, replace_dir, sibling};
+use crate::storage::{OutputDir, OutputKind, write_json};
 pub use tables::{Table, items_schema, reviews_schema};
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
@@ -115,31 +115,27 @@ pub struct IngestSummary {
     pub seconds: f64,
 }
 
-/// The marker that says a folder is an rfmseg lake (and may be replaced by a new ingest).
+/// What the ingest read and wrote, kept in the lake.
 pub const SUMMARY_FILE: &str = "_ingest.json";
 
 /// Ingests reviews and items into a new lake at `opts.out`.
 pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
-    check_replaceable(&opts.out, SUMMARY_FILE, "an rfmseg lake")?;
     let review_files = input_files(&opts.reviews, "--reviews")?;
     let item_files = input_files(&opts.items, "--items")?;
-    let tmp = sibling(&opts.out, "tmp")?;
-    let _guard = RemoveOnDrop(tmp.clone());
-    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let output = OutputDir::create(&opts.out, OutputKind::Lake)?;
+    let tmp = output.path();
 
-    let reviews = ingest_table(Table::Reviews, &review_files, &tmp, opts)?;
-    let items = ingest_table(Table::Items, &item_files, &tmp, opts)?;
+    let reviews = ingest_table(Table::Reviews, &review_files, tmp, opts)?;
+    let items = ingest_table(Table::Items, &item_files, tmp, opts)?;
     let summary = IngestSummary {
         reviews,
         items,
         on_bad_line: opts.on_bad_line,
         seconds: started.elapsed().as_secs_f64(),
     };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))?;
-    let marker = tmp.join(SUMMARY_FILE);
-    fs::write(&marker, json).map_err(|e| Error::io(&marker, e))?;
-    replace_dir(&tmp, &opts.out)?;
+    write_json(&tmp.join(SUMMARY_FILE), &summary)?;
+    output.commit()?;
     Ok(summary)
 }
 

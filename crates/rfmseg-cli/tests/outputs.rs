@@ -1,0 +1,250 @@
+//! No command destroys a user's file: every command that writes refuses a folder it did
+//! not make and a file at its path, and a kill at any point of the final swap leaves the
+//! complete old output or the complete new one (the writer's `RFMSEG_FAULT` hook aborts
+//! the process there, as `kill -9` would).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn rfmseg_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rfmseg"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run rfmseg");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str], dir: &Path) {
+    let (code, err) = rfmseg_env(args, dir, &[]);
+    assert_eq!(code, Some(0), "rfmseg {args:?}: {err}");
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A small raw data set, a lake and a run's output in `dir`.
+fn fixture(dir: &Path) {
+    ok(&["generate", "--reviews", "3000", "--out", "raw"], dir);
+    ok(
+        &[
+            "ingest",
+            "--reviews",
+            "raw/Electronics.jsonl",
+            "--items",
+            "raw/meta_Electronics.jsonl",
+            "--out",
+            "lake",
+        ],
+        dir,
+    );
+    ok(&["run", "--lake", "lake", "--out", "run", "--k", "3"], dir);
+}
+
+#[test]
+fn every_writing_command_leaves_a_users_folder_and_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fixture(d);
+    // A user's folder with a file in it, and a user's file.
+    std::fs::create_dir(d.join("mine")).unwrap();
+    std::fs::write(d.join("mine/Electronics.jsonl"), "my notes\n").unwrap();
+    std::fs::write(d.join("mine.csv"), "a,b\n1,2\n").unwrap();
+    let before = snapshot(d);
+
+    let folder_commands: Vec<Vec<&str>> = vec![
+        vec!["run", "--lake", "lake", "--k", "3", "--out"],
+        vec![
+            "score",
+            "--model",
+            "run/model.json",
+            "--lake",
+            "lake",
+            "--out",
+        ],
+        vec!["features", "--lake", "lake", "--out"],
+        vec![
+            "ingest",
+            "--reviews",
+            "raw/Electronics.jsonl",
+            "--items",
+            "raw/meta_Electronics.jsonl",
+            "--out",
+        ],
+        vec!["generate", "--reviews", "100", "--out"],
+        vec!["demo", "--reviews", "2000", "--dir"],
+    ];
+    for cmd in &folder_commands {
+        for target in ["mine", "mine.csv"] {
+            let mut args = cmd.clone();
+            args.push(target);
+            let (code, err) = rfmseg_env(&args, d, &[]);
+            assert_eq!(code, Some(2), "{args:?} must refuse: {err}");
+            let want = if target == "mine" {
+                "was not written by rfmseg"
+            } else {
+                "is a file, not a folder"
+            };
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+    // features must not overwrite a run's customers.parquet behind its model.json.
+    let (code, err) = rfmseg_env(&["features", "--lake", "lake", "--out", "run"], d, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds the output of `rfmseg run`"), "{err}");
+
+    for args in [
+        vec!["sql", "-c", "SELECT 1 AS x", "--out", "mine.csv"],
+        vec!["clean", "--lake", "lake", "--quality-json", "mine.csv"],
+    ] {
+        let (code, err) = rfmseg_env(&args, d, &[]);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("already exists; rfmseg never overwrites a file"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        snapshot(d),
+        before,
+        "no file changed, none added or removed"
+    );
+}
+
+#[test]
+fn a_kill_at_any_point_of_the_swap_leaves_a_complete_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&["generate", "--reviews", "300", "--out", "raw"], d);
+    let old = snapshot(&d.join("raw"));
+    ok(
+        &[
+            "generate",
+            "--reviews",
+            "300",
+            "--out",
+            "other",
+            "--seed",
+            "7",
+        ],
+        d,
+    );
+    let new = {
+        // The same command as the killed ones, run to completion elsewhere.
+        let s = snapshot(&d.join("other"));
+        let summary = String::from_utf8(s[Path::new("generate_summary.json")].clone()).unwrap();
+        assert!(summary.contains("\"seed\": 7"), "{summary}");
+        s
+    };
+    assert_ne!(old, new);
+    for point in ["written", "synced", "swapped", "cleaned"] {
+        let (code, err) = rfmseg_env(
+            &[
+                "generate",
+                "--reviews",
+                "300",
+                "--out",
+                "raw",
+                "--seed",
+                "7",
+            ],
+            d,
+            &[("RFMSEG_FAULT", point)],
+        );
+        assert_eq!(code, None, "killed by SIGABRT at {point}: {err}");
+        let now = snapshot(&d.join("raw"));
+        // Paths inside generate_summary.json name the output folder, so compare the rest
+        // of the files by bytes and the summary by its seed.
+        let seed_of = |s: &BTreeMap<PathBuf, Vec<u8>>| {
+            String::from_utf8(s[Path::new("generate_summary.json")].clone())
+                .unwrap()
+                .contains("\"seed\": 7")
+        };
+        let strip = |mut s: BTreeMap<PathBuf, Vec<u8>>| {
+            s.remove(Path::new("generate_summary.json"));
+            s
+        };
+        let is_new = seed_of(&now);
+        let want = if is_new { &new } else { &old };
+        assert_eq!(
+            strip(now.clone()),
+            strip(want.clone()),
+            "complete output after a kill at {point}"
+        );
+        // Before the swap the old output is in place, from the swap on the new one.
+        assert_eq!(is_new, matches!(point, "swapped" | "cleaned"), "at {point}");
+        // Put the old one back for the next point.
+        if is_new {
+            ok(&["generate", "--reviews", "300", "--out", "raw"], d);
+        }
+    }
+    // The next run cleans up every leftover of the killed ones.
+    ok(&["generate", "--reviews", "300", "--out", "raw"], d);
+    assert_eq!(names(d), ["other", "raw"]);
+    assert_eq!(snapshot(&d.join("raw")), old);
+}
+
+#[test]
+fn a_stale_temporary_lake_is_deleted_not_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&["generate", "--reviews", "500", "--out", "raw"], d);
+    let ingest = [
+        "ingest",
+        "--reviews",
+        "raw/Electronics.jsonl",
+        "--items",
+        "raw/meta_Electronics.jsonl",
+        "--out",
+        "lake",
+    ];
+    // A killed ingest's temporary lake, with a part file of other data, and its unheld lock.
+    let stale = d.join(".lake.rfmseg-1-0-0");
+    std::fs::create_dir_all(stale.join("reviews")).unwrap();
+    std::fs::copy(
+        d.join("raw/Electronics.jsonl"),
+        stale.join("reviews/part-99999.parquet"),
+    )
+    .unwrap();
+    std::fs::write(d.join(".lake.rfmseg-1-0-0.lock"), "").unwrap();
+    ok(&ingest, d);
+    assert!(
+        !names(&d.join("lake/reviews"))
+            .iter()
+            .any(|n| n.contains("99999"))
+    );
+    assert_eq!(names(d), ["lake", "raw"]);
+    // And the lake reads: a run over it succeeds.
+    ok(&["run", "--lake", "lake", "--out", "out", "--k", "2"], d);
+}
