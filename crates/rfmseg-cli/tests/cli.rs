@@ -211,3 +211,66 @@ fn sql_rejects_statements_that_write_and_leaves_the_lake_alone() {
     assert_eq!(code, 0, "{err}");
     assert!(out.ends_with("1 rows\n"), "{out}");
 }
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "sql",
+            "--limit",
+            "100000",
+            "-c",
+            "SELECT value, value * 2 AS twice FROM generate_series(1, 100000)",
+        ][..],
+        &["show-config"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rfmseg"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run rfmseg");
+        // The reader goes away before rfmseg writes anything, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}
+
+/// How often `needle` occurs in `text`.
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+#[test]
+fn sql_and_os_errors_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = rfmseg(
+        &["sql", "-c", "SELECT nope FROM generate_series(1, 3)"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("error: sql failed: stage -c: "), "{err}");
+    assert_eq!(count(&err, "No field named nope"), 1, "{err}");
+
+    let (code, _, err) = rfmseg(
+        &["sql", "--config", "missing.toml", "-c", "SELECT 1"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: missing.toml: No such file or directory (os error 2)\n"
+    );
+
+    let (code, _, err) = rfmseg(&["sql", "-f", "missing.sql"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: reading missing.sql: No such file or directory (os error 2)\n"
+    );
+}
