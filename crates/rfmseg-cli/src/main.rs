@@ -1,7 +1,9 @@
 //! The `rfmseg` binary: parses flags, resolves the config, calls one library function per
-//! subcommand, and prints errors once, as a chain. Exit code 2 on any error.
+//! subcommand, and prints errors once, as a chain. Exit codes: 0 on success (and when the
+//! reader of stdout has gone away), 70 (EX_SOFTWARE) for a bug in rfmseg, 2 for every
+//! other error.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -320,11 +322,80 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Unix convention, as ripgrep: when the reader of our output has gone away
+        // (`rfmseg sql ... | head -1`), it has all it wanted; that is not an error, and
+        // there is nobody left to tell.
+        Err(e) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            eprintln!("error: {}", chain_once(&e));
+            let bug = e
+                .chain()
+                .filter_map(|c| c.downcast_ref::<rfmseg::Error>())
+                .any(rfmseg::Error::is_bug);
+            // 70 is EX_SOFTWARE (sysexits.h): scripts can tell "fix the input" (2) from
+            // "report this".
+            ExitCode::from(if bug { 70 } else { 2 })
         }
     }
+}
+
+/// The error and its causes as one line of text, each piece once. The library's errors
+/// show their cause in their own text (so a caller of the library sees all of it) and
+/// also return it as `source()`, and DataFusion's errors do the same (a schema error
+/// wraps itself, an Arrow error wraps a DataFusion error): printing the whole chain
+/// (`{:#}`) repeated an OS or SQL error two to four times. A cause already contained in
+/// what is printed is left out; the contexts ("sql failed") and the hints stay.
+fn chain_once(e: &anyhow::Error) -> String {
+    let mut shown: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !shown.iter().any(|s| s.contains(text)) {
+            shown.push(text.to_string());
+        }
+    }
+    shown.join(": ")
+}
+
+/// Stdout was closed by its reader; `main` exits quietly with status 0.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Writes to stdout, returning an error instead of panicking as `print!` does: Rust
+/// ignores SIGPIPE, so writing to a closed pipe fails with EPIPE. Only this broken pipe
+/// becomes [`StdoutClosed`]; one from a socket to the cluster stays an error.
+fn write_stdout(args: std::fmt::Arguments) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+    }
+}
+
+/// `print!` for every command's output, through [`write_stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(format_args!($($arg)*))?
+    };
+}
+
+/// `println!` for every command's output, through [`write_stdout`].
+macro_rules! outln {
+    () => {
+        write_stdout(format_args!("\n"))?
+    };
+    ($($arg:tt)*) => {
+        write_stdout(format_args!("{}\n", format_args!($($arg)*)))?
+    };
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -343,21 +414,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let s = runtime
                 .block_on(rfmseg::demo::run_demo(&dir, reviews, &config, progress))
                 .context("demo failed")?;
-            println!(
+            outln!(
                 "generated {} review lines ({} users, {} items) in {}",
                 group_thousands(s.generated.review_lines),
                 group_thousands(s.generated.users),
                 group_thousands(s.generated.items),
                 dir.join("raw").display()
             );
-            println!(
+            outln!(
                 "ingested {} reviews and {} items into {}",
                 group_thousands(s.ingested.reviews.rows),
                 group_thousands(s.ingested.items.rows),
                 dir.join("lake").display()
             );
-            print_run(&s.run);
-            println!("demo finished in {:.1} s", s.seconds);
+            print_run(&s.run)?;
+            outln!("demo finished in {:.1} s", s.seconds);
         }
         Command::Run {
             lake,
@@ -376,7 +447,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     engine,
                 }))
                 .context("run failed")?;
-            print_run(&s);
+            print_run(&s)?;
         }
         Command::Score {
             model,
@@ -388,7 +459,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let s = runtime
                 .block_on(rfmseg::score::score(&model, &lake, &out, &engine))
                 .context("score failed")?;
-            println!(
+            outln!(
                 "{} customers scored (window {} .. {}) into {}",
                 group_thousands(s.customers),
                 s.window.first_day,
@@ -411,7 +482,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 malformed_rate,
             })
             .context("generate failed")?;
-            println!(
+            outln!(
                 "wrote {} review lines ({} users) to {}, {} items to {}, truth in {}",
                 group_thousands(s.review_lines),
                 group_thousands(s.users),
@@ -434,7 +505,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.progress = progress;
             let s = ingest(&opts).context("ingest failed")?;
             for (name, t) in [("reviews", &s.reviews), ("items", &s.items)] {
-                println!(
+                outln!(
                     "{name}: {} rows from {} lines ({} bad, {} blank), {} MB in {} file(s)",
                     group_thousands(t.rows),
                     group_thousands(t.lines),
@@ -446,9 +517,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if s.on_bad_line == OnBadLine::Quarantine && s.reviews.bad_lines + s.items.bad_lines > 0
             {
-                println!("bad lines kept in {}", out.join("quarantine").display());
+                outln!("bad lines kept in {}", out.join("quarantine").display());
             }
-            println!("lake written to {} in {:.1} s", out.display(), s.seconds);
+            outln!("lake written to {} in {:.1} s", out.display(), s.seconds);
         }
         Command::Clean {
             lake,
@@ -462,7 +533,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, quality) = runtime
                 .block_on(rfmseg::clean_lake(&lake, &config))
                 .context("clean failed")?;
-            print!("{quality}");
+            out!("{quality}");
             if let Some(path) = quality_json {
                 rfmseg::storage::write_new_file(&path, |tmp| {
                     rfmseg::storage::write_json(tmp, &quality)
@@ -485,16 +556,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             config.validate()?;
             let summary = runtime.block_on(rfmseg::features_to_dir(&lake, &out, &config))?;
-            print!("{}", summary.quality);
+            out!("{}", summary.quality);
             let w = &summary.features.window;
-            println!(
+            outln!(
                 "\nRFM window {} .. {} (newest purchase {}): {} purchases counted",
                 w.first_day,
                 w.as_of,
                 w.newest_day,
                 group_thousands(w.counted)
             );
-            println!(
+            outln!(
                 "{} customers written to {}",
                 group_thousands(summary.features.customers),
                 out.join("customers.parquet").display()
@@ -548,14 +619,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(rfmseg::sql::run_sql(&opts))
                 .context("sql failed")?;
             match out {
-                Some(path) => println!(
+                Some(path) => outln!(
                     "{} rows written to {}",
                     group_thousands(r.rows),
                     path.display()
                 ),
                 None => {
-                    print!("{}", rfmseg::sql::format_table(&r.batches, limit)?);
-                    println!("{} rows", group_thousands(r.rows));
+                    out!("{}", rfmseg::sql::format_table(&r.batches, limit)?);
+                    outln!("{} rows", group_thousands(r.rows));
                 }
             }
         }
@@ -600,16 +671,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("executor failed")?;
         }
         Command::ShowConfig { config } => {
-            print!("{}", Config::load(config.as_deref())?.to_toml());
+            out!("{}", Config::load(config.as_deref())?.to_toml());
         }
     }
     Ok(())
 }
 
 /// The short summary of a run: segments, shares, k, silhouette, and where the report is.
-fn print_run(s: &rfmseg::pipeline::RunSummary) {
+fn print_run(s: &rfmseg::pipeline::RunSummary) -> anyhow::Result<()> {
     let r = &s.report;
-    println!(
+    outln!(
         "\n{} customers, window {} .. {}, k = {} (silhouette {:.3})",
         group_thousands(r.customers),
         r.window.first_day,
@@ -618,20 +689,23 @@ fn print_run(s: &rfmseg::pipeline::RunSummary) {
         r.model.silhouette
     );
     if let Some(sel) = &r.k_selection {
-        println!("{}", sel.reason);
+        outln!("{}", sel.reason);
     }
-    print_groups("cluster", &r.clusters);
-    print_groups("RFM segment", &r.rfm_segments);
-    println!("\nreport: {}", s.out.join("report.html").display());
+    print_groups("cluster", &r.clusters)?;
+    print_groups("RFM segment", &r.rfm_segments)?;
+    outln!("\nreport: {}", s.out.join("report.html").display());
+    Ok(())
 }
 
-fn print_groups(title: &str, groups: &[rfmseg::report::GroupSummary]) {
-    println!(
+fn print_groups(title: &str, groups: &[rfmseg::report::GroupSummary]) -> anyhow::Result<()> {
+    outln!(
         "\n{title:<28} {:>10} {:>8} {:>9}",
-        "customers", "share", "revenue"
+        "customers",
+        "share",
+        "revenue"
     );
     for g in groups {
-        println!(
+        outln!(
             "{:<28} {:>10} {:>7.1}% {:>8.1}%",
             g.name,
             group_thousands(g.customers),
@@ -639,4 +713,5 @@ fn print_groups(title: &str, groups: &[rfmseg::report::GroupSummary]) {
             100.0 * g.share_revenue
         );
     }
+    Ok(())
 }

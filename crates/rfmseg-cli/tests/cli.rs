@@ -99,3 +99,178 @@ fn a_run_on_a_folder_that_is_not_a_lake_fails_cleanly() {
         .collect();
     assert_eq!(names, ["notalake"], "no output or temporary folder left");
 }
+
+/// A generated lake of a few hundred reviews in `dir/lake`.
+fn small_lake(dir: &std::path::Path) {
+    for args in [
+        &["generate", "--reviews", "300", "--out", "raw"][..],
+        &[
+            "ingest",
+            "--reviews",
+            "raw/Electronics.jsonl",
+            "--items",
+            "raw/meta_Electronics.jsonl",
+            "--out",
+            "lake",
+        ],
+    ] {
+        let (code, _, err) = rfmseg(args, dir);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+}
+
+/// Every file under `dir` with its bytes, by path.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                found.insert(path, bytes);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn sql_rejects_statements_that_write_and_leaves_the_lake_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    small_lake(dir.path());
+    let lake = dir.path().join("lake");
+    let before = files(&lake);
+    let elsewhere = dir.path().join("copied.parquet");
+    let copy_out = format!(
+        "COPY (SELECT * FROM lake_items) TO '{}'",
+        elsewhere.display()
+    );
+    for (sql, what) in [
+        (
+            "INSERT INTO lake_reviews SELECT * FROM lake_reviews LIMIT 1",
+            "DML not supported: Insert Into",
+        ),
+        (
+            "COPY lake_reviews TO 'lake/reviews/copy.parquet'",
+            "DML not supported: COPY",
+        ),
+        (copy_out.as_str(), "DML not supported: COPY"),
+        (
+            "CREATE TABLE t AS SELECT 1 AS x",
+            "DDL not supported: CreateMemoryTable",
+        ),
+        (
+            "CREATE VIEW v AS SELECT * FROM lake_items",
+            "DDL not supported: CreateView",
+        ),
+        (
+            "CREATE EXTERNAL TABLE e (x INT) STORED AS CSV LOCATION 'lake/reviews/e.csv'",
+            "DDL not supported: CreateExternalTable",
+        ),
+        ("DROP TABLE lake_items", "DDL not supported: DropTable"),
+        (
+            "SET datafusion.execution.target_partitions = 1",
+            "Statement not supported: SetVariable",
+        ),
+    ] {
+        let (code, out, err) = rfmseg(&["sql", "--lake", "lake", "-c", sql], dir.path());
+        assert_eq!(code, 2, "{sql}: {out}{err}");
+        assert_eq!(
+            err,
+            format!(
+                "error: sql failed: -c: rfmseg sql only reads, and this statement would change \
+                 data or settings ({what})\nhint: run a query (SELECT, WITH, DESCRIBE, EXPLAIN); \
+                 results are written only with --out FILE (.parquet or .csv)\n"
+            ),
+            "{sql}"
+        );
+        assert_eq!(out, "", "{sql}");
+    }
+    let after = files(&lake);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the lake's files"
+    );
+    assert!(before == after, "the lake's bytes changed");
+    assert!(!elsewhere.exists(), "COPY wrote {}", elsewhere.display());
+    // A query still runs.
+    let (code, out, err) = rfmseg(
+        &[
+            "sql",
+            "--lake",
+            "lake",
+            "-c",
+            "SELECT count(*) AS n FROM lake_items",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.ends_with("1 rows\n"), "{out}");
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "sql",
+            "--limit",
+            "100000",
+            "-c",
+            "SELECT value, value * 2 AS twice FROM generate_series(1, 100000)",
+        ][..],
+        &["show-config"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rfmseg"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run rfmseg");
+        // The reader goes away before rfmseg writes anything, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}
+
+/// How often `needle` occurs in `text`.
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+#[test]
+fn sql_and_os_errors_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = rfmseg(
+        &["sql", "-c", "SELECT nope FROM generate_series(1, 3)"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("error: sql failed: stage -c: "), "{err}");
+    assert_eq!(count(&err, "No field named nope"), 1, "{err}");
+
+    let (code, _, err) = rfmseg(
+        &["sql", "--config", "missing.toml", "-c", "SELECT 1"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: missing.toml: No such file or directory (os error 2)\n"
+    );
+
+    let (code, _, err) = rfmseg(&["sql", "-f", "missing.sql"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: reading missing.sql: No such file or directory (os error 2)\n"
+    );
+}

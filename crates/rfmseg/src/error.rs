@@ -73,6 +73,17 @@ impl Error {
         }
     }
 
+    /// Whether this is a bug in rfmseg rather than a problem with the input or the
+    /// machine: the binary exits with its own code for it, so a script can tell "fix the
+    /// input" from "report this".
+    pub fn is_bug(&self) -> bool {
+        match self {
+            Error::Internal(_) => true,
+            Error::Shared(e) => e.is_bug(),
+            _ => false,
+        }
+    }
+
     /// Wraps a DataFusion error with the stage that raised it.
     pub fn stage(stage: &str, source: datafusion::error::DataFusionError) -> Self {
         Error::Stage {

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use crate::config::Config;
 use crate::context::{Engine, Session, register_lake};
@@ -125,11 +126,11 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     }
     let sql = bind_params(&opts.source, &opts.sql, &params)?;
     let batches = stages::on_cluster(ctx, &opts.source, || async {
-        match ctx.sql(&sql).await {
-            Ok(df) => df.collect().await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| explain(&opts.source, e))
+        plan_read_only(ctx, &opts.source, &sql)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| explain(&opts.source, e))
     })
     .await?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
@@ -137,6 +138,40 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         write_result(out, &batches)?;
     }
     Ok(SqlResult { batches, rows })
+}
+
+/// Plans the statement and refuses anything but a query: an INSERT into `lake_reviews`
+/// would add a Parquet file to the user's lake, a COPY writes wherever it is told, and
+/// CREATE, DROP or SET would change a session nobody else sees. Results leave only through
+/// `--out`. The plan is made here, in the client, with `--cluster` as well (the scheduler
+/// only receives plans), so this one check covers both engines.
+async fn plan_read_only(ctx: &SessionContext, source: &str, sql: &str) -> Result<DataFrame> {
+    let plan = ctx
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(|e| explain(source, e))?;
+    // COPY counts as DML here (checked in DataFusion 55.2's `BadPlanVisitor`); the check
+    // also walks subqueries and EXPLAIN's input, since EXPLAIN ANALYZE runs its statement.
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    if let Err(e) = read_only.verify_plan(&plan) {
+        return Err(Error::BadInput {
+            path: source.into(),
+            message: format!(
+                "rfmseg sql only reads, and this statement would change data or settings ({})",
+                e.message()
+            ),
+            hint: "run a query (SELECT, WITH, DESCRIBE, EXPLAIN); results are written \
+                   only with --out FILE (.parquet or .csv)"
+                .into(),
+        });
+    }
+    ctx.execute_logical_plan(plan)
+        .await
+        .map_err(|e| explain(source, e))
 }
 
 /// A missing table is the usual mistake with the pipeline's files: say where tables
