@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn rfmseg(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rfmseg"))
         .args(args)
@@ -102,21 +104,7 @@ fn a_run_on_a_folder_that_is_not_a_lake_fails_cleanly() {
 
 /// A generated lake of a few hundred reviews in `dir/lake`.
 fn small_lake(dir: &std::path::Path) {
-    for args in [
-        &["generate", "--reviews", "300", "--out", "raw"][..],
-        &[
-            "ingest",
-            "--reviews",
-            "raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-            "lake",
-        ],
-    ] {
-        let (code, _, err) = rfmseg(args, dir);
-        assert_eq!(code, 0, "{args:?}: {err}");
-    }
+    common::generated_lake(dir, 300);
 }
 
 /// Every file under `dir` with its bytes, by path.

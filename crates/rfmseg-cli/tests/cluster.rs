@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 
+mod common;
+
 /// One cluster at a time: each test starts three processes on a 2-core machine.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -39,25 +41,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A generated lake of `reviews` review lines in `dir/lake`.
-fn lake(dir: &Path, reviews: u64) -> PathBuf {
-    let n = reviews.to_string();
-    ok(rfmseg(&["generate", "--reviews", &n, "--out", "raw"], dir));
-    ok(rfmseg(
-        &[
-            "ingest",
-            "--reviews",
-            "raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-            "lake",
-        ],
-        dir,
-    ));
-    dir.join("lake")
 }
 
 /// A scheduler and executors as separate processes, stopped by PID when dropped.
@@ -209,7 +192,10 @@ impl Fixture {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let lake = lake(dir, 30_000).to_str().unwrap().to_string();
+        let lake = common::generated_lake(dir, 30_000)
+            .to_str()
+            .unwrap()
+            .to_string();
         ok(rfmseg(&run_args(&lake, "embedded"), dir));
         Fixture {
             cluster: LocalCluster::start(dir, 2),

@@ -5,24 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::{INGEST_RAW, generated_lake, ok};
 
 fn rfmseg_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rfmseg"))
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run rfmseg");
+    let out = common::rfmseg_env(args, dir, env);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn ok(args: &[&str], dir: &Path) {
-    let (code, err) = rfmseg_env(args, dir, &[]);
-    assert_eq!(code, Some(0), "rfmseg {args:?}: {err}");
 }
 
 /// Every file under `dir` with its bytes.
@@ -56,19 +48,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// A small raw data set, a lake and a run's output in `dir`.
 fn fixture(dir: &Path) {
-    ok(&["generate", "--reviews", "3000", "--out", "raw"], dir);
-    ok(
-        &[
-            "ingest",
-            "--reviews",
-            "raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-            "lake",
-        ],
-        dir,
-    );
+    generated_lake(dir, 3000);
     ok(&["run", "--lake", "lake", "--out", "run", "--k", "3"], dir);
 }
 
@@ -94,14 +74,7 @@ fn every_writing_command_leaves_a_users_folder_and_file_untouched() {
             "--out",
         ],
         vec!["features", "--lake", "lake", "--out"],
-        vec![
-            "ingest",
-            "--reviews",
-            "raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-        ],
+        INGEST_RAW[..6].to_vec(),
         vec!["generate", "--reviews", "100", "--out"],
         vec!["demo", "--reviews", "2000", "--dir"],
     ];
@@ -220,15 +193,6 @@ fn a_stale_temporary_lake_is_deleted_not_merged() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(&["generate", "--reviews", "500", "--out", "raw"], d);
-    let ingest = [
-        "ingest",
-        "--reviews",
-        "raw/Electronics.jsonl",
-        "--items",
-        "raw/meta_Electronics.jsonl",
-        "--out",
-        "lake",
-    ];
     // A killed ingest's temporary lake, with a part file of other data, and its unheld lock.
     let stale = d.join(".lake.rfmseg-1-0-0");
     std::fs::create_dir_all(stale.join("reviews")).unwrap();
@@ -238,7 +202,7 @@ fn a_stale_temporary_lake_is_deleted_not_merged() {
     )
     .unwrap();
     std::fs::write(d.join(".lake.rfmseg-1-0-0.lock"), "").unwrap();
-    ok(&ingest, d);
+    ok(&INGEST_RAW, d);
     assert!(
         !names(&d.join("lake/reviews"))
             .iter()
