@@ -235,7 +235,7 @@ enum Command {
     /// Write synthetic data in the Amazon Reviews 2023 raw format (JSONL), deterministic
     /// from --seed, with planted customer archetypes (truth.csv).
     Generate {
-        /// Review lines to write (duplicates and malformed lines included).
+        /// Review lines to write (duplicates and irregular lines included).
         #[arg(long, default_value_t = 1_000_000)]
         reviews: u64,
         /// Output folder.
@@ -246,17 +246,19 @@ enum Command {
         /// Gzip the JSONL files (.jsonl.gz).
         #[arg(long)]
         gzip: bool,
-        /// Share of review lines replaced by bad lines (truncated JSON, wrong types,
-        /// missing user_id), for robustness tests.
+        /// Share of review lines replaced by irregular ones, for robustness tests: bad lines
+        /// (truncated JSON, wrong types) and lines without user_id (read as NULL, dropped
+        /// by cleaning).
         #[arg(long, default_value_t = 0.0)]
         malformed_rate: f64,
     },
     /// Raw reviews and item metadata (JSONL, JSONL.gz or Parquet) into a Parquet lake.
     Ingest {
-        /// Reviews file or folder (e.g. Electronics.jsonl.gz).
+        /// Reviews file or folder (e.g. Electronics.jsonl.gz); JSON Lines may also come
+        /// from a pipe (/dev/stdin, <(curl ...)).
         #[arg(long)]
         reviews: PathBuf,
-        /// Item metadata file or folder (e.g. meta_Electronics.jsonl.gz).
+        /// Item metadata file or folder (e.g. meta_Electronics.jsonl.gz), or a pipe.
         #[arg(long)]
         items: PathBuf,
         /// Lake folder to write (replaced if it is an rfmseg lake).

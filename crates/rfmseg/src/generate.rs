@@ -57,7 +57,9 @@ pub struct GenerateOptions {
     pub out: PathBuf,
     /// Write `.jsonl.gz` (gzip, fast level) instead of `.jsonl`.
     pub gzip: bool,
-    /// Probability in [0, 1) that a review line is replaced by a broken one.
+    /// Probability in [0, 1) that a review line is replaced by an irregular one: a third
+    /// each truncated or with a wrong type (bad lines for `--on-bad-line`), and without the
+    /// user_id key (data with a NULL user_id, dropped by cleaning).
     pub malformed_rate: f64,
 }
 
@@ -74,7 +76,8 @@ impl Default for GenerateOptions {
 }
 
 /// What was written, also saved as `generate_summary.json`. Counts of lines are counts in
-/// the reviews file; counts described as "well-formed" leave malformed lines out.
+/// the reviews file; counts described as "well-formed" leave the bad lines (truncated,
+/// wrong type) out and include the lines without user_id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateSummary {
     pub seed: u64,
@@ -86,8 +89,10 @@ pub struct GenerateSummary {
     pub malformed_truncated: u64,
     /// Lines with `"timestamp"` as a date string or `"rating"` as a word.
     pub malformed_wrong_type: u64,
-    /// Lines without the `"user_id"` key.
-    pub malformed_missing_user: u64,
+    /// Well-formed lines without the `"user_id"` key. Not bad lines: ingest keeps them with
+    /// a NULL user_id (a missing key is NULL, DESIGN §3) and cleaning drops them as
+    /// "missing user_id", after removing the exact duplicates among them.
+    pub missing_user_id_lines: u64,
     /// Distinct users with at least one line written.
     pub users: u64,
     /// Catalogue size (items that reviews may refer to).
@@ -180,7 +185,7 @@ fn generate_with_workers(opts: &GenerateOptions, workers: usize) -> Result<Gener
         duplicate_lines: tally.duplicate_lines,
         malformed_truncated: tally.truncated,
         malformed_wrong_type: tally.wrong_type,
-        malformed_missing_user: tally.missing_user,
+        missing_user_id_lines: tally.missing_user,
         users: tally.users,
         items: cat.len(),
         meta_lines: meta.lines,
@@ -745,8 +750,10 @@ mod tests {
         );
     }
 
-    /// Every malformed kind counted in the summary is what a reader finds, and the other
-    /// lines are exactly the lines of a run without malformed lines.
+    /// Every irregular kind counted in the summary is what a reader finds, the other lines
+    /// are exactly the lines of a run without irregular lines, and the per-line counts
+    /// (verified, rating 0, negative votes) include the lines without user_id, which a
+    /// reader keeps, and leave the bad lines out.
     #[test]
     fn malformed_lines_are_counted_and_replace_good_lines_in_place() {
         let (_clean_dir, clean) = run(20_000, 4, 0.0);
@@ -755,6 +762,7 @@ mod tests {
         let all = lines(&s.reviews_path);
         assert_eq!(good.len(), all.len());
         let (mut truncated, mut wrong, mut missing) = (0u64, 0u64, 0u64);
+        let (mut verified, mut zero, mut negative) = (0u64, 0u64, 0u64);
         for (g, l) in good.iter().zip(&all) {
             let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(l) else {
                 assert!(
@@ -766,17 +774,33 @@ mod tests {
             };
             if !m["timestamp"].is_i64() || !m["rating"].is_f64() {
                 wrong += 1;
-            } else if !m.contains_key("user_id") {
+                continue;
+            }
+            if !m.contains_key("user_id") {
                 missing += 1;
+                let mut with_user = parse(g);
+                with_user.remove("user_id");
+                assert_eq!(m, with_user, "only the user_id key is gone");
             } else {
                 assert_eq!(g, l, "a well-formed line differs from the clean run");
             }
+            verified += u64::from(m["verified_purchase"] == true);
+            zero += u64::from(m["rating"].as_f64() == Some(0.0));
+            negative += u64::from(m["helpful_vote"].as_i64().is_some_and(|h| h < 0));
         }
         assert_eq!(truncated, s.malformed_truncated);
         assert_eq!(wrong, s.malformed_wrong_type);
-        assert_eq!(missing, s.malformed_missing_user);
+        assert_eq!(missing, s.missing_user_id_lines);
+        assert_eq!(
+            (verified, zero, negative),
+            (
+                s.verified_lines,
+                s.rating_zero_lines,
+                s.negative_helpful_lines
+            )
+        );
         let share = (truncated + wrong + missing) as f64 / all.len() as f64;
-        assert!((0.04..0.06).contains(&share), "malformed share {share}");
+        assert!((0.04..0.06).contains(&share), "irregular share {share}");
         assert!(truncated > 0 && wrong > 0 && missing > 0);
     }
 

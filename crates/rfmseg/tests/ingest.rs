@@ -150,7 +150,8 @@ fn gzip_plain_and_thread_count_give_identical_lakes() {
     assert!(lakes[0] == lakes[2], "1 and 3 threads differ");
 }
 
-/// A reviews file with one bad line of each kind, at known lines.
+/// A reviews file with one bad line of each kind, at known lines (2, 4, 8), and a line
+/// without user_id (6), which is not a bad line but a row with a NULL user_id.
 fn file_with_bad_lines(dir: &Path) -> std::path::PathBuf {
     let good = |u: &str, ts: i64| {
         format!(
@@ -165,6 +166,7 @@ fn file_with_bad_lines(dir: &Path) -> std::path::PathBuf {
         String::new(),
         r#"{"rating": 4.0, "asin": "B1", "parent_asin": "B1", "timestamp": 1600000000000, "verified_purchase": true}"#.to_string(),
         good("U6", 1_600_000_002_000),
+        r#"[{"rating": 4.0, "parent_asin": "B1", "user_id": "U8", "timestamp": 1600000000000}]"#.to_string(),
     ];
     let path = dir.join("reviews.jsonl");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
@@ -201,7 +203,7 @@ fn fail_mode_stops_at_the_first_bad_line_with_file_line_and_hint() {
 }
 
 #[test]
-fn fail_mode_names_wrong_types_and_missing_keys() {
+fn fail_mode_names_wrong_types_and_non_objects() {
     let dir = tempfile::tempdir().unwrap();
     let items = items_file(dir.path());
     let cases = [
@@ -210,8 +212,12 @@ fn fail_mode_names_wrong_types_and_missing_keys() {
             r#"bad.jsonl:1: "timestamp" is a string, expected integer milliseconds"#,
         ),
         (
-            r#"{"rating": 4.0, "parent_asin": "B1", "timestamp": 1600000000000}"#,
-            r#"bad.jsonl:1: missing key "user_id""#,
+            r#"{"rating": 4.0, "parent_asin": "B1", "user_id": null, "timestamp": true}"#,
+            r#"bad.jsonl:1: "timestamp" is a boolean, expected integer milliseconds"#,
+        ),
+        (
+            r#"["U4", 4.0]"#,
+            r#"bad.jsonl:1: invalid JSON at byte 1: found '[', expected '{' (each line must be one JSON object)"#,
         ),
     ];
     for (line, want) in cases {
@@ -232,15 +238,24 @@ fn skip_mode_counts_bad_lines_and_keeps_the_good_ones() {
     let mut opts = IngestOptions::new(&reviews, items_file(dir.path()), &lake);
     opts.on_bad_line = OnBadLine::Skip;
     let s = ingest(&opts).unwrap();
-    assert_eq!(s.reviews.lines, 7);
+    assert_eq!(s.reviews.lines, 8);
     assert_eq!(s.reviews.blank_lines, 1);
     assert_eq!(s.reviews.bad_lines, 3);
-    assert_eq!(s.reviews.rows, 3);
+    assert_eq!(s.reviews.rows, 4);
     let users: Vec<_> = lake_reviews(&read_parquet_dir(&lake.join("reviews")))
         .into_iter()
-        .map(|r| r.0.unwrap())
+        .map(|r| r.0)
         .collect();
-    assert_eq!(users, ["U1", "U3", "U6"]);
+    assert_eq!(
+        users,
+        [
+            Some("U1".into()),
+            Some("U3".into()),
+            None,
+            Some("U6".into())
+        ],
+        "the line without user_id is a row with a NULL user_id"
+    );
     assert!(!lake.join("quarantine").exists());
 }
 
@@ -254,14 +269,14 @@ fn quarantine_mode_keeps_each_bad_line_with_its_number_and_reason() {
     let mut opts = IngestOptions::new(&reviews, items_file(dir.path()), &lake);
     opts.on_bad_line = OnBadLine::Quarantine;
     let s = ingest(&opts).unwrap();
-    assert_eq!(s.reviews.rows, 3);
+    assert_eq!(s.reviews.rows, 4);
     let q = std::fs::read_to_string(lake.join("quarantine/reviews.jsonl")).unwrap();
     let q: Vec<serde_json::Value> = q
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let lines: Vec<u64> = q.iter().map(|v| v["line"].as_u64().unwrap()).collect();
-    assert_eq!(lines, [2, 4, 6]);
+    assert_eq!(lines, [2, 4, 8]);
     for v in &q {
         let n = v["line"].as_u64().unwrap() as usize;
         assert_eq!(
@@ -283,20 +298,32 @@ fn quarantine_mode_keeps_each_bad_line_with_its_number_and_reason() {
             .unwrap()
             .contains("\"timestamp\" is a string")
     );
-    assert_eq!(q[2]["error"], "missing key \"user_id\"");
+    assert_eq!(
+        q[2]["error"],
+        "invalid JSON at byte 1: found '[', expected '{' (each line must be one JSON object)"
+    );
 }
 
+/// The generator's truncated and wrong-type lines are bad lines; its lines without user_id
+/// are rows with a NULL user_id (DESIGN §3).
 #[test]
 fn generated_malformed_lines_are_counted_exactly_in_skip_mode() {
     let dir = tempfile::tempdir().unwrap();
     let g = generated(&dir.path().join("raw"), 20_000, 3, false, 0.05);
-    let malformed = g.malformed_truncated + g.malformed_wrong_type + g.malformed_missing_user;
-    assert!(malformed > 500, "{malformed} malformed lines");
-    let mut opts = IngestOptions::new(&g.reviews_path, &g.items_path, dir.path().join("lake"));
+    let bad = g.malformed_truncated + g.malformed_wrong_type;
+    assert!(bad > 300, "{bad} bad lines");
+    assert!(g.missing_user_id_lines > 150, "{}", g.missing_user_id_lines);
+    let lake = dir.path().join("lake");
+    let mut opts = IngestOptions::new(&g.reviews_path, &g.items_path, &lake);
     opts.on_bad_line = OnBadLine::Skip;
     let s = ingest(&opts).unwrap();
-    assert_eq!(s.reviews.bad_lines, malformed);
-    assert_eq!(s.reviews.rows, g.review_lines - malformed);
+    assert_eq!(s.reviews.bad_lines, bad);
+    assert_eq!(s.reviews.rows, g.review_lines - bad);
+    let null_users = lake_reviews(&read_parquet_dir(&lake.join("reviews")))
+        .iter()
+        .filter(|r| r.0.is_none())
+        .count() as u64;
+    assert_eq!(null_users, g.missing_user_id_lines);
 }
 
 #[test]
@@ -477,4 +504,476 @@ fn review_counts_per_user_match_the_raw_file() {
     }
     assert_eq!(from_lake, from_raw);
     assert_eq!(from_lake.len() as u64, g.users);
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// DESIGN §3: a key missing from a line is NULL, as Spark, DuckDB and arrow-json read it;
+/// the default `--on-bad-line fail` accepts the file, and cleaning drops and counts each
+/// row whose required field is missing.
+#[tokio::test]
+async fn missing_keys_are_null_rows_that_cleaning_drops_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = dir.path().join("reviews.jsonl");
+    std::fs::write(
+        &reviews,
+        [
+            r#"{"rating": 5.0, "asin": "B1", "parent_asin": "B1", "user_id": "U1", "timestamp": 1694563200000, "helpful_vote": 2, "verified_purchase": true}"#,
+            r#"{"rating": 5.0, "asin": "B1", "parent_asin": "B1", "timestamp": 1694563201000, "helpful_vote": 0, "verified_purchase": true}"#,
+            r#"{"rating": 4.0, "asin": "B1", "user_id": "U3", "timestamp": 1694563202000, "helpful_vote": 0, "verified_purchase": true}"#,
+            r#"{"rating": 3.0, "asin": "B1", "parent_asin": "B1", "user_id": "U4", "helpful_vote": 0, "verified_purchase": true}"#,
+            r#"{"asin": "B1", "parent_asin": "B1", "user_id": "U5", "timestamp": 1694563204000, "helpful_vote": 0, "verified_purchase": true}"#,
+            r#"{"rating": 2.0, "parent_asin": "B4", "user_id": "U6", "timestamp": 1694563205000}"#,
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let items = dir.path().join("meta.jsonl");
+    std::fs::write(
+        &items,
+        [
+            r#"{"main_category": "Computers", "title": "Hub", "price": 29.99, "store": "A", "categories": ["X"], "parent_asin": "B1"}"#,
+            r#"{"main_category": "Computers", "title": "No id", "price": 9.99, "store": "A", "categories": []}"#,
+            r#"{"title": "No category", "price": 5.0, "store": "A", "categories": [], "parent_asin": "B3"}"#,
+            r#"{"main_category": "Computers", "parent_asin": "B4"}"#,
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let s = ingest(&IngestOptions::new(&reviews, &items, &lake)).unwrap();
+    assert_eq!((s.reviews.rows, s.reviews.bad_lines), (6, 0));
+    assert_eq!((s.items.rows, s.items.bad_lines), (4, 0));
+    assert_eq!(
+        lake_reviews(&read_parquet_dir(&lake.join("reviews"))),
+        vec![
+            (
+                Some("U1".into()),
+                Some("B1".into()),
+                Some("B1".into()),
+                Some(5f64.to_bits()),
+                Some(1_694_563_200),
+                Some(true),
+                Some(2)
+            ),
+            (
+                None,
+                Some("B1".into()),
+                Some("B1".into()),
+                Some(5f64.to_bits()),
+                Some(1_694_563_201),
+                Some(true),
+                Some(0)
+            ),
+            (
+                Some("U3".into()),
+                None,
+                Some("B1".into()),
+                Some(4f64.to_bits()),
+                Some(1_694_563_202),
+                Some(true),
+                Some(0)
+            ),
+            (
+                Some("U4".into()),
+                Some("B1".into()),
+                Some("B1".into()),
+                Some(3f64.to_bits()),
+                None,
+                Some(true),
+                Some(0)
+            ),
+            (
+                Some("U5".into()),
+                Some("B1".into()),
+                Some("B1".into()),
+                None,
+                Some(1_694_563_204),
+                Some(true),
+                Some(0)
+            ),
+            (
+                Some("U6".into()),
+                Some("B4".into()),
+                None,
+                Some(2f64.to_bits()),
+                Some(1_694_563_205),
+                None,
+                None
+            ),
+        ]
+    );
+    let item_rows = read_parquet_dir(&lake.join("items"));
+    let b = &item_rows[0];
+    let nulls: Vec<Vec<bool>> = (0..b.num_columns())
+        .map(|c| (0..b.num_rows()).map(|r| b.column(c).is_null(r)).collect())
+        .collect();
+    assert_eq!(
+        nulls,
+        vec![
+            vec![false, true, false, false], // parent_asin
+            vec![false, false, false, true], // title
+            vec![false, false, true, false], // main_category
+            vec![false, false, false, true], // store
+            vec![false, false, false, true], // categories
+            vec![false, false, false, true], // price_raw
+        ]
+    );
+
+    let (_ctx, q) = rfmseg::clean_lake(&lake, &rfmseg::Config::default())
+        .await
+        .unwrap();
+    let reviews_steps: Vec<(&str, u64)> = [
+        "lake rows",
+        "missing user_id",
+        "missing parent_asin",
+        "missing timestamp",
+        "missing rating",
+        "not a verified purchase",
+        "clean reviews",
+    ]
+    .into_iter()
+    .map(|step| (step, q.rows("reviews", step)))
+    .collect();
+    assert_eq!(
+        reviews_steps,
+        [
+            ("lake rows", 6),
+            ("missing user_id", 1),
+            ("missing parent_asin", 1),
+            ("missing timestamp", 1),
+            ("missing rating", 1),
+            ("not a verified purchase", 1),
+            ("clean reviews", 1),
+        ]
+    );
+    let items_steps: Vec<(&str, u64)> = [
+        "lake rows",
+        "missing parent_asin",
+        "missing main_category",
+        "price missing (kept, price NULL)",
+        "clean items",
+    ]
+    .into_iter()
+    .map(|step| (step, q.rows("items", step)))
+    .collect();
+    assert_eq!(
+        items_steps,
+        [
+            ("lake rows", 4),
+            ("missing parent_asin", 1),
+            ("missing main_category", 1),
+            ("price missing (kept, price NULL)", 1),
+            ("clean items", 2),
+        ]
+    );
+}
+
+/// A key missing from one line is NULL, but a key no line has means the file is not that
+/// table's: the usual cause is --reviews and --items swapped.
+#[test]
+fn a_file_of_the_other_table_is_rejected_naming_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = fixture("Electronics.sample.jsonl");
+    let meta = fixture("meta_Electronics.sample.jsonl");
+    let lake = dir.path().join("lake");
+    let err = ingest(&IngestOptions::new(&meta, &meta, &lake))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: no line has the keys \"user_id\", \"rating\", \"timestamp\" (5 lines read), \
+             which every reviews file has\nhint: this looks like a meta_* file: item metadata \
+             goes to --items, reviews to --reviews",
+            meta.display()
+        )
+    );
+    let err = ingest(&IngestOptions::new(&reviews, &reviews, &lake))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: is not a meta_* file: all 4 lines have \"user_id\", a reviews key\nhint: this \
+             looks like a reviews file (every line has \"user_id\"): reviews go to --reviews, \
+             item metadata (meta_*) to --items",
+            reviews.display()
+        )
+    );
+    assert!(!lake.exists());
+}
+
+/// A UTF-8 byte-order mark (as Windows tools write) starts the first line of a file; it is
+/// skipped, in plain and gzipped files, reviews and items alike, and the lake is the one
+/// the same files give without it.
+#[test]
+fn a_utf8_bom_at_the_start_of_a_file_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = fixture("Electronics.sample.jsonl");
+    let meta = fixture("meta_Electronics.sample.jsonl");
+    let want_lake = dir.path().join("want");
+    ingest(&IngestOptions::new(&reviews, &meta, &want_lake)).unwrap();
+    let with_bom = |p: &Path| [&b"\xEF\xBB\xBF"[..], &std::fs::read(p).unwrap()].concat();
+    for gz in [false, true] {
+        let ext = if gz { "jsonl.gz" } else { "jsonl" };
+        let (r, m) = (
+            dir.path().join(format!("bom_reviews.{ext}")),
+            dir.path().join(format!("bom_meta.{ext}")),
+        );
+        for (src, dst) in [(&reviews, &r), (&meta, &m)] {
+            let bytes = with_bom(src);
+            std::fs::write(dst, if gz { gzip(&bytes) } else { bytes }).unwrap();
+        }
+        let lake = dir.path().join(format!("lake_{gz}"));
+        let s = ingest(&IngestOptions::new(&r, &m, &lake)).unwrap_or_else(|e| panic!("{ext}: {e}"));
+        assert_eq!((s.reviews.rows, s.items.rows), (4, 5), "{ext}");
+        for t in ["reviews", "items"] {
+            assert!(
+                parquet_bytes(&lake.join(t)) == parquet_bytes(&want_lake.join(t)),
+                "{ext} {t}: the lake differs from the one without a BOM"
+            );
+        }
+    }
+    // Only at the start of a file: elsewhere it is not JSON, and the line is named.
+    let mid = dir.path().join("mid.jsonl");
+    let text = std::fs::read_to_string(&reviews).unwrap();
+    let (first, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&mid, format!("{first}\n\u{feff}{rest}")).unwrap();
+    let err = ingest(&IngestOptions::new(&mid, &meta, dir.path().join("l")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "mid.jsonl:2: invalid JSON at byte 1: found a UTF-8 byte-order mark (files joined \
+             with their BOMs?), expected '{'"
+        ),
+        "{err}"
+    );
+}
+
+/// The sample reviews with their timestamps divided by 1000 (seconds).
+fn reviews_in_seconds() -> Vec<String> {
+    raw_lines(&fixture("Electronics.sample.jsonl"))
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let ms = v["timestamp"].as_i64().unwrap();
+            v["timestamp"] = (ms / 1000).into();
+            v.to_string()
+        })
+        .collect()
+}
+
+/// Timestamps in seconds read as milliseconds would put every review in January 1970
+/// and give a segmentation of nothing; ingest refuses them, naming the file and a line.
+#[test]
+fn timestamps_in_seconds_are_rejected_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = fixture("meta_Electronics.sample.jsonl");
+    let lake = dir.path().join("lake");
+    let path = dir.path().join("reviews_seconds.jsonl");
+    // A blank first line: the line named is the file's line 2, the first with such a value.
+    std::fs::write(&path, format!("\n{}\n", reviews_in_seconds().join("\n"))).unwrap();
+    for mode in [OnBadLine::Fail, OnBadLine::Skip] {
+        let mut opts = IngestOptions::new(&path, &meta, &lake);
+        opts.on_bad_line = mode;
+        let err = ingest(&opts).unwrap_err();
+        assert!(matches!(err, Error::BadLine { line: 2, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: the timestamps look like Unix seconds, not milliseconds: 4 of 4 are \
+                 below 100000000000 (before 1973 as milliseconds), e.g. 1588687728 on line 2 \
+                 (1970-01-19 as milliseconds, 2020-05-05 as seconds)\nhint: the Amazon Reviews \
+                 2023 format has Unix milliseconds: multiply the timestamps by 1000 (e.g. jq -c \
+                 '.timestamp *= 1000' reviews.jsonl > fixed.jsonl), or convert them to \
+                 milliseconds where the file is made",
+                path.display()
+            )
+        );
+        assert!(!lake.exists());
+    }
+
+    // The same in the Parquet conversion's shape (an int64 column), naming the row.
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let rows: Vec<serde_json::Value> = reviews_in_seconds()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let strs = |k: &str| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r[k].as_str().map(str::to_string))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("user_id", strs("user_id")),
+        ("parent_asin", strs("parent_asin")),
+        (
+            "rating",
+            Arc::new(Float64Array::from(
+                rows.iter()
+                    .map(|r| r["rating"].as_f64())
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "timestamp",
+            Arc::new(Int64Array::from(
+                rows.iter()
+                    .map(|r| r["timestamp"].as_i64())
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+    .unwrap();
+    let pq = dir.path().join("reviews_seconds.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&pq).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let err = ingest(&IngestOptions::new(&pq, &meta, &lake))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}: the timestamps look like Unix seconds, not milliseconds: 4 of 4 are below \
+             100000000000 (before 1973 as milliseconds), e.g. 1588687728 on row 1",
+            pq.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("multiply the timestamps by 1000"), "{err}");
+    assert!(!lake.exists());
+}
+
+/// `--reviews /dev/stdin`, `<(zcat ...)` or a FIFO: read once, as a stream (gzip and a BOM
+/// sniffed from the stream, not by opening the file again), giving the lake a regular
+/// file gives. A Parquet stream cannot be read (its footer is at the end) and says so.
+#[test]
+fn pipes_and_fifos_are_streamed_like_files() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 6_000, 9, true, 0.0);
+    let raw_gz = std::fs::read(&g.reviews_path).unwrap();
+    let ingest_from = |reviews: &Path, lake: &Path| {
+        let mut opts = IngestOptions::new(reviews, &g.items_path, lake);
+        // Several segments, so the stream is cut and parsed in parallel like a file.
+        opts.segment_bytes = 1 << 16;
+        opts.threads = 2;
+        ingest(&opts)
+    };
+    let want = dir.path().join("want");
+    let s = ingest_from(&g.reviews_path, &want).unwrap();
+    assert!(s.reviews.parquet_files >= 3, "{}", s.reviews.parquet_files);
+
+    // A FIFO, as made by mkfifo.
+    let fifo = dir.path().join("reviews.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), raw_gz.clone());
+        std::thread::spawn(move || {
+            // Opening blocks until ingest opens the other end.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .and_then(|mut f| f.write_all(&bytes));
+        })
+    };
+    let lake = dir.path().join("from_fifo");
+    let s = ingest_from(&fifo, &lake).unwrap();
+    writer.join().unwrap();
+    assert_eq!(s.reviews.rows, g.review_lines);
+    assert!(parquet_bytes(&lake.join("reviews")) == parquet_bytes(&want.join("reviews")));
+
+    // An anonymous pipe by its /dev/fd path, as `<(...)` and /dev/stdin are, plain text
+    // with a BOM this time.
+    let plain = [
+        &b"\xEF\xBB\xBF"[..],
+        raw_lines(&g.reviews_path).join("\n").as_bytes(),
+        b"\n",
+    ]
+    .concat();
+    let (reader, mut pipe_writer) = std::io::pipe().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe_writer.write_all(&plain);
+    });
+    let lake = dir.path().join("from_pipe");
+    let dev_fd = Path::new("/dev/fd").join(reader.as_raw_fd().to_string());
+    let s = ingest_from(&dev_fd, &lake).unwrap();
+    writer.join().unwrap();
+    drop(reader);
+    assert_eq!(s.reviews.rows, g.review_lines);
+    assert!(parquet_bytes(&lake.join("reviews")) == parquet_bytes(&want.join("reviews")));
+
+    // A pipe that is closed at once: no data, said as such.
+    let (reader, pipe_writer) = std::io::pipe().unwrap();
+    drop(pipe_writer);
+    let dev_fd = Path::new("/dev/fd").join(reader.as_raw_fd().to_string());
+    let err = ingest_from(&dev_fd, &dir.path().join("l"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!("{}: has no data lines", dev_fd.display())),
+        "{err}"
+    );
+    drop(reader);
+
+    // A Parquet file through a pipe.
+    let pq_bytes = {
+        let batch = RecordBatch::try_from_iter(vec![(
+            "user_id",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["U1"])) as _,
+        )])
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        buf
+    };
+    let (reader, mut pipe_writer) = std::io::pipe().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe_writer.write_all(&pq_bytes);
+    });
+    let dev_fd = Path::new("/dev/fd").join(reader.as_raw_fd().to_string());
+    let err = ingest_from(&dev_fd, &dir.path().join("l"))
+        .unwrap_err()
+        .to_string();
+    drop(reader);
+    writer.join().unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "{}: is a Parquet stream, and Parquet cannot be read from a pipe (its schema is in \
+             a footer at the end of the file)\nhint: save it to a regular file and pass that \
+             path",
+            dev_fd.display()
+        )
+    );
 }

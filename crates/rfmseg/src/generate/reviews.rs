@@ -195,15 +195,17 @@ pub(crate) const VERIFIED: u8 = 8;
 pub(crate) const RATING_ZERO: u8 = 16;
 pub(crate) const NEGATIVE_HELPFUL: u8 = 32;
 
-/// How a review line is broken, if it is.
+/// How a review line departs from a good one, if it does (drawn at `--malformed-rate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Malformed {
     None,
-    /// Cut in the middle: no closing brace.
+    /// Cut in the middle: no closing brace. A bad line.
     Truncated,
-    /// `"timestamp": "2023-01-05"` or `"rating": "five"`.
+    /// `"timestamp": "2023-01-05"` or `"rating": "five"`. A bad line.
     WrongType,
-    /// The `"user_id"` key and value removed.
+    /// The `"user_id"` key and value removed. Not a bad line: a missing key reads as NULL
+    /// (DESIGN §3), so this is a review with a NULL user_id, which cleaning drops and
+    /// counts as "missing user_id".
     MissingUser,
 }
 
@@ -218,7 +220,8 @@ pub(crate) struct LineMeta {
 }
 
 /// Counts over a run of lines; `verified`, `rating_zero` and `negative_helpful` count only
-/// well-formed lines (those a reader keeps), so a re-read of the file finds the same.
+/// the lines a reader keeps (good ones and those without user_id, not bad lines), so a
+/// re-read of the file finds the same.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
     pub(crate) lines: u64,
@@ -248,14 +251,14 @@ impl Tally {
                 t.planted[usize::from(l.archetype - 1)] += 1;
             }
             match l.malformed {
-                Malformed::None => {
+                Malformed::None | Malformed::MissingUser => {
+                    t.missing_user += u64::from(l.malformed == Malformed::MissingUser);
                     t.verified += u64::from(f & VERIFIED != 0);
                     t.rating_zero += u64::from(f & RATING_ZERO != 0);
                     t.negative_helpful += u64::from(f & NEGATIVE_HELPFUL != 0);
                 }
                 Malformed::Truncated => t.truncated += 1,
                 Malformed::WrongType => t.wrong_type += 1,
-                Malformed::MissingUser => t.missing_user += 1,
             }
         }
         t

@@ -66,14 +66,23 @@ impl<'a> Cursor<'a> {
     }
 
     fn unexpected(&self, expected: &str) -> String {
-        match self.b.get(self.i) {
-            None => self.truncated("the object"),
-            Some(&c) => format!(
-                "invalid JSON at byte {}: found {:?}, expected {expected}",
-                self.i + 1,
-                char::from(c)
-            ),
-        }
+        let rest = &self.b[self.i.min(self.b.len())..];
+        let found = if rest.is_empty() {
+            return self.truncated("the object");
+        } else if rest.starts_with("\u{feff}".as_bytes()) {
+            // A file's leading BOM is dropped before parsing; one further on usually comes
+            // from files joined with `cat`.
+            "a UTF-8 byte-order mark (files joined with their BOMs?)".to_string()
+        } else {
+            // The character, not its first byte read as Latin-1.
+            let head = &rest[..rest.len().min(4)];
+            let c = String::from_utf8_lossy(head).chars().next().unwrap_or('?');
+            format!("{c:?}")
+        };
+        format!(
+            "invalid JSON at byte {}: found {found}, expected {expected}",
+            self.i + 1
+        )
     }
 
     fn expect(&mut self, c: u8, what: &str) -> ScanResult<()> {

@@ -9,6 +9,7 @@
 //! give byte-identical lakes, whatever the number of threads. The lake is written under a
 //! temporary name beside `--out` and renamed at the end: a failed ingest leaves no lake.
 
+mod checks;
 mod json_scan;
 mod parquet_input;
 mod segments;
@@ -57,7 +58,8 @@ impl std::str::FromStr for OnBadLine {
 /// Everything `ingest` needs.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Reviews: a file or a folder of `.jsonl`, `.jsonl.gz`, `.json(.gz)`, `.parquet` files.
+    /// Reviews: a file or a folder of `.jsonl`, `.jsonl.gz`, `.json(.gz)`, `.parquet` files,
+    /// or a pipe of JSON Lines (plain or gzip), read once as a stream.
     pub reviews: PathBuf,
     /// Item metadata (the `meta_*` files), same forms.
     pub items: PathBuf,
@@ -267,8 +269,10 @@ fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
         vec![path.to_path_buf()]
     };
     for f in &files {
-        let len = fs::metadata(f).map_err(|e| Error::io(f, e))?.len();
-        if len == 0 {
+        // A pipe or FIFO (`/dev/stdin`, `<(zcat ...)`) reports no length; it is streamed,
+        // and one that yields nothing is reported as having no data lines.
+        let meta = fs::metadata(f).map_err(|e| Error::io(f, e))?;
+        if meta.is_file() && meta.len() == 0 {
             return Err(Error::BadInput {
                 path: f.clone(),
                 message: "is empty".into(),
@@ -279,8 +283,16 @@ fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Whether a regular file starts with the Parquet magic. A pipe is never opened here: what
+/// is read from it is gone, so it is sniffed once, by the JSON Lines reader.
 fn is_parquet(path: &Path) -> Result<bool> {
     use std::io::Read;
+    if !fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return Ok(false);
+    }
     let mut magic = [0u8; 4];
     let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;

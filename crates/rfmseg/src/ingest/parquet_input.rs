@@ -14,6 +14,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::FileCounts;
+use super::checks::{self, Evidence};
 use super::segments::writer_properties;
 use super::tables::Table;
 use crate::error::{Error, Result};
@@ -83,15 +84,15 @@ pub(crate) fn ingest_parquet(
     )
     .map_err(pq)?;
     let mut rows = 0u64;
+    let mut evidence = Evidence::default();
     for batch in reader {
         let batch = batch.map_err(|e| bad(format!("read failed: {e}")))?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
         for ((lake, src, _), field) in columns(table).iter().zip(target.fields()) {
             let array = match batch.column_by_name(src) {
                 None => new_null_array(field.data_type(), batch.num_rows()),
-                Some(col) if *lake == "ts" => {
-                    to_seconds(col).map_err(|m| bad(format!("column \"{src}\": {m}")))?
-                }
+                Some(col) if *lake == "ts" => to_seconds(col, rows, &mut evidence)
+                    .map_err(|m| bad(format!("column \"{src}\": {m}")))?,
                 Some(col) => cast(col, field.data_type()).map_err(|e| {
                     bad(format!(
                         "column \"{src}\" is {}, cannot be read as {}: {e}",
@@ -108,6 +109,9 @@ pub(crate) fn ingest_parquet(
         writer.write(&out).map_err(pq)?;
     }
     writer.close().map_err(pq)?;
+    if let Some(e) = checks::seconds_error(path, &evidence, "row") {
+        return Err(e);
+    }
     Ok(FileCounts {
         bytes,
         lines: rows,
@@ -119,8 +123,10 @@ pub(crate) fn ingest_parquet(
 }
 
 /// Integer milliseconds (the raw format) or any timestamp type, to UTC seconds, floored
-/// as the JSON path does.
-fn to_seconds(col: &ArrayRef) -> Result<ArrayRef, String> {
+/// as the JSON path does. Each value is also noted in `evidence` (rows numbered from 1,
+/// `first_row` rows before this batch), for the seconds-instead-of-milliseconds check; a
+/// typed timestamp is checked too, as one cast from integer seconds has the same flaw.
+fn to_seconds(col: &ArrayRef, first_row: u64, evidence: &mut Evidence) -> Result<ArrayRef, String> {
     let ms = match col.data_type() {
         DataType::Int64 | DataType::Int32 | DataType::UInt64 => cast(col, &DataType::Int64),
         DataType::Timestamp(_, _) => cast(col, &DataType::Timestamp(TimeUnit::Millisecond, None))
@@ -132,7 +138,13 @@ fn to_seconds(col: &ArrayRef) -> Result<ArrayRef, String> {
         }
     }
     .map_err(|e| e.to_string())?;
-    let seconds: Int64Array = ms.as_primitive::<Int64Type>().unary(|v| v.div_euclid(1000));
+    let ms = ms.as_primitive::<Int64Type>();
+    for (i, v) in ms.iter().enumerate() {
+        if let Some(v) = v {
+            evidence.timestamp(first_row + i as u64 + 1, v);
+        }
+    }
+    let seconds: Int64Array = ms.unary(|v| v.div_euclid(1000));
     cast(
         &(Arc::new(seconds) as ArrayRef),
         &DataType::Timestamp(TimeUnit::Second, None),

@@ -11,6 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::checks::{self, Evidence};
 use super::tables::{RowBuilder, Table};
 use super::{FileCounts, IngestOptions, OnBadLine};
 use crate::error::{Error, Result};
@@ -42,6 +43,7 @@ struct SegmentResult {
     rows: u64,
     wrote_file: bool,
     bad: Vec<BadLine>,
+    evidence: Evidence,
 }
 
 pub(crate) fn writer_properties() -> WriterProperties {
@@ -65,19 +67,53 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Reads up to `n` bytes (fewer only at the end of the input), however few each read
+/// returns: a pipe may hand them over one at a time.
+fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
+/// Opens a JSON Lines file, decompressing it if it is gzip and dropping a leading UTF-8
+/// byte-order mark (Windows tools write one; it is not JSON).
+///
+/// The file is opened once and its first bytes are sniffed from the stream, never by
+/// opening it again: a pipe or FIFO (`--reviews /dev/stdin`, `<(zcat ...)`) can be read
+/// only once, and this way it streams like a file.
 fn open_decoded(path: &Path, count: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let counted = Counting { inner: f, count };
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(1 << 20, counted),
-        )))
-    } else {
-        Ok(Box::new(counted))
+    let mut counted = Counting { inner: f, count };
+    let magic = read_head(&mut counted, 4).map_err(|e| Error::io(path, e))?;
+    if magic == b"PAR1" {
+        // Only a stream gets here: a regular Parquet file was routed to parquet_input.
+        return Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: "is a Parquet stream, and Parquet cannot be read from a pipe (its \
+                      schema is in a footer at the end of the file)"
+                .into(),
+            hint: "save it to a regular file and pass that path".into(),
+        });
     }
+    let gzip = magic.starts_with(&GZIP_MAGIC);
+    let raw = io::Cursor::new(magic).chain(counted);
+    let mut decoded: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 20, raw),
+        ))
+    } else {
+        Box::new(raw)
+    };
+    let head = read_head(&mut decoded, UTF8_BOM.len()).map_err(|e| Error::BadInput {
+        path: path.to_path_buf(),
+        message: format!("could not be read: {e}"),
+        hint: "check that the file is complete (a .gz must not be truncated)".into(),
+    })?;
+    let head = if head == UTF8_BOM { Vec::new() } else { head };
+    Ok(Box::new(io::Cursor::new(head).chain(decoded)))
 }
 
 pub(crate) fn ingest_jsonl(
@@ -88,7 +124,9 @@ pub(crate) fn ingest_jsonl(
     opts: &IngestOptions,
     quarantine: &mut Vec<BadLine>,
 ) -> Result<FileCounts> {
-    let total_bytes = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    // A pipe has no length: the progress bar then shows bytes read without a total.
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let total_bytes = meta.is_file().then_some(meta.len());
     let bytes_read = Arc::new(AtomicU64::new(0));
     let rows_done = Arc::new(AtomicU64::new(0));
     let mut reader = open_decoded(path, bytes_read.clone())?;
@@ -157,10 +195,11 @@ pub(crate) fn ingest_jsonl(
         bytes: bytes_read.load(Ordering::Relaxed),
         ..FileCounts::default()
     };
+    let mut evidence = Evidence::default();
     for (_, res) in all {
         let mut r = res?;
         if opts.on_bad_line == OnBadLine::Fail && !r.bad.is_empty() {
-            return Err(bad_line_error(table, r.bad.swap_remove(0)));
+            return Err(bad_line_error(r.bad.swap_remove(0)));
         }
         counts.lines += r.lines;
         counts.blank_lines += r.blank;
@@ -168,27 +207,23 @@ pub(crate) fn ingest_jsonl(
         counts.parquet_files += u64::from(r.wrote_file);
         // Segments are in file order, so the quarantine is in line order.
         quarantine.extend(r.bad);
+        evidence.merge(&r.evidence);
+    }
+    if let Some(e) = checks::check_jsonl(table, path, &evidence) {
+        return Err(e);
     }
     counts.bad_lines = counts.lines - counts.rows - counts.blank_lines;
     Ok(counts)
 }
 
-fn bad_line_error(table: Table, b: BadLine) -> Error {
-    let hint = if b.error.starts_with("missing key") && table == Table::Reviews {
-        "is this a meta_* file? item metadata goes to --items. Otherwise fix the line, or \
-         re-run with --on-bad-line skip (count and drop) or quarantine (keep bad lines aside)"
-    } else if b.error.starts_with("missing key") {
-        "is this a reviews file? reviews go to --reviews. Otherwise fix the line, or re-run \
-         with --on-bad-line skip or quarantine"
-    } else {
-        "fix the line, or re-run with --on-bad-line skip (count and drop bad lines) or \
-         --on-bad-line quarantine (keep them aside in <lake>/quarantine/)"
-    };
+fn bad_line_error(b: BadLine) -> Error {
     Error::BadLine {
         path: b.file,
         line: b.line,
         message: b.error,
-        hint: hint.into(),
+        hint: "fix the line, or re-run with --on-bad-line skip (count and drop bad lines) or \
+               --on-bad-line quarantine (keep them aside in <lake>/quarantine/)"
+            .into(),
     }
 }
 
@@ -283,7 +318,7 @@ fn parse_segment(
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             res.blank += 1;
-        } else if let Err(error) = builder.push_line(line) {
+        } else if let Err(error) = builder.push_line(line, line_no) {
             let bad = BadLine {
                 file: path.to_path_buf(),
                 line: line_no,
@@ -330,6 +365,7 @@ fn parse_segment(
         })?;
         res.wrote_file = true;
     }
+    res.evidence = builder.take_evidence();
     Ok(res)
 }
 
@@ -382,20 +418,21 @@ pub(crate) fn write_quarantine(dir: &Path, table: Table, bad: &[BadLine]) -> Res
 
 fn progress_bar(
     enabled: bool,
-    total: u64,
+    total: Option<u64>,
     table: Table,
     path: &Path,
 ) -> Option<indicatif::ProgressBar> {
     if !enabled {
         return None;
     }
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    let pb =
+        indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
+    let template = if total.is_some() {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+    } else {
+        "{msg} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(format!("{}: {}", table.dir_name(), path.display()));

@@ -13,6 +13,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use super::checks::{Evidence, foreign_key};
 use super::json_scan::{Cursor, Kind, ScanResult, wrong_type};
 
 /// Which raw table a file feeds.
@@ -80,8 +81,13 @@ pub fn items_schema() -> SchemaRef {
 
 /// Appends parsed lines to Arrow builders.
 pub(crate) trait RowBuilder: Send {
-    /// Parses one line and appends it as a row, or appends nothing and says why.
-    fn push_line(&mut self, line: &[u8]) -> ScanResult<()>;
+    /// Parses one line and appends it as a row, or appends nothing and says why. A key
+    /// the line lacks is NULL; only a line that is not a JSON object, or a field of the
+    /// wrong type, is refused (DESIGN §3). `line_no` is kept for the file-level checks.
+    fn push_line(&mut self, line: &[u8], line_no: u64) -> ScanResult<()>;
+    /// What the rows pushed so far showed, for the checks on the whole file (see
+    /// `checks`); the builder starts afresh.
+    fn take_evidence(&mut self) -> Evidence;
     fn len(&self) -> usize;
     /// The rows so far as a batch; the builder is empty afterwards.
     fn finish(&mut self) -> RecordBatch;
@@ -136,10 +142,6 @@ fn opt_bool(c: &mut Cursor<'_>, key: &str) -> ScanResult<Option<bool>> {
     }
 }
 
-fn missing(key: &str) -> String {
-    format!("missing key \"{key}\"")
-}
-
 #[derive(Default)]
 struct ReviewsBuilder {
     user_id: StringBuilder,
@@ -150,11 +152,14 @@ struct ReviewsBuilder {
     verified: BooleanBuilder,
     helpful: Int64Builder,
     rows: usize,
+    evidence: Evidence,
 }
 
 impl RowBuilder for ReviewsBuilder {
-    fn push_line(&mut self, line: &[u8]) -> ScanResult<()> {
-        // Outer Option: key seen; inner: JSON null.
+    fn push_line(&mut self, line: &[u8], line_no: u64) -> ScanResult<()> {
+        // A key that is absent stays None and becomes NULL, like JSON null; `seen` notes
+        // which of `checks::required_keys` (user_id, parent_asin, rating, timestamp) were
+        // there, for the file-level checks.
         let mut user_id = None;
         let mut parent_asin = None;
         let mut asin = None;
@@ -162,36 +167,53 @@ impl RowBuilder for ReviewsBuilder {
         let mut ts_ms = None;
         let mut verified = None;
         let mut helpful = None;
+        let mut seen = [false; 4];
+        let mut foreign = false;
         Cursor::new(line).object(|key, c| {
             match key {
-                b"user_id" => user_id = Some(opt_string(c, "user_id")?),
-                b"parent_asin" => parent_asin = Some(opt_string(c, "parent_asin")?),
-                b"asin" => asin = Some(opt_string(c, "asin")?),
-                b"rating" => rating = Some(opt_f64(c, "rating")?),
-                b"timestamp" => {
-                    ts_ms = Some(opt_i64(c, "timestamp", "integer milliseconds")?);
+                b"user_id" => {
+                    seen[0] = true;
+                    user_id = opt_string(c, "user_id")?;
                 }
-                b"verified_purchase" => verified = Some(opt_bool(c, "verified_purchase")?),
-                b"helpful_vote" => helpful = Some(opt_i64(c, "helpful_vote", "an integer")?),
-                _ => {
+                b"parent_asin" => {
+                    seen[1] = true;
+                    parent_asin = opt_string(c, "parent_asin")?;
+                }
+                b"asin" => asin = opt_string(c, "asin")?,
+                b"rating" => {
+                    seen[2] = true;
+                    rating = opt_f64(c, "rating")?;
+                }
+                b"timestamp" => {
+                    seen[3] = true;
+                    ts_ms = opt_i64(c, "timestamp", "integer milliseconds")?;
+                }
+                b"verified_purchase" => verified = opt_bool(c, "verified_purchase")?,
+                b"helpful_vote" => helpful = opt_i64(c, "helpful_vote", "an integer")?,
+                other => {
+                    foreign |= other == foreign_key(Table::Reviews).as_bytes();
                     c.skip_value()?;
                 }
             }
             Ok(())
         })?;
-        let user_id = user_id.ok_or_else(|| missing("user_id"))?;
-        let parent_asin = parent_asin.ok_or_else(|| missing("parent_asin"))?;
-        let rating = rating.ok_or_else(|| missing("rating"))?;
-        let ts_ms = ts_ms.ok_or_else(|| missing("timestamp"))?;
+        self.evidence.note_row(seen, foreign);
+        if let Some(ms) = ts_ms {
+            self.evidence.timestamp(line_no, ms);
+        }
         self.user_id.append_option(user_id);
         self.parent_asin.append_option(parent_asin);
-        self.asin.append_option(asin.flatten());
+        self.asin.append_option(asin);
         self.rating.append_option(rating);
         self.ts.append_option(ts_ms.map(|ms| ms.div_euclid(1000)));
-        self.verified.append_option(verified.flatten());
-        self.helpful.append_option(helpful.flatten());
+        self.verified.append_option(verified);
+        self.helpful.append_option(helpful);
         self.rows += 1;
         Ok(())
+    }
+
+    fn take_evidence(&mut self) -> Evidence {
+        std::mem::take(&mut self.evidence)
     }
 
     fn len(&self) -> usize {
@@ -222,6 +244,7 @@ struct ItemsBuilder {
     categories: ListBuilder<StringBuilder>,
     price_raw: StringBuilder,
     rows: usize,
+    evidence: Evidence,
 }
 
 impl Default for ItemsBuilder {
@@ -235,21 +258,28 @@ impl Default for ItemsBuilder {
                 .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true))),
             price_raw: StringBuilder::new(),
             rows: 0,
+            evidence: Evidence::default(),
         }
     }
 }
 
 impl RowBuilder for ItemsBuilder {
-    fn push_line(&mut self, line: &[u8]) -> ScanResult<()> {
+    fn push_line(&mut self, line: &[u8], _line_no: u64) -> ScanResult<()> {
         let mut parent_asin = None;
         let mut title = None;
         let mut main_category = None;
         let mut store = None;
         let mut categories = None;
         let mut price: Option<Cow<'_, str>> = None;
+        // As for reviews; the one required key here is parent_asin.
+        let mut seen = [false; 4];
+        let mut foreign = false;
         Cursor::new(line).object(|key, c| {
             match key {
-                b"parent_asin" => parent_asin = Some(opt_string(c, "parent_asin")?),
+                b"parent_asin" => {
+                    seen[0] = true;
+                    parent_asin = opt_string(c, "parent_asin")?;
+                }
                 b"title" => title = opt_string(c, "title")?,
                 b"main_category" => main_category = opt_string(c, "main_category")?,
                 b"store" => store = opt_string(c, "store")?,
@@ -266,13 +296,14 @@ impl RowBuilder for ItemsBuilder {
                         _ => Some(String::from_utf8_lossy(c.skip_value()?)),
                     }
                 }
-                _ => {
+                other => {
+                    foreign |= other == foreign_key(Table::Items).as_bytes();
                     c.skip_value()?;
                 }
             }
             Ok(())
         })?;
-        let parent_asin = parent_asin.ok_or_else(|| missing("parent_asin"))?;
+        self.evidence.note_row(seen, foreign);
         self.parent_asin.append_option(parent_asin);
         self.title.append_option(title);
         self.main_category.append_option(main_category);
@@ -289,6 +320,10 @@ impl RowBuilder for ItemsBuilder {
         self.price_raw.append_option(price);
         self.rows += 1;
         Ok(())
+    }
+
+    fn take_evidence(&mut self) -> Evidence {
+        std::mem::take(&mut self.evidence)
     }
 
     fn len(&self) -> usize {
@@ -331,8 +366,8 @@ mod tests {
     fn review_rows_match_serde_json() {
         let lines = read("Electronics.sample.jsonl");
         let mut b = Table::Reviews.builder();
-        for l in &lines {
-            b.push_line(l.as_bytes()).unwrap();
+        for (i, l) in lines.iter().enumerate() {
+            b.push_line(l.as_bytes(), i as u64 + 1).unwrap();
         }
         let batch = b.finish();
         assert_eq!(batch.num_rows(), lines.len());
@@ -368,8 +403,8 @@ mod tests {
     fn item_price_is_kept_as_raw_text_whatever_its_json_type() {
         let lines = read("meta_Electronics.sample.jsonl");
         let mut b = Table::Items.builder();
-        for l in &lines {
-            b.push_line(l.as_bytes()).unwrap();
+        for (i, l) in lines.iter().enumerate() {
+            b.push_line(l.as_bytes(), i as u64 + 1).unwrap();
         }
         let batch = b.finish();
         let price = batch.column(5).as_string::<i32>();
@@ -392,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_types_and_missing_keys_name_the_key() {
+    fn wrong_types_name_the_key() {
         let mut b = Table::Reviews.builder();
         let cases = [
             (
@@ -404,10 +439,6 @@ mod tests {
                 r#""rating" is a string, expected a number"#,
             ),
             (
-                r#"{"rating": 5.0, "parent_asin": "B1", "timestamp": 1}"#,
-                r#"missing key "user_id""#,
-            ),
-            (
                 r#"{"rating": 5.0, "parent_asin": "B1", "user_id": 7, "timestamp": 1}"#,
                 r#""user_id" is a number, expected a string"#,
             ),
@@ -417,8 +448,64 @@ mod tests {
             ),
         ];
         for (line, want) in cases {
-            assert_eq!(b.push_line(line.as_bytes()).unwrap_err(), want);
+            assert_eq!(b.push_line(line.as_bytes(), 1).unwrap_err(), want);
         }
         assert_eq!(b.len(), 0, "a rejected line appends nothing");
+        let err = Table::Items
+            .builder()
+            .push_line(br#"{"parent_asin": ["B1"], "title": "x"}"#, 1)
+            .unwrap_err();
+        assert_eq!(err, r#""parent_asin" is an array, expected a string"#);
+    }
+
+    /// DESIGN §3: a key missing from an object reads as NULL, as in Spark, DuckDB and
+    /// arrow-json; the line is data, not a bad line.
+    #[test]
+    fn missing_keys_are_null_not_bad_lines() {
+        let mut b = Table::Reviews.builder();
+        for (i, line) in [
+            r#"{"rating": 5.0, "parent_asin": "B1", "timestamp": 1600000000000}"#,
+            r#"{"user_id": "U2", "rating": 4.0, "timestamp": 1600000001000}"#,
+            r#"{"user_id": "U3", "parent_asin": "B3", "timestamp": 1600000002000}"#,
+            r#"{"user_id": "U4", "parent_asin": "B4", "rating": 3.0}"#,
+            r#"{}"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            b.push_line(line.as_bytes(), i as u64 + 1).unwrap();
+        }
+        let ev = b.take_evidence();
+        assert_eq!(ev.rows, 5);
+        assert_eq!(
+            ev.keys_present,
+            [3, 3, 3, 3],
+            "user_id, parent_asin, rating, timestamp"
+        );
+        assert_eq!(ev.timestamps, 3);
+        let batch = b.finish();
+        let nulls: Vec<Vec<bool>> = (0..batch.num_columns())
+            .map(|c| (0..5).map(|r| batch.column(c).is_null(r)).collect())
+            .collect();
+        assert_eq!(
+            nulls,
+            vec![
+                vec![true, false, false, false, true], // user_id
+                vec![false, true, false, false, true], // parent_asin
+                vec![true, true, true, true, true],    // asin
+                vec![false, false, true, false, true], // rating
+                vec![false, false, false, true, true], // ts
+                vec![true, true, true, true, true],    // verified_purchase
+                vec![true, true, true, true, true],    // helpful_vote
+            ]
+        );
+
+        let mut b = Table::Items.builder();
+        b.push_line(br#"{"title": "Hub", "main_category": "Computers"}"#, 1)
+            .unwrap();
+        let batch = b.finish();
+        assert!(batch.column(0).is_null(0), "parent_asin");
+        assert_eq!(batch.column(1).as_string::<i32>().value(0), "Hub");
+        assert!(batch.column(4).is_null(0) && batch.column(5).is_null(0));
     }
 }
