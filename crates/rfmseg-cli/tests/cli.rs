@@ -99,3 +99,30 @@ fn a_run_on_a_folder_that_is_not_a_lake_fails_cleanly() {
         .collect();
     assert_eq!(names, ["notalake"], "no output or temporary folder left");
 }
+
+/// A mistyped --lake says so, naming the path, for every command that reads a lake
+/// (not "has no Parquet files" about a subfolder of a folder that is not there).
+#[test]
+fn a_lake_that_does_not_exist_is_named_by_run_features_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["run", "--lake", "no-such-lake", "--out", "out"],
+        vec!["features", "--lake", "no-such-lake", "--out", "out"],
+        vec!["clean", "--lake", "no-such-lake"],
+    ] {
+        let (code, _, err) = rfmseg(&args, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("no-such-lake: does not exist\n"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("hint: check the path given to --lake"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
