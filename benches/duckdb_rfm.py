@@ -7,25 +7,71 @@ Mirrors sql/clean_reviews.sql, sql/clean_items.sql, sql/purchases.sql and sql/rf
 (default config: 730-day history, verified only, 365-day window, price > 0.25, UTC days)
 and prints the median wall time of `repeats` runs and the customers found, so the two
 engines can be checked to agree on the count.
+
+The excluded categories and missing-value strings are read from `rfmseg show-config`
+(the binary named by $RFMSEG, else `rfmseg` on PATH, else target/{release,debug}/rfmseg
+under $CARGO_TARGET_DIR or the repository), so they are rfmseg's own defaults. Only when
+no binary is found does it fall back to the copy below, and says so.
 """
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
+import tomllib
+from pathlib import Path
 
-import duckdb
-
-EXCLUDED = [
-    "AMAZON FASHION", "All Beauty", "Arts, Crafts & Sewing", "Audible Audiobooks",
-    "Automotive", "Baby", "Books", "Buy a Kindle", "Collectible Coins", "Digital Music",
-    "Fine Art", "Gift Cards", "Grocery", "Handmade", "Health & Personal Care",
-    "Kindle Store", "Luxury Beauty", "Magazine Subscriptions", "Movies & TV",
-    "Pet Supplies", "Premium Beauty", "Sports & Outdoors", "Toys & Games", "Unique Finds",
+# A COPY of rfmseg's defaults (crates/rfmseg/src/config.rs, CleanConfig::default, the
+# reference notebook's list of DESIGN section 3), used only when `rfmseg show-config`
+# cannot be run. Keep it equal to the Rust defaults.
+EXCLUDED_COPY = [
+    "Pet Supplies", "Toys & Games", "Baby", "Grocery", "Collectible Coins", "Automotive",
+    "Handmade", "Health & Personal Care", "Arts, Crafts & Sewing", "All Beauty",
+    "AMAZON FASHION", "Premium Beauty", "Collectibles & Fine Art", "Magazine Subscriptions",
+    "Digital Music", "Tools & Home Improvement", "Software", "Unique Finds",
+    "Audible Audiobooks", "Gift Cards", "Sports & Outdoors", "Amazon Home", "Books",
+    "Buy a Kindle",
 ]
+MISSING_COPY = ["None", "none", "N/A", "n/a", "null", "NULL", ""]
 
 
-def query(lake: str) -> str:
-    excluded = ", ".join("'" + c.replace("'", "''") + "'" for c in EXCLUDED)
-    missing = "('none', 'n/a', 'null', '')"
+def rfmseg_binary() -> str | None:
+    """The rfmseg binary to ask for its defaults, or None."""
+    if os.environ.get("RFMSEG"):
+        return os.environ["RFMSEG"]
+    if shutil.which("rfmseg"):
+        return "rfmseg"
+    repo = Path(__file__).resolve().parent.parent
+    targets = [Path(os.environ["CARGO_TARGET_DIR"])] if os.environ.get("CARGO_TARGET_DIR") else []
+    targets += [repo / "target", Path.home() / ".cache/rfmseg/target"]
+    for target in targets:
+        for profile in ("release", "debug"):
+            if (target / profile / "rfmseg").is_file():
+                return str(target / profile / "rfmseg")
+    return None
+
+
+def clean_defaults() -> tuple[list[str], list[str]]:
+    """(excluded_categories, missing_values) of rfmseg's [clean] section."""
+    binary = rfmseg_binary()
+    if binary is not None:
+        out = subprocess.run([binary, "show-config"], check=True, capture_output=True, text=True)
+        clean = tomllib.loads(out.stdout)["clean"]
+        return clean["excluded_categories"], clean["missing_values"]
+    print("note: no rfmseg binary found (set RFMSEG=path); using the copy of the default "
+          "[clean] lists in benches/duckdb_rfm.py", file=sys.stderr)
+    return EXCLUDED_COPY, MISSING_COPY
+
+
+def sql_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def query(lake: str, excluded_categories: list[str], missing_values: list[str]) -> str:
+    excluded = sql_list(excluded_categories)
+    # Compared trimmed and in any case, as sql/clean_*.sql do.
+    missing = "(" + sql_list(sorted({v.strip().lower() for v in missing_values})) + ")"
     nul = lambda c: f"CASE WHEN lower(trim({c})) IN {missing} THEN NULL ELSE {c} END AS {c}"
     return f"""
     WITH r AS (
@@ -73,11 +119,13 @@ def query(lake: str) -> str:
 
 
 def main() -> None:
+    import duckdb
+
     lake = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     con = duckdb.connect()
     con.execute("SET threads = 2")
-    sql = query(lake)
+    sql = query(lake, *clean_defaults())
     times = []
     customers = 0
     for _ in range(repeats):

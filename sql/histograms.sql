@@ -1,17 +1,20 @@
--- histograms: customers per bin of recency (15-day bins), frequency (powers of two:
--- 1, 2-3, 4-7, ...) and monetary (quarter decades of USD: bin b holds
--- 10^(b/4) <= monetary < 10^((b+1)/4)).
+-- histograms: customers per bin of recency, frequency and monetary, for the report.
 --
--- Input: customers. Produces (measure, bin, customers).
-SELECT 'recency' AS measure, CAST((recency - 1) / 15 AS BIGINT) AS bin, count(*) AS customers
+-- Input:      customers. Produces (measure, bin, customers).
+-- Parameters: the bin widths (HistogramBins in crates/rfmseg/src/pipeline.rs, which also
+--             computes the bins' edges from them, so edges and bins cannot disagree)
+--   recency_bin_days             bin b holds 1 + w*b <= recency < 1 + w*(b+1)
+--   frequency_bins_per_doubling  bin b holds 2^(b/n) <= frequency < 2^((b+1)/n)
+--   monetary_bins_per_decade     bin b holds 10^(b/n) <= monetary < 10^((b+1)/n) (USD)
+SELECT 'recency' AS measure, CAST((recency - 1) / {{recency_bin_days}} AS BIGINT) AS bin, count(*) AS customers
 FROM customers
 GROUP BY 2
 UNION ALL
-SELECT 'frequency', CAST(floor(log2(CAST(frequency AS DOUBLE))) AS BIGINT), count(*)
+SELECT 'frequency', CAST(floor(log2(CAST(frequency AS DOUBLE)) * {{frequency_bins_per_doubling}}) AS BIGINT), count(*)
 FROM customers
 GROUP BY 2
 UNION ALL
-SELECT 'monetary', CAST(floor(log10(monetary) * 4) AS BIGINT), count(*)
+SELECT 'monetary', CAST(floor(log10(monetary) * {{monetary_bins_per_decade}}) AS BIGINT), count(*)
 FROM customers
 GROUP BY 2
 ORDER BY 1, 2

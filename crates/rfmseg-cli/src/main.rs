@@ -31,7 +31,8 @@ struct RunFlags {
     /// Number of clusters, or auto to choose it from --k-range (kmeans.k).
     #[arg(long)]
     k: Option<String>,
-    /// k range swept when --k auto, e.g. 2..10 (kmeans.k_min, kmeans.k_max).
+    /// k range swept when --k auto, e.g. 2..10 (kmeans.k_min, kmeans.k_max). The default
+    /// 2..10 is capped to what the data can fit; a range given here is not.
     #[arg(long)]
     k_range: Option<String>,
     /// Pin the as-of day, YYYY-MM-DD (rfm.as_of); default: the newest purchase's day.
@@ -46,7 +47,8 @@ struct RunFlags {
     /// quantile or ntile (features.score_method).
     #[arg(long)]
     score_method: Option<String>,
-    /// DataFusion target partitions (engine.target_partitions); default one per core.
+    /// DataFusion target partitions (engine.target_partitions); default one per core, at
+    /// most max(256, 8 x cores).
     #[arg(long)]
     partitions: Option<usize>,
 }

@@ -262,3 +262,30 @@ fn sql_and_os_errors_are_printed_once() {
         "error: reading missing.sql: No such file or directory (os error 2)\n"
     );
 }
+
+/// A mistyped --lake says so, naming the path, for every command that reads a lake
+/// (not "has no Parquet files" about a subfolder of a folder that is not there).
+#[test]
+fn a_lake_that_does_not_exist_is_named_by_run_features_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["run", "--lake", "no-such-lake", "--out", "out"],
+        vec!["features", "--lake", "no-such-lake", "--out", "out"],
+        vec!["clean", "--lake", "no-such-lake"],
+    ] {
+        let (code, _, err) = rfmseg(&args, dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("no-such-lake: does not exist\n"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("hint: check the path given to --lake"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}

@@ -25,10 +25,12 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct CleanConfig {
     /// Strings that mean "no value" in every string column, compared trimmed and in any
-    /// case. Default: "None", "N/A", "null" and "" (the placeholders of the raw files).
+    /// case (so "None", " n/a " and "NULL" all match). Default: the placeholders DESIGN §3
+    /// lists for the raw files, 'None', 'none', 'N/A', 'n/a', 'null', 'NULL' and ''.
     pub missing_values: Vec<String>,
-    /// Items whose `main_category` is one of these are dropped: the 24 non-electronics
-    /// categories that show up in the Electronics meta file. Compared exactly.
+    /// Items whose `main_category` is one of these are dropped. Default: the reference
+    /// notebook's list, the 24 non-electronics categories of DESIGN §3 (e.g. 'Amazon Home',
+    /// 'Software'); a category outside it, such as 'Movies & TV', is kept. Compared exactly.
     pub excluded_categories: Vec<String>,
     /// Drop items with no `main_category`. Default true: the reference did, through SQL
     /// NULL logic (`NOT IN` is never true for NULL).
@@ -46,32 +48,35 @@ pub struct CleanConfig {
 impl Default for CleanConfig {
     fn default() -> Self {
         CleanConfig {
-            missing_values: ["None", "N/A", "null", ""].map(String::from).to_vec(),
+            missing_values: ["None", "none", "N/A", "n/a", "null", "NULL", ""]
+                .map(String::from)
+                .to_vec(),
+            // The reference notebook's list, in its order (DESIGN §3).
             excluded_categories: [
-                "AMAZON FASHION",
-                "All Beauty",
-                "Arts, Crafts & Sewing",
-                "Audible Audiobooks",
-                "Automotive",
+                "Pet Supplies",
+                "Toys & Games",
                 "Baby",
-                "Books",
-                "Buy a Kindle",
-                "Collectible Coins",
-                "Digital Music",
-                "Fine Art",
-                "Gift Cards",
                 "Grocery",
+                "Collectible Coins",
+                "Automotive",
                 "Handmade",
                 "Health & Personal Care",
-                "Kindle Store",
-                "Luxury Beauty",
-                "Magazine Subscriptions",
-                "Movies & TV",
-                "Pet Supplies",
+                "Arts, Crafts & Sewing",
+                "All Beauty",
+                "AMAZON FASHION",
                 "Premium Beauty",
-                "Sports & Outdoors",
-                "Toys & Games",
+                "Collectibles & Fine Art",
+                "Magazine Subscriptions",
+                "Digital Music",
+                "Tools & Home Improvement",
+                "Software",
                 "Unique Finds",
+                "Audible Audiobooks",
+                "Gift Cards",
+                "Sports & Outdoors",
+                "Amazon Home",
+                "Books",
+                "Buy a Kindle",
             ]
             .map(String::from)
             .to_vec(),
@@ -140,9 +145,15 @@ impl Default for FeaturesConfig {
 pub struct KMeansConfig {
     /// A fixed number of clusters (`--k N`); unset means choose it from `k_min..=k_max`.
     pub k: Option<u32>,
-    /// The k range swept when choosing k. Default 2..=10 (the reference swept 2..=6).
+    /// The k range swept when choosing k. Default 2..=10 (the reference swept 2..=6). The
+    /// default range is capped to what the data can fit (fewer customers than 10, say);
+    /// a range given explicitly is not, and fails naming where it came from.
     pub k_min: u32,
     pub k_max: u32,
+    /// Where an explicit k range came from (`--k-range`, or the config file's keys), so an
+    /// error can name it; None for the default range. Provenance, not a config key.
+    #[serde(skip)]
+    pub k_range_from: Option<String>,
     /// Seed of the initialisation and of the silhouette sample. Default 42, as the
     /// reference; every k of a sweep uses the same seed, as Spark does.
     pub seed: u64,
@@ -185,6 +196,7 @@ impl Default for KMeansConfig {
             k: None,
             k_min: 2,
             k_max: 10,
+            k_range_from: None,
             seed: 42,
             max_iter: 20,
             tol: 1e-4,
@@ -251,19 +263,44 @@ impl std::str::FromStr for ScoreMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// DataFusion target partitions; 0 means one per core.
+    /// DataFusion target partitions; 0 (the default) means one per core. At most
+    /// [`EngineConfig::max_target_partitions`].
     pub target_partitions: usize,
+}
+
+impl EngineConfig {
+    /// The most target partitions a run accepts: max(256, 8 x cores). Every partition of
+    /// every operator has its own buffers, hash tables and channels, and a repartition
+    /// connects every input partition to every output one, so memory grows faster than the
+    /// partitions even on tiny data (on 5,000 reviews: 2 partitions 83 MB, 256 took 0.87 GB,
+    /// 1000 took 9.6 GB), while more than a few partitions per core buys no parallelism
+    /// embedded. The floor of 256 leaves room for a cluster's shuffle (Spark's default is
+    /// 200 partitions), whose executors may have more cores than the machine submitting.
+    pub fn max_target_partitions() -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (8 * cores).max(256)
+    }
 }
 
 impl Config {
     /// Reads a TOML file (missing keys take their defaults) and validates it.
     pub fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Config = toml::from_str(&text).map_err(|e| Error::BadInput {
+        let mut config: Config = toml::from_str(&text).map_err(|e| Error::BadInput {
             path: path.to_path_buf(),
             message: e.to_string(),
             hint: "see `rfmseg show-config` for every key and its default".into(),
         })?;
+        // Parsed once more as a plain table: only there is a key set to its default value
+        // told apart from a key left out.
+        let sets_range = toml::from_str::<toml::Table>(&text).is_ok_and(|t| {
+            t.get("kmeans")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|km| km.contains_key("k_min") || km.contains_key("k_max"))
+        });
+        if sets_range {
+            config.kmeans.k_range_from = Some(format!("kmeans.k_min/k_max in {}", path.display()));
+        }
         config.validate()?;
         Ok(config)
     }
@@ -365,6 +402,18 @@ impl Config {
         if km.silhouette_sample < 2 {
             return bad("kmeans.silhouette_sample", "must be at least 2".into());
         }
+        let max_partitions = EngineConfig::max_target_partitions();
+        if self.engine.target_partitions > max_partitions {
+            return Err(Error::Config {
+                key: "engine.target_partitions (--partitions)".into(),
+                message: format!(
+                    "{} is above the bound of {max_partitions} (max(256, 8 x cores)): every \
+                     partition has its own buffers, so memory grows with the partitions even \
+                     on small data; use 0 for one per core, or at most {max_partitions}",
+                    self.engine.target_partitions
+                ),
+            });
+        }
         if self.features.minibatches == 0 {
             return Err(Error::Config {
                 key: "features.minibatches".into(),
@@ -403,6 +452,7 @@ impl Config {
             })?;
             c.kmeans.k_min = lo;
             c.kmeans.k_max = hi;
+            c.kmeans.k_range_from = Some("--k-range".into());
         }
         if let Some(day) = &flags.as_of {
             c.rfm.as_of = Some(day.clone());
@@ -486,6 +536,101 @@ mod tests {
         assert_eq!(c.features.score_method, ScoreMethod::Quantile);
         let back: Config = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// The reference notebook's exclusion list, copied by hand from DESIGN §3 (which
+    /// quotes the notebook), in its order. Four names were once wrong here ('Fine Art',
+    /// 'Kindle Store', 'Luxury Beauty', 'Movies & TV' instead of 'Collectibles & Fine Art',
+    /// 'Amazon Home', 'Tools & Home Improvement', 'Software'), which kept the wrong items.
+    #[test]
+    fn default_excluded_categories_are_the_reference_notebooks_24() {
+        let design = [
+            "Pet Supplies",
+            "Toys & Games",
+            "Baby",
+            "Grocery",
+            "Collectible Coins",
+            "Automotive",
+            "Handmade",
+            "Health & Personal Care",
+            "Arts, Crafts & Sewing",
+            "All Beauty",
+            "AMAZON FASHION",
+            "Premium Beauty",
+            "Collectibles & Fine Art",
+            "Magazine Subscriptions",
+            "Digital Music",
+            "Tools & Home Improvement",
+            "Software",
+            "Unique Finds",
+            "Audible Audiobooks",
+            "Gift Cards",
+            "Sports & Outdoors",
+            "Amazon Home",
+            "Books",
+            "Buy a Kindle",
+        ];
+        assert_eq!(Config::default().clean.excluded_categories, design);
+    }
+
+    /// DESIGN §3's placeholders, as listed there; matching is trimmed and in any case
+    /// (sql/clean_*.sql), which the reference_traps test checks on real rows.
+    #[test]
+    fn default_missing_values_are_designs_placeholders() {
+        assert_eq!(
+            Config::default().clean.missing_values,
+            ["None", "none", "N/A", "n/a", "null", "NULL", ""]
+        );
+    }
+
+    #[test]
+    fn partitions_above_the_bound_are_rejected_naming_key_and_bound() {
+        let bound = EngineConfig::max_target_partitions();
+        assert!(bound >= 256);
+        let with = |p: usize| Overrides {
+            target_partitions: Some(p),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(None, &with(bound)).unwrap();
+        assert_eq!(c.engine.target_partitions, bound);
+        let err = Config::resolve(None, &with(1000.max(bound + 1)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid engine.target_partitions (--partitions): "),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("above the bound of {bound} (max(256, 8 x cores))")),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rfmseg.toml");
+        std::fs::write(&p, "[engine]\ntarget_partitions = 100000\n").unwrap();
+        let err = Config::from_file(&p).unwrap_err().to_string();
+        assert!(err.contains("engine.target_partitions"), "{err}");
+    }
+
+    /// Only a range the user gave fails when the data cannot fit it; the default one is
+    /// capped. So the config remembers which it is, whatever the values.
+    #[test]
+    fn a_k_range_from_the_flag_or_the_file_is_marked_as_given() {
+        assert_eq!(Config::default().kmeans.k_range_from, None);
+        let flags = Overrides {
+            k_range: Some("2..10".into()),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(None, &flags).unwrap();
+        assert_eq!(c.kmeans.k_range_from.as_deref(), Some("--k-range"));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rfmseg.toml");
+        std::fs::write(&p, "[kmeans]\nk_max = 10\n").unwrap();
+        let from = Config::from_file(&p).unwrap().kmeans.k_range_from.unwrap();
+        assert_eq!(from, format!("kmeans.k_min/k_max in {}", p.display()));
+        std::fs::write(&p, "[kmeans]\nseed = 3\n").unwrap();
+        assert_eq!(Config::from_file(&p).unwrap().kmeans.k_range_from, None);
+        // Not a key: show-config and model.json do not carry it.
+        assert!(!c.to_toml().contains("k_range_from"));
     }
 
     #[test]

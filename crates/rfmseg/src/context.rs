@@ -105,6 +105,24 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 /// Registers `lake_reviews` and `lake_items` from a lake folder, checking that each has
 /// the columns `ingest` writes, so a wrong folder fails here with a hint, not mid-query.
 pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
+    // Said first, in plain words: a mistyped --lake would otherwise read as a lake
+    // without Parquet files.
+    if !lake.exists() {
+        return Err(Error::BadInput {
+            path: lake.to_path_buf(),
+            message: "does not exist".into(),
+            hint: "check the path given to --lake: a lake is the folder that `rfmseg ingest \
+                   --out <lake>` wrote"
+                .into(),
+        });
+    }
+    if !lake.is_dir() {
+        return Err(Error::BadInput {
+            path: lake.to_path_buf(),
+            message: "is a file, not a lake folder".into(),
+            hint: "give the folder `rfmseg ingest --out <lake>` wrote, not a file in it".into(),
+        });
+    }
     for table in [Table::Reviews, Table::Items] {
         let dir = lake.join(table.dir_name());
         let has_parquet = std::fs::read_dir(&dir).ok().is_some_and(|entries| {

@@ -165,7 +165,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         group_summaries(&ctx, "cluster_label", features.customers),
         group_summaries(&ctx, "rfm_segment", features.customers),
         rf_grid(&ctx),
-        histograms(&ctx),
+        histograms(&ctx, &HISTOGRAM_BINS),
         score_thresholds(&ctx),
     )?;
     let revenue = cluster_groups.1;
@@ -529,9 +529,58 @@ async fn rf_grid(ctx: &SessionContext) -> Result<Vec<GridCell>> {
     Ok(cells.into_values().collect())
 }
 
-async fn histograms(ctx: &SessionContext) -> Result<Distributions> {
+/// How the report's histograms bin recency, frequency and monetary: the one place the
+/// widths live. sql/histograms.sql takes them as parameters and the bin edges are
+/// computed from them here, so the counts and the edges they are drawn at cannot drift
+/// apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramBins {
+    /// Days per recency bin: bin b holds 1 + w*b <= recency < 1 + w*(b+1).
+    pub recency_days: u32,
+    /// Frequency bins per doubling: bin b holds 2^(b/n) <= frequency < 2^((b+1)/n).
+    pub frequency_per_doubling: u32,
+    /// Monetary bins per decade: bin b holds 10^(b/n) <= monetary < 10^((b+1)/n) USD.
+    pub monetary_per_decade: u32,
+}
+
+/// The report's bins: half-month recency (24 bins over the 365-day window), frequency
+/// 1, 2-3, 4-7, ..., and four monetary bins per decade (about x1.8 each), fine enough to
+/// show the long tail of spend without empty bins on small data.
+pub const HISTOGRAM_BINS: HistogramBins = HistogramBins {
+    recency_days: 15,
+    frequency_per_doubling: 1,
+    monetary_per_decade: 4,
+};
+
+impl HistogramBins {
+    fn params(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("recency_bin_days", self.recency_days.to_string()),
+            (
+                "frequency_bins_per_doubling",
+                self.frequency_per_doubling.to_string(),
+            ),
+            (
+                "monetary_bins_per_decade",
+                self.monetary_per_decade.to_string(),
+            ),
+        ]
+    }
+
+    /// The lower edge of bin `b` of `measure` (the upper edge is that of `b + 1`).
+    pub fn edge(&self, measure: &str, b: i64) -> f64 {
+        match measure {
+            "recency" => (1 + i64::from(self.recency_days) * b) as f64,
+            "frequency" => 2f64.powf(b as f64 / f64::from(self.frequency_per_doubling)),
+            _ => 10f64.powf(b as f64 / f64::from(self.monetary_per_decade)),
+        }
+    }
+}
+
+async fn histograms(ctx: &SessionContext, spec: &HistogramBins) -> Result<Distributions> {
+    let sql = render("histograms", HISTOGRAMS_SQL, &spec.params())?;
     let mut bins: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    for b in collect(ctx, "histograms", HISTOGRAMS_SQL).await? {
+    for b in collect(ctx, "histograms", &sql).await? {
         let (m, bin, n) = (
             str_column(&b, "measure")?,
             i64_column(&b, "bin")?,
@@ -545,7 +594,7 @@ async fn histograms(ctx: &SessionContext) -> Result<Distributions> {
                 .or_default() += n[i] as u64;
         }
     }
-    let dense = |measure: &str, edge: &dyn Fn(i64) -> f64| -> Vec<Bin> {
+    let dense = |measure: &str| -> Vec<Bin> {
         let Some(map) = bins.get(measure) else {
             return Vec::new();
         };
@@ -554,16 +603,16 @@ async fn histograms(ctx: &SessionContext) -> Result<Distributions> {
         };
         (*lo..=*hi)
             .map(|b| Bin {
-                lo: edge(b),
-                hi: edge(b + 1),
+                lo: spec.edge(measure, b),
+                hi: spec.edge(measure, b + 1),
                 count: map.get(&b).copied().unwrap_or(0),
             })
             .collect()
     };
     Ok(Distributions {
-        recency: dense("recency", &|b| (1 + 15 * b) as f64),
-        frequency: dense("frequency", &|b| 2f64.powi(b as i32)),
-        monetary: dense("monetary", &|b| 10f64.powf(b as f64 / 4.0)),
+        recency: dense("recency"),
+        frequency: dense("frequency"),
+        monetary: dense("monetary"),
     })
 }
 
@@ -635,6 +684,82 @@ mod tests {
     use datafusion::datasource::MemTable;
 
     use super::*;
+
+    /// Every customer is counted in the bin whose edges hold its value, for the report's
+    /// bins and for other widths: the SQL bins and the Rust edges come from one
+    /// `HistogramBins`, so changing a width (or either formula alone) cannot draw counts
+    /// at the wrong edges.
+    #[tokio::test]
+    async fn histogram_counts_fall_between_their_bin_edges() {
+        use arrow::array::{Float64Array, Int64Array};
+        let recency: Vec<i64> = (1..=365).collect();
+        let frequency: Vec<i64> = (1..=365).map(|i| 1 + (i * 7) % 40).collect();
+        // Exact powers of ten sit on an edge for every width; the rest are well away
+        // from the irrational edges, so float rounding cannot move them.
+        let amounts = [
+            0.26, 0.5, 1.0, 2.0, 5.0, 10.0, 17.0, 30.0, 99.99, 100.0, 1000.0, 1299.99, 1e5,
+        ];
+        let monetary: Vec<f64> = (0..365).map(|i| amounts[i % amounts.len()]).collect();
+        let batch = RecordBatch::try_from_iter(vec![
+            ("recency", Arc::new(Int64Array::from(recency.clone())) as _),
+            (
+                "frequency",
+                Arc::new(Int64Array::from(frequency.clone())) as _,
+            ),
+            (
+                "monetary",
+                Arc::new(Float64Array::from(monetary.clone())) as _,
+            ),
+        ])
+        .unwrap();
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("customers", Arc::new(table)).unwrap();
+        let other = HistogramBins {
+            recency_days: 7,
+            frequency_per_doubling: 2,
+            monetary_per_decade: 3,
+        };
+        for spec in [HISTOGRAM_BINS, other] {
+            let got = histograms(&ctx, &spec).await.unwrap();
+            let values: [(&str, &Vec<Bin>, Vec<f64>); 3] = [
+                (
+                    "recency",
+                    &got.recency,
+                    recency.iter().map(|&v| v as f64).collect(),
+                ),
+                (
+                    "frequency",
+                    &got.frequency,
+                    frequency.iter().map(|&v| v as f64).collect(),
+                ),
+                ("monetary", &got.monetary, monetary.clone()),
+            ];
+            for (measure, bins, values) in values {
+                for pair in bins.windows(2) {
+                    assert_eq!(pair[0].hi, pair[1].lo, "{measure} {spec:?}: contiguous");
+                }
+                let want: Vec<u64> = bins
+                    .iter()
+                    .map(|bin| {
+                        values
+                            .iter()
+                            .filter(|&&v| bin.lo <= v && v < bin.hi)
+                            .count() as u64
+                    })
+                    .collect();
+                let counts: Vec<u64> = bins.iter().map(|bin| bin.count).collect();
+                assert_eq!(counts, want, "{measure} {spec:?}");
+                assert_eq!(counts.iter().sum::<u64>(), 365, "{measure} {spec:?}");
+            }
+        }
+        // The report's bins as the report describes them.
+        let got = histograms(&ctx, &HISTOGRAM_BINS).await.unwrap();
+        assert_eq!((got.recency[0].lo, got.recency[0].hi), (1.0, 16.0));
+        assert_eq!(got.recency.len(), 25);
+        assert_eq!((got.frequency[2].lo, got.frequency[2].hi), (4.0, 8.0));
+        assert_eq!(got.monetary.last().unwrap().lo, 1e5);
+    }
 
     /// group_lift.sql against the plain definition: per group, share = n / group total,
     /// lift = share / (value's purchases / all purchases), values with at least 20

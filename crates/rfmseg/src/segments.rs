@@ -277,22 +277,68 @@ mod tests {
         );
     }
 
+    /// The string literal that follows `keyword` on a line of SQL ('' unescaped).
+    fn literal_after(line: &str, keyword: &str) -> Option<String> {
+        let rest = &line[line.find(keyword)? + keyword.len()..];
+        let rest = rest.trim_start().strip_prefix('\'')?;
+        let mut name = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    return Some(name);
+                }
+            }
+            name.push(c);
+        }
+        None
+    }
+
+    /// Every name sql/rfm_segments.sql can give, read from the SQL itself (the literal of
+    /// each THEN and of the ELSE), and the number of WHEN branches, comments skipped.
+    fn segment_names_in_sql(sql: &str) -> (Vec<String>, usize) {
+        let code = sql.lines().filter(|l| !l.trim_start().starts_with("--"));
+        let (mut names, mut whens) = (Vec::new(), 0);
+        for line in code {
+            if line.contains("WHEN ") {
+                whens += 1;
+            }
+            if let Some(n) = literal_after(line, " THEN ").or_else(|| literal_after(line, "ELSE "))
+            {
+                names.push(n);
+            }
+        }
+        (names, whens)
+    }
+
+    /// The names come from the SQL that assigns them, not from a copy: a segment added
+    /// or renamed there without an action here fails this test.
     #[test]
     fn every_segment_name_has_an_action() {
-        for name in [
-            "Champions",
-            "Loyal Customers",
-            "Potential Loyalists",
-            "New Customers",
-            "Promising",
-            "About to Sleep",
-            "Hibernating",
-            "Can't Lose Them",
-            "At Risk",
-            "Needs Attention",
-            "Lost",
-        ] {
-            assert!(!action(name).starts_with("Study"), "{name}");
+        let sql = crate::stages::rfm::RFM_SEGMENTS_SQL;
+        let (names, whens) = segment_names_in_sql(sql);
+        assert_eq!(
+            names.len(),
+            whens + 1,
+            "one name per WHEN and one for the ELSE: {names:?}"
+        );
+        // The SQL's header states the count ("one of 11 names"), and DESIGN §5 has 11.
+        let stated: usize = sql
+            .split("one of ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("the header of sql/rfm_segments.sql says \"one of N names\"");
+        assert_eq!((names.len(), stated), (11, 11), "{names:?}");
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "names are distinct: {names:?}");
+        assert!(names.iter().any(|n| n == "Can't Lose Them"), "{names:?}");
+        for name in &names {
+            assert!(!action(name).starts_with("Study"), "{name} has no action");
         }
         for p in &PROTOTYPES {
             assert!(!action(p.name).starts_with("Study"), "{}", p.name);

@@ -280,3 +280,27 @@ async fn a_folder_that_is_not_a_lake_is_named_with_a_hint() {
     assert!(err.contains("reviews: has no Parquet files"), "{err}");
     assert!(err.contains("rfmseg ingest"), "{err}");
 }
+
+#[tokio::test]
+async fn a_lake_that_does_not_exist_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-lake");
+    let clean = rfmseg::clean_lake(&missing, &Config::default()).await.err();
+    let features = rfmseg::lake_features(&missing, &Config::default())
+        .await
+        .err();
+    for err in [
+        clean.expect("clean fails"),
+        features.expect("features fail"),
+    ] {
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: does not exist\nhint: check the path given to --lake: a lake is the \
+                 folder that `rfmseg ingest --out <lake>` wrote",
+                missing.display()
+            )
+        );
+    }
+    assert!(!missing.exists());
+}

@@ -242,6 +242,87 @@ async fn k_distinct_centres_even_when_the_data_has_few_distinct_points() {
     );
 }
 
+/// The default range 2..10 over data k-means cannot split ten ways: capped to what it
+/// can fit, with the reason saying so, instead of an error blaming `kmeans.k`. A range the
+/// user gave is not capped: it fails naming where it came from.
+#[tokio::test]
+async fn the_default_k_range_is_capped_to_what_the_data_can_fit() {
+    let point = |i: usize| [i as f64, (i * i) as f64 * 0.1, 0.0];
+    // 5 customers, all distinct: k up to 4 (k = 5 would be one customer per cluster).
+    let few: Vec<f64> = (0..5).flat_map(point).collect();
+    // 40 customers on 3 distinct feature vectors: k up to 3.
+    let repeated: Vec<f64> = (0..40).flat_map(|i| point(i % 3)).collect();
+    for (pts, ks, why) in [
+        (&few, vec![2, 3, 4], "there are only 5 customers"),
+        (
+            &repeated,
+            vec![2, 3],
+            "the 40 customers have only 3 distinct R/F/M values",
+        ),
+    ] {
+        let n = (pts.len() / D) as u64;
+        let ctx = session(pts, 2, 2);
+        let c = kmeans::cluster(&ctx, &Config::default(), n).await.unwrap();
+        let sel = c.selection.as_ref().unwrap();
+        assert_eq!(sel.fits.iter().map(|f| f.k).collect::<Vec<_>>(), ks);
+        let top = ks.last().unwrap();
+        let note = format!(
+            "the default k range 2..10 was capped to 2..{top}: {why}, and k-means can fit \
+             and compare at most k = {top}. "
+        );
+        assert!(sel.reason.starts_with(&note), "{}", sel.reason);
+        assert!(
+            sel.reason[note.len()..].contains(&format!("k = {}", sel.chosen_k)),
+            "{}",
+            sel.reason
+        );
+
+        let mut given = Config::default();
+        given.kmeans.k_range_from = Some("--k-range".into());
+        let err = kmeans::cluster(&ctx, &given, n)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "invalid --k-range: the k range 2..10 does not fit the data: {why}, so \
+                 k-means can fit and compare at most k = {top}; give a range ending at {top} \
+                 or below, or leave the range out to have the default range capped to the data"
+            )
+        );
+    }
+    // One distinct vector: no k of the range fits, and the error says it is the data.
+    let ctx = session(&[1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0], 1, 1);
+    let err = kmeans::cluster(&ctx, &Config::default(), 3)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "customers: the 3 customers have only 1 distinct R/F/M value: too few to choose \
+             k from 2..10"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("kmeans.k"), "{err}");
+    // A fixed k above the customers names --k.
+    let ctx = session(&few, 1, 1);
+    let mut fixed = Config::default();
+    fixed.kmeans.k = Some(6);
+    let err = kmeans::cluster(&ctx, &fixed, 5)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("invalid kmeans.k (--k): k = 6 but there are only 5 customers"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn one_lloyd_iteration_moves_centres_to_the_plain_rust_means() {
     let (pts, _) = blobs(&FOUR[..3], 100, 1.0, 4);

@@ -309,3 +309,116 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         "no temporary or half-written folders"
     );
 }
+
+/// A lake of five customers, each with a different R/F/M: days before 2023-09-13 and
+/// prices of their purchases.
+fn five_customer_lake(dir: &Path) -> PathBuf {
+    let as_of = 19_613i64 * 86_400;
+    let purchases: [(&str, i64, &str); 8] = [
+        ("C1", 0, "B1"),
+        ("C2", 30, "B2"),
+        ("C2", 40, "B1"),
+        ("C3", 100, "B3"),
+        ("C4", 200, "B1"),
+        ("C4", 210, "B1"),
+        ("C4", 220, "B1"),
+        ("C5", 300, "B2"),
+    ];
+    let reviews: String = purchases
+        .iter()
+        .map(|(u, days, a)| {
+            format!(
+                r#"{{"rating": 5.0, "asin": "{a}", "parent_asin": "{a}", "user_id": "{u}", "timestamp": {}, "helpful_vote": 0, "verified_purchase": true}}"#,
+                (as_of - days * 86_400) * 1000
+            ) + "\n"
+        })
+        .collect();
+    let items: String = [("B1", 10.0), ("B2", 50.0), ("B3", 200.0)]
+        .iter()
+        .map(|(a, p)| {
+            format!(r#"{{"main_category": "Computers", "price": {p}, "parent_asin": "{a}"}}"#)
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("r.jsonl"), reviews).unwrap();
+    std::fs::write(dir.join("m.jsonl"), items).unwrap();
+    let lake = dir.join("lake");
+    ingest(&IngestOptions::new(
+        dir.join("r.jsonl"),
+        dir.join("m.jsonl"),
+        &lake,
+    ))
+    .unwrap();
+    lake
+}
+
+/// Fewer customers than the top of the default k range (10): the run caps the range to
+/// what k-means can fit and report.json says so; a `--k-range` or `--k` the user gave that
+/// cannot fit fails naming the flag, and writes nothing.
+#[tokio::test]
+async fn fewer_customers_than_the_default_k_range_cap_it_and_the_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = five_customer_lake(dir.path());
+    let out = dir.path().join("out");
+    let run_with = |flags: Overrides, out: PathBuf| {
+        let lake = lake.clone();
+        async move {
+            run(&RunOptions {
+                lake,
+                out,
+                config: Config::resolve(None, &flags)?,
+                progress: false,
+                engine: Default::default(),
+            })
+            .await
+        }
+    };
+    let s = run_with(Overrides::default(), out.clone()).await.unwrap();
+    assert_eq!(s.report.customers, 5);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let sel = &report["k_selection"];
+    let ks: Vec<u64> = sel["fits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["k"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ks, [2, 3, 4]);
+    let reason = sel["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "the default k range 2..10 was capped to 2..4: there are only 5 customers, and \
+             k-means can fit and compare at most k = 4. "
+        ),
+        "{reason}"
+    );
+    assert_eq!(s.model.k as u64, sel["chosen_k"].as_u64().unwrap());
+
+    for (flags, want) in [
+        (
+            Overrides {
+                k_range: Some("2..10".into()),
+                ..Overrides::default()
+            },
+            "invalid --k-range: the k range 2..10 does not fit the data: there are only 5 \
+             customers, so k-means can fit and compare at most k = 4",
+        ),
+        (
+            Overrides {
+                k: Some("6".into()),
+                ..Overrides::default()
+            },
+            "invalid kmeans.k (--k): k = 6 but there are only 5 customers",
+        ),
+    ] {
+        let err = run_with(flags, dir.path().join("never"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err}");
+    }
+    let mut names = entries(dir.path());
+    names.retain(|n| !n.ends_with(".jsonl"));
+    assert_eq!(names, ["lake", "out"], "nothing written by the failed runs");
+}

@@ -53,7 +53,7 @@ const MAIN_CATEGORIES: &[(Option<&str>, f64, CategoryClass)] = &[
         4.0,
         CategoryClass::Electronics,
     ),
-    (Some("Amazon Home"), 6.0, CategoryClass::Electronics),
+    (Some("Amazon Devices"), 6.0, CategoryClass::Electronics),
     (Some("Car Electronics"), 6.0, CategoryClass::Electronics),
     (Some("Books"), 1.5, CategoryClass::Excluded),
     (Some("Toys & Games"), 1.5, CategoryClass::Excluded),
@@ -573,6 +573,20 @@ fn push_details(out: &mut Vec<u8>, r: &mut SplitMix64, brand: &str) {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// The generator's truth (which purchases count) must agree with the cleaning
+    /// defaults: it once planted 'Amazon Home' as electronics, a category the reference
+    /// excludes.
+    #[test]
+    fn category_classes_agree_with_the_default_exclusion_list() {
+        let excluded = crate::config::Config::default().clean.excluded_categories;
+        for (name, _, class) in MAIN_CATEGORIES {
+            if let Some(name) = name {
+                let listed = excluded.iter().any(|e| e == name);
+                assert_eq!(listed, *class == CategoryClass::Excluded, "{name}");
+            }
+        }
+    }
 
     #[test]
     fn asins_are_unique_and_shaped_like_amazon() {

@@ -54,16 +54,22 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
     let q = Queries::new(ctx);
     let algorithm = resolve_algorithm(km, customers);
     let sample = q.silhouette_sample(km.seed, km.silhouette_sample).await?;
-    let ks: Vec<usize> = match km.k {
-        Some(k) => vec![k as usize],
-        None => (km.k_min as usize..=km.k_max as usize).collect(),
+    let (ks, capped): (Vec<usize>, Option<String>) = match km.k {
+        Some(k) if k as u64 > customers => {
+            return Err(Error::Config {
+                key: "kmeans.k (--k)".into(),
+                message: format!(
+                    "k = {k} but there are only {customers} customers; give --k {customers} \
+                     or fewer, or leave --k out to choose k from the range"
+                ),
+            });
+        }
+        Some(k) => (vec![k as usize], None),
+        None => {
+            let (range, note) = sweep_range(&q, km, customers).await?;
+            (range.collect(), note)
+        }
     };
-    if let Some(&k) = ks.iter().find(|&&k| k as u64 > customers) {
-        return Err(Error::Config {
-            key: "kmeans.k".into(),
-            message: format!("k = {k} but there are only {customers} customers"),
-        });
-    }
     // The fits of the sweep are independent (each k has its own seeded initialisation), so
     // they run concurrently, which lets `Queries` gather their aggregates into shared
     // queries: the same result as one fit after another, in fewer queries (on a cluster,
@@ -96,7 +102,11 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
             model,
         });
     }
-    let selection = choose_k(fits, km.silhouette_tolerance);
+    let mut selection = choose_k(fits, km.silhouette_tolerance);
+    if let Some(note) = capped {
+        tracing::warn!("{note}");
+        selection.reason = format!("{note}. {}", selection.reason);
+    }
     let model = selection
         .fits
         .iter()
@@ -107,4 +117,58 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
         selection: Some(selection),
         model,
     })
+}
+
+/// The k of a sweep: `k_min..=k_max`, cut to what k-means can fit and compare. k must stay
+/// below the number of customers (at k = customers every cluster is one customer and the
+/// silhouettes compare nothing) and at most the number of distinct feature vectors
+/// (k-means needs k distinct centres). The default range is capped to that, with a note
+/// for the report (a small shop, or a short window, has fewer customers than 10); a range
+/// the user gave is taken as meant, so one that does not fit is an error naming its flag.
+async fn sweep_range(
+    q: &Queries<'_>,
+    km: &crate::config::KMeansConfig,
+    customers: u64,
+) -> Result<(std::ops::RangeInclusive<usize>, Option<String>)> {
+    let (lo, hi) = (km.k_min as usize, km.k_max as usize);
+    // Counted up to `hi`: exact whenever it is what limits the range.
+    let distinct = q.distinct_count(hi).await? as usize;
+    let fit = distinct.min(customers.saturating_sub(1) as usize);
+    if hi <= fit {
+        return Ok((lo..=hi, None));
+    }
+    let data = if (distinct as u64) < customers {
+        let values = if distinct == 1 { "value" } else { "values" };
+        format!("the {customers} customers have only {distinct} distinct R/F/M {values}")
+    } else {
+        format!("there are only {customers} customers")
+    };
+    if let Some(source) = &km.k_range_from {
+        return Err(Error::Config {
+            key: source.clone(),
+            message: format!(
+                "the k range {lo}..{hi} does not fit the data: {data}, so k-means can fit and \
+                 compare at most k = {fit}; give a range ending at {fit} or below, or leave the \
+                 range out to have the default range capped to the data"
+            ),
+        });
+    }
+    if fit < lo {
+        return Err(Error::BadInput {
+            path: "customers".into(),
+            message: format!(
+                "{data}: too few to choose k from {lo}..{hi}, whose smallest k needs at least \
+                 {} customers and {lo} distinct R/F/M values",
+                lo + 1
+            ),
+            hint: "widen the data (rfm.window_days, the [clean] settings), or fix the number \
+                   of clusters with --k"
+                .into(),
+        });
+    }
+    let note = format!(
+        "the default k range {lo}..{hi} was capped to {lo}..{fit}: {data}, and k-means can \
+         fit and compare at most k = {fit}"
+    );
+    Ok((lo..=fit, Some(note)))
 }

@@ -17,13 +17,15 @@ use rfmseg_udfs::format_centroids;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::stages::{collect, one_row, render, sql_f64, sql_string};
+use crate::stages::{collect, get_i64, one_row, render, sql_f64, sql_string};
 
 pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../sql/kmeans_round.sql");
 pub const KMEANS_FIRST_CENTRE_SQL: &str = include_str!("../../../../sql/kmeans_first_centre.sql");
 pub const KMEANS_SAMPLE_SQL: &str = include_str!("../../../../sql/kmeans_sample.sql");
 pub const KMEANS_DISTINCT_POINTS_SQL: &str =
     include_str!("../../../../sql/kmeans_distinct_points.sql");
+pub const KMEANS_DISTINCT_COUNT_SQL: &str =
+    include_str!("../../../../sql/kmeans_distinct_count.sql");
 pub const SILHOUETTE_SAMPLE_SQL: &str = include_str!("../../../../sql/silhouette_sample.sql");
 pub const KMEANS_ASSIGN_SQL: &str = include_str!("../../../../sql/kmeans_assign.sql");
 
@@ -291,6 +293,17 @@ impl<'a> Queries<'a> {
             &[("limit", limit.to_string())],
         )?;
         points(&self.rows("kmeans_distinct_points", &sql).await?)
+    }
+
+    /// The number of distinct points, counted up to `limit` (exact when below it).
+    pub async fn distinct_count(&self, limit: usize) -> Result<u64> {
+        let sql = render(
+            "kmeans_distinct_count",
+            KMEANS_DISTINCT_COUNT_SQL,
+            &[("limit", limit.to_string())],
+        )?;
+        let row = one_row(self.ctx, "kmeans_distinct_count", &sql).await?;
+        Ok(get_i64(&row, "n")?.unwrap_or(0).max(0) as u64)
     }
 
     /// Spark's squared-Euclidean silhouette over all rows.
