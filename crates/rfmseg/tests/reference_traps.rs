@@ -5,8 +5,9 @@
 //! `ingest` and the features, compared with a plain Rust computation that follows DESIGN
 //! §3 and §5 literally over the same rows.
 //!
-//! Two traps are left to the reader that handles them: a JSON key missing from an object
-//! (read as NULL) and a UTF-8 byte-order mark.
+//! A JSON key missing from an object reads as NULL (a review without `user_id` is
+//! dropped, one without `title`/`images` counts), and both files start with a UTF-8
+//! byte-order mark.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -139,6 +140,7 @@ fn raw_items() -> Vec<Value> {
         i("I24", json!("NULL"), json!(20.0)),
         i("I26", json!("Toys & Games"), json!(8.0)),
         item(json!("None"), json!("Computers"), json!(5.0), json!("S")), // no parent_asin
+        without(i("I27", json!("Computers"), json!(7.0)), "main_category"), // key missing: NULL
     ];
     // Exact duplicate lines.
     items.push(items[0].clone());
@@ -313,6 +315,14 @@ fn raw_reviews() -> Vec<Value> {
             true,
         ),
     ];
+    // Keys missing from the object read as NULL: without user_id the review is dropped,
+    // without the text fields it counts (U16).
+    r.push(without(bought("U99", "I01", 4, 5), "user_id"));
+    let mut u16 = bought("U16", "I22", 40, 8);
+    for key in ["title", "text", "images", "helpful_vote"] {
+        u16 = without(u16, key);
+    }
+    r.push(u16);
     // Placeholder user ids, in several cases and spacings, and a JSON null: dropped.
     for (n, user) in [
         json!("None"),
@@ -339,8 +349,16 @@ fn raw_reviews() -> Vec<Value> {
     r
 }
 
+/// `v` without `key`, as a line that lacks it.
+fn without(mut v: Value, key: &str) -> Value {
+    v.as_object_mut().unwrap().remove(key);
+    v
+}
+
+/// JSON Lines, starting with a UTF-8 byte-order mark as some exporters write it.
 fn write_lines(path: &Path, rows: &[Value]) {
-    let text: String = rows.iter().map(|v| format!("{v}\n")).collect();
+    let text: String =
+        "\u{feff}".to_string() + &rows.iter().map(|v| format!("{v}\n")).collect::<String>();
     std::fs::write(path, text).unwrap();
 }
 
@@ -410,7 +428,7 @@ fn plain_rfm() -> BTreeMap<String, Expected> {
         u64,
         i64,
         bool,
-        i64,
+        Option<i64>,
     );
     let mut seen = HashSet::new();
     let rows: Vec<Row> = raw_reviews()
@@ -423,7 +441,7 @@ fn plain_rfm() -> BTreeMap<String, Expected> {
                 v["rating"].as_f64().unwrap().to_bits(),
                 v["timestamp"].as_i64().unwrap().div_euclid(1000),
                 v["verified_purchase"].as_bool().unwrap(),
-                v["helpful_vote"].as_i64().unwrap(),
+                v["helpful_vote"].as_i64(),
             )
         })
         .filter(|r| seen.insert(r.clone()))
@@ -548,6 +566,7 @@ async fn features_over_every_reference_trap_equal_the_plain_rules() {
         ("U13", 91, 1, 1299.99),
         ("U14", 16, 1, 29.99),
         ("U15", 13, 2, 0.52),
+        ("U16", 41, 1, 0.26),
     ];
     let plain: Vec<(&str, i64, i64, f64)> = want
         .iter()
@@ -565,7 +584,7 @@ async fn features_over_every_reference_trap_equal_the_plain_rules() {
     assert_eq!(summary.customers, want.len() as u64);
     // The traps were met, not skipped: a few of the data-quality counts.
     assert_eq!(quality.rows("reviews", "exact duplicate"), 3);
-    assert_eq!(quality.rows("reviews", "missing user_id"), 6);
+    assert_eq!(quality.rows("reviews", "missing user_id"), 7);
     assert_eq!(quality.rows("reviews", "rating outside 1..5"), 2);
     assert_eq!(quality.rows("reviews", "rating 0 set to 1"), 3);
     assert_eq!(quality.rows("reviews", "negative helpful_vote set to 0"), 3);
@@ -573,7 +592,7 @@ async fn features_over_every_reference_trap_equal_the_plain_rules() {
     assert_eq!(quality.rows("reviews", "older than clean.history_days"), 1);
     assert_eq!(quality.rows("items", "exact duplicate"), 2);
     assert_eq!(quality.rows("items", "excluded main_category"), 6);
-    assert_eq!(quality.rows("items", "missing main_category"), 3);
+    assert_eq!(quality.rows("items", "missing main_category"), 4);
 
     let mut got: BTreeMap<String, Expected> = BTreeMap::new();
     for b in ctx
