@@ -538,41 +538,6 @@ mod tests {
         assert_eq!(back, c);
     }
 
-    /// The reference notebook's exclusion list, copied by hand from DESIGN §3 (which
-    /// quotes the notebook), in its order. Four names were once wrong here ('Fine Art',
-    /// 'Kindle Store', 'Luxury Beauty', 'Movies & TV' instead of 'Collectibles & Fine Art',
-    /// 'Amazon Home', 'Tools & Home Improvement', 'Software'), which kept the wrong items.
-    #[test]
-    fn default_excluded_categories_are_the_reference_notebooks_24() {
-        let design = [
-            "Pet Supplies",
-            "Toys & Games",
-            "Baby",
-            "Grocery",
-            "Collectible Coins",
-            "Automotive",
-            "Handmade",
-            "Health & Personal Care",
-            "Arts, Crafts & Sewing",
-            "All Beauty",
-            "AMAZON FASHION",
-            "Premium Beauty",
-            "Collectibles & Fine Art",
-            "Magazine Subscriptions",
-            "Digital Music",
-            "Tools & Home Improvement",
-            "Software",
-            "Unique Finds",
-            "Audible Audiobooks",
-            "Gift Cards",
-            "Sports & Outdoors",
-            "Amazon Home",
-            "Books",
-            "Buy a Kindle",
-        ];
-        assert_eq!(Config::default().clean.excluded_categories, design);
-    }
-
     /// DESIGN §3's placeholders, as listed there; matching is trimmed and in any case
     /// (sql/clean_*.sql), which the reference_traps test checks on real rows.
     #[test]

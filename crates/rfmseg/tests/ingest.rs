@@ -455,14 +455,7 @@ fn parquet_input_gives_the_same_lake_as_jsonl() {
     ])
     .unwrap();
     let pq = dir.path().join("reviews.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&pq).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&pq, &batch);
     let lake_b = dir.path().join("b");
     ingest(&IngestOptions::new(&pq, &meta, &lake_b)).unwrap();
     assert_eq!(
@@ -473,14 +466,7 @@ fn parquet_input_gives_the_same_lake_as_jsonl() {
     // A Parquet file without a required column is named.
     let no_user = batch.project(&[0, 1, 2, 3, 5]).unwrap();
     let pq2 = dir.path().join("no_user.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&pq2).unwrap(),
-        no_user.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&no_user).unwrap();
-    w.close().unwrap();
+    write_parquet(&pq2, &no_user);
     let err = ingest(&IngestOptions::new(&pq2, &meta, dir.path().join("c")))
         .unwrap_err()
         .to_string();
@@ -844,14 +830,7 @@ fn timestamps_in_seconds_are_rejected_naming_the_file_and_line() {
     ])
     .unwrap();
     let pq = dir.path().join("reviews_seconds.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&pq).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&pq, &batch);
     let err = ingest(&IngestOptions::new(&pq, &meta, &lake))
         .unwrap_err()
         .to_string();
@@ -976,4 +955,16 @@ fn pipes_and_fifos_are_streamed_like_files() {
             dev_fd.display()
         )
     );
+}
+
+/// One Parquet file holding `batch`.
+fn write_parquet(path: &Path, batch: &arrow::array::RecordBatch) {
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
 }
