@@ -20,7 +20,8 @@
 //! exactly to `i128` on a slower path. At most 2^92 per value, so the `i128` sums cannot
 //! overflow before 2^35 (34 billion) rows at the largest magnitude. A value at or beyond
 //! 2^52, an infinity or a NaN is an execution error naming the value, never wrapped or
-//! saturated silently.
+//! saturated silently; so is a sum that would leave the `i128` range, in `update` (via
+//! [`add_exact`]) as in `merge` (via [`add_i128s`]).
 
 use std::borrow::Cow;
 
@@ -85,11 +86,24 @@ pub(crate) fn dequantise(sum: i128) -> f64 {
 pub(crate) struct Unsummable {
     pub what: &'static str,
     pub value: f64,
+    /// The value was fine but adding it overflowed the `i128` sum: only past about 2^35
+    /// rows at the largest magnitude, far beyond any real input, yet an error rather than
+    /// a silent wrap in a release build (as merge's `checked_add` already was).
+    pub overflow: bool,
 }
 
 impl Unsummable {
     /// The execution error, naming the function and the value.
     pub fn into_error(self, func: &str) -> datafusion::error::DataFusionError {
+        if self.overflow {
+            return exec_datafusion_err!(
+                "{func}: adding {} {:?} overflows the exact sum (i128 at 2^-40 resolution: \
+                 at most 2^87 in total, about 2^35 rows of values near 2^52); split the input \
+                 into smaller groups",
+                self.what,
+                self.value
+            );
+        }
         exec_datafusion_err!(
             "{func}: {} {:?} cannot be summed exactly: every summed value must be finite with \
              magnitude below 2^52 (4.5e15); are the features NaN, infinite or unscaled?",
@@ -104,7 +118,29 @@ impl Unsummable {
 pub(crate) fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable> {
     match quantise(v) {
         Some(q) => Ok(q),
-        None => Err(Unsummable { what, value: v }),
+        None => Err(Unsummable {
+            what,
+            value: v,
+            overflow: false,
+        }),
+    }
+}
+
+/// Adds `v`, quantised, to the exact sum `target`; checked like merge, so an update can
+/// never wrap where a merge of the same rows would fail.
+#[inline(always)]
+pub(crate) fn add_exact(target: &mut i128, what: &'static str, v: f64) -> Result<(), Unsummable> {
+    let q = quantise_or(what, v)?;
+    match target.checked_add(q) {
+        Some(sum) => {
+            *target = sum;
+            Ok(())
+        }
+        None => Err(Unsummable {
+            what,
+            value: v,
+            overflow: true,
+        }),
     }
 }
 

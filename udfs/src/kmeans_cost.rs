@@ -34,8 +34,8 @@ use datafusion::logical_expr::{
 };
 
 use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids, quantise_or,
+    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i128s, coerce_args, dequantise,
+    for_each_valid_row, nearest, parse_centroids,
 };
 
 const NAME: &str = "kmeans_cost";
@@ -119,7 +119,7 @@ impl RowSink for CostRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
         let (_, dist) = nearest(self.centroids, x.len(), x);
-        *self.cost += quantise_or("squared distance", dist)?;
+        add_exact(self.cost, "squared distance", dist)?;
         Ok(())
     }
 }

@@ -47,8 +47,8 @@ use datafusion::logical_expr::{
 };
 
 use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, add_i128s, coerce_args, dequantise, for_each_valid_row,
-    nearest, parse_centroids, parse_f64_list, quantise_or,
+    ConstantText, Leading, RowSink, add_exact, add_i128s, coerce_args, dequantise,
+    for_each_valid_row, nearest, parse_centroids, parse_f64_list,
 };
 
 const NAME: &str = "kmeans_silhouette";
@@ -267,7 +267,7 @@ impl RowSink for SilhouetteRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), RowError> {
         let s = self.clusters.silhouette(x)?;
-        *self.s_sum += quantise_or("silhouette", s)?;
+        add_exact(self.s_sum, "silhouette", s)?;
         *self.n += 1;
         Ok(())
     }

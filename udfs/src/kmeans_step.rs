@@ -58,8 +58,8 @@ use datafusion::logical_expr::{
 };
 
 use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_i64s, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids, put_i64s, put_i128s, quantise_or, squared_norm,
+    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i64s, add_i128s, coerce_args,
+    dequantise, for_each_valid_row, nearest, parse_centroids, put_i64s, put_i128s, squared_norm,
 };
 
 const NAME: &str = "kmeans_step";
@@ -176,11 +176,11 @@ impl StepSums {
         let d = x.len();
         let sums = &mut self.sums[best * d..best * d + d];
         for (s, v) in sums.iter_mut().zip(x) {
-            *s += quantise_or("coordinate", *v)?;
+            add_exact(s, "coordinate", *v)?;
         }
-        self.sq_norms[best] += quantise_or("squared norm", squared_norm(x))?;
+        add_exact(&mut self.sq_norms[best], "squared norm", squared_norm(x))?;
         self.counts[best] += 1;
-        self.cost += quantise_or("squared distance", dist)?;
+        add_exact(&mut self.cost, "squared distance", dist)?;
         Ok(())
     }
 
@@ -385,7 +385,7 @@ impl Accumulator for KmeansStepAccumulator {
 mod tests {
     use super::*;
     use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
-    use crate::kmeans_common::{format_centroids, nearest};
+    use crate::kmeans_common::{FRAC_BITS, format_centroids, nearest};
     use datafusion::arrow::datatypes::Float64Type;
 
     fn new_acc() -> KmeansStepAccumulator {
@@ -433,6 +433,27 @@ mod tests {
             fin.merge_batch(&arrays)?;
         }
         Ok(fin)
+    }
+
+    /// An update past the i128 range is an error, as a merge past it is: debug builds would
+    /// panic and release builds wrap silently with an unchecked `+=`.
+    #[test]
+    fn an_update_that_overflows_the_exact_sums_is_an_error() -> Result<()> {
+        let text = format_centroids(&[0.0, 0.0]);
+        let mut acc = new_acc();
+        update(&mut acc, &text, &[1.0, 1.0], 2, 0, 1, 0)?;
+        let before = acc.sums.sums.clone();
+        acc.sums.sums[0] = i128::MAX - 1;
+        let err = update(&mut acc, &text, &[1.0, 1.0], 2, 0, 1, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kmeans_step: adding coordinate 1.0 overflows the exact sum"),
+            "{err}"
+        );
+        assert_eq!(acc.sums.sums[0], i128::MAX - 1, "not wrapped");
+        assert_eq!(before[0], 1i128 << FRAC_BITS);
+        Ok(())
     }
 
     #[test]
