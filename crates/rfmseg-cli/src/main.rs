@@ -537,12 +537,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, quality) = runtime
                 .block_on(rfmseg::clean_lake(&lake, &config))
                 .context("clean failed")?;
-            out!("{quality}");
+            // The file first: a reader that closes stdout early must not cost it.
             if let Some(path) = quality_json {
                 rfmseg::storage::write_new_file(&path, |tmp| {
                     rfmseg::storage::write_json(tmp, &quality)
                 })?;
             }
+            out!("{quality}");
         }
         Command::Features {
             lake,

@@ -102,6 +102,21 @@ fn unique_id() -> String {
     )
 }
 
+/// The folder `dest` goes in, which must exist: outputs never create folders above
+/// themselves, so a typo in a path fails instead of spreading folders.
+fn existing_parent(dest: &Path) -> Result<PathBuf> {
+    let parent = parent_of(dest);
+    if parent.is_dir() {
+        Ok(parent)
+    } else {
+        Err(Error::BadInput {
+            path: parent,
+            message: "folder does not exist".into(),
+            hint: "create the folder first, or choose another path".into(),
+        })
+    }
+}
+
 fn parent_of(dest: &Path) -> PathBuf {
     match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -269,14 +284,7 @@ impl OutputDir {
     /// temporary folder.
     pub fn create(dest: &Path, kind: OutputKind) -> Result<OutputDir> {
         check_dest(dest, kind)?;
-        let parent = parent_of(dest);
-        if !parent.is_dir() {
-            return Err(Error::BadInput {
-                path: parent,
-                message: "folder does not exist".into(),
-                hint: "create the parent folder first, or choose another --out".into(),
-            });
-        }
+        existing_parent(dest)?;
         remove_leftovers(dest)?;
         let temp = TempName::new(dest)?;
         fs::create_dir(&temp.path).map_err(|e| Error::io(&temp.path, e))?;
@@ -384,15 +392,7 @@ pub fn check_new_file(dest: &Path) -> Result<()> {
             hint: "choose another file name, or remove the file first".into(),
         });
     }
-    let parent = parent_of(dest);
-    if !parent.is_dir() {
-        return Err(Error::BadInput {
-            path: parent,
-            message: "folder does not exist".into(),
-            hint: "create the folder first, or choose another file name".into(),
-        });
-    }
-    Ok(())
+    existing_parent(dest).map(drop)
 }
 
 /// Writes `bytes` as a new file inside a folder output being built (no rename needed:
