@@ -36,6 +36,17 @@ fn blobs(centres: &[[f64; 3]], per: usize, sd: f64, seed: u64) -> (Vec<f64>, Vec
 
 /// A session whose `kmeans_input` holds the points, in `partitions` partitions.
 fn session(points: &[f64], partitions: usize, target_partitions: usize) -> SessionContext {
+    session_laid_out(points, partitions, target_partitions, false)
+}
+
+/// [`session`], with the partitions listed last first when `reversed`: the same rows,
+/// arriving at the driver in another order.
+fn session_laid_out(
+    points: &[f64],
+    partitions: usize,
+    target_partitions: usize,
+    reversed: bool,
+) -> SessionContext {
     let n = points.len() / D;
     let ids: Vec<String> = (0..n).map(|i| format!("C{i:06}")).collect();
     let col = |t: usize| -> ArrayRef {
@@ -62,13 +73,16 @@ fn session(points: &[f64], partitions: usize, target_partitions: usize) -> Sessi
     ])
     .unwrap();
     let chunk = n.div_ceil(partitions);
-    let parts: Vec<Vec<RecordBatch>> = (0..partitions)
+    let mut parts: Vec<Vec<RecordBatch>> = (0..partitions)
         .map(|p| {
             let start = (p * chunk).min(n);
             let len = chunk.min(n - start);
             vec![batch.slice(start, len)]
         })
         .collect();
+    if reversed {
+        parts.reverse();
+    }
     let ctx = SessionContext::new_with_config(
         SessionConfig::new().with_target_partitions(target_partitions),
     );
@@ -176,6 +190,23 @@ async fn the_model_is_bit_identical_for_1_and_8_partitions() {
     }
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
+}
+
+/// Points with no cluster structure, where the fit depends on the initial centres: the
+/// k-means|| candidates must reach the driver in the same order however the partitions
+/// answer (k-means++ picks them by position).
+#[tokio::test]
+async fn the_model_does_not_depend_on_the_order_partitions_answer_in() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let pts: Vec<f64> = (0..3 * 3000).map(|_| rng.random::<f64>() * 4.0).collect();
+    let mut config = Config::default();
+    config.kmeans.k = Some(7);
+    let mut models = Vec::new();
+    for reversed in [false, true] {
+        let ctx = session_laid_out(&pts, 6, 6, reversed);
+        models.push(kmeans::cluster(&ctx, &config, 3000).await.unwrap().model);
+    }
+    assert_eq!(models[0], models[1]);
 }
 
 /// A sweep gathers the aggregates of all its fits into shared queries (rounds); each k
