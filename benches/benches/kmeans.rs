@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use rfmseg::config::{Algorithm, Config};
-use rfmseg::kmeans::{self, D, Queries};
+use rfmseg::stages::kmeans::{self, D, Queries};
 use rfmseg_benches::runtime;
 
 fn customers() -> Vec<usize> {

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use rfmseg::Config;
-use rfmseg::cluster::{ClusterUrl, ExecutorOptions, SchedulerOptions};
-use rfmseg::context::Engine;
+use rfmseg::cluster::{ExecutorOptions, SchedulerOptions};
+use rfmseg::exec::ClusterUrl;
+use rfmseg::exec::Engine;
 use rfmseg::pipeline::{RunOptions, run};
 use rfmseg_benches::{cluster_engine, data_dir, external_cluster, lake, runtime, sizes};
 

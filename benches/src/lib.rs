@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use rfmseg::cluster::ClusterUrl;
-use rfmseg::context::{DEFAULT_QUERY_TIMEOUT, Engine};
+use rfmseg::exec::ClusterUrl;
+use rfmseg::exec::{DEFAULT_QUERY_TIMEOUT, Engine};
 use rfmseg::generate::{GenerateOptions, GenerateSummary, generate};
 use rfmseg::ingest::{IngestOptions, ingest};
 

@@ -71,15 +71,15 @@ struct ClusterFlags {
 }
 
 impl ClusterFlags {
-    fn engine(&self) -> anyhow::Result<rfmseg::context::Engine> {
+    fn engine(&self) -> anyhow::Result<rfmseg::exec::Engine> {
         Ok(match &self.cluster {
-            None => rfmseg::context::Engine::Embedded,
-            Some(url) => rfmseg::context::Engine::Cluster {
-                url: rfmseg::cluster::ClusterUrl::parse(url)?,
+            None => rfmseg::exec::Engine::Embedded,
+            Some(url) => rfmseg::exec::Engine::Cluster {
+                url: rfmseg::exec::ClusterUrl::parse(url)?,
                 work_dir: self.work_dir.clone(),
                 query_timeout: self
                     .query_timeout
-                    .map_or(rfmseg::context::DEFAULT_QUERY_TIMEOUT, |s| {
+                    .map_or(rfmseg::exec::DEFAULT_QUERY_TIMEOUT, |s| {
                         std::time::Duration::from_secs(s.max(1))
                     }),
             },

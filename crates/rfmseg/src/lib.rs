@@ -1,84 +1,53 @@
 //! rfmseg: RFM customer segmentation at data-lake scale.
 //!
-//! Data flows one way: raw JSONL -> lake (Parquet) -> cleaned -> features -> model -> report.
-//! Each step is a module named for it: [`generate`] (synthetic raw data), [`ingest`]
-//! (raw -> lake), [`stages`] (the SQL stages, cleaning first), [`quality`] (the
-//! data-quality table), with [`config`] holding every knob and [`context`] the session.
+//! Data flows one way: raw -> lake (Parquet) -> cleaned -> purchases -> features -> model
+//! -> report. The modules are in layers; **a module uses only its own layer and the layers
+//! below it**, so there is no import cycle and each layer reads alone
+//! (`tests/layers.rs` checks this on every test run):
+//!
+//! 1. [`error`], [`config`]: typed errors; every knob, resolved once.
+//! 2. [`storage`]: paths and the one safe output writer (temporary name, crash-safe swap,
+//!    refuses what it did not make), and the Parquet encoding of outputs.
+//! 3. [`lake`]: the lake's tables, schemas and registration; [`ingest`] writes a lake from
+//!    raw files, [`generate`] writes synthetic raw files.
+//! 4. [`exec`]: a session (embedded, or a Ballista client) and running one SQL file with
+//!    its parameters: collect, materialise, register. Nothing above knows the engine.
+//! 5. [`stages`]: one module per pipeline step beside its `sql/*.sql` file (clean, rfm,
+//!    kmeans, labels, scoring, report data); [`model`] and [`quality`] are what stages
+//!    produce.
+//! 6. [`pipeline`] (`run`, `features`), [`score`], [`demo`], [`sql`]: compose stages,
+//!    nothing else; [`report`] renders the report data (HTML, SVG, CSV); [`cluster`] holds
+//!    the Ballista scheduler and executor roles (cargo feature `cluster`, on by default).
+//!
+//! Where new things go: a new SQL stage is a file in `sql/` and a module in [`stages`]
+//! that [`pipeline`] calls; a new chart's numbers are a query in
+//! [`stages::report_data`] and its drawing is in [`report::html`]; a new UDAF is a file
+//! in the `rfmseg-udfs` crate, listed in its `aggregate_udfs()`.
 
-pub mod cluster;
+// Layer 1
 pub mod config;
-pub mod context;
-pub mod demo;
 pub mod error;
+// Layer 2
+pub mod storage;
+// Layer 3
 pub mod generate;
 pub mod ingest;
-pub mod kmeans;
+pub mod lake;
+// Layer 4
+pub mod exec;
+// Layer 5
 pub mod model;
-pub mod output;
-pub mod pipeline;
 pub mod quality;
+pub mod stages;
+// Layer 6
+#[cfg(feature = "cluster")]
+pub mod cluster;
+pub mod demo;
+pub mod pipeline;
 pub mod report;
 pub mod score;
-pub mod segments;
 pub mod sql;
-pub mod stages;
-pub mod storage;
 
 pub use config::Config;
 pub use error::{Error, Result};
-
-use std::path::Path;
-
-/// Cleans a lake: registers its tables in a new embedded session, runs the cleaning
-/// stages, and returns the session (holding `clean_reviews`, `clean_items`) and the
-/// data-quality table.
-pub async fn clean_lake(
-    lake: &Path,
-    config: &Config,
-) -> Result<(datafusion::prelude::SessionContext, quality::DataQuality)> {
-    config.validate()?;
-    let ctx = context::local_context(config);
-    context::register_lake(&ctx, lake).await?;
-    let quality = stages::clean(&ctx, config).await?;
-    Ok((ctx, quality))
-}
-
-/// Cleans a lake and computes the RFM features: the session then also holds
-/// `purchases`, `rfm`, `features` and `customers`.
-pub async fn lake_features(
-    lake: &Path,
-    config: &Config,
-) -> Result<(
-    datafusion::prelude::SessionContext,
-    quality::DataQuality,
-    stages::rfm::FeaturesSummary,
-)> {
-    let (ctx, quality) = clean_lake(lake, config).await?;
-    let summary = stages::rfm::features(&ctx, config).await?;
-    Ok((ctx, quality, summary))
-}
-
-/// What [`features_to_dir`] wrote.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FeaturesOutput {
-    pub quality: quality::DataQuality,
-    pub features: stages::rfm::FeaturesSummary,
-}
-
-/// Cleans a lake, computes the features and writes `customers.parquet` and
-/// `features.json` as the folder `out` (replacing only an earlier `features` output).
-pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result<FeaturesOutput> {
-    let output = storage::OutputDir::create(out, storage::OutputKind::Features)?;
-    let (ctx, quality, features) = lake_features(lake, config).await?;
-    output::write_table_parquet(
-        &ctx,
-        "customers",
-        "customer_id",
-        &output.path().join("customers.parquet"),
-    )
-    .await?;
-    let result = FeaturesOutput { quality, features };
-    storage::write_json(&output.path().join("features.json"), &result)?;
-    output.commit()?;
-    Ok(result)
-}
+pub use pipeline::{FeaturesOutput, clean_lake, features_to_dir, lake_features};

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ScoreMethod};
 use crate::error::{Error, Result};
-use crate::stages::rfm::{RfmWindow, Scaler};
+use crate::stages::kmeans::Clustering;
+use crate::stages::rfm::{FeaturesSummary, RfmWindow, Scaler};
+pub use crate::stages::scoring::ScoreThresholds;
 
 /// The saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,41 +40,6 @@ pub struct Model {
     pub config: Config,
 }
 
-/// R, F, M score thresholds. `r[i]`: the largest recency that earns score i + 2 or more;
-/// `f[i]`, `m[i]`: the smallest frequency or monetary value that earns score i + 2 or
-/// more. A score no customer reached has an unreachable threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreThresholds {
-    pub r: [f64; 4],
-    pub f: [f64; 4],
-    pub m: [f64; 4],
-}
-
-impl ScoreThresholds {
-    /// From (measure, score, lo, hi) rows: the values each score covered.
-    pub fn from_ranges(rows: &[(String, u8, f64, f64)]) -> ScoreThresholds {
-        let mut t = ScoreThresholds {
-            r: [-1.0; 4],
-            f: [f64::MAX; 4],
-            m: [f64::MAX; 4],
-        };
-        for s in 2..=5u8 {
-            let i = (s - 2) as usize;
-            let at_least = |m: &'static str| rows.iter().filter(move |r| r.0 == m && r.1 >= s);
-            if let Some(v) = at_least("r").map(|r| r.3).reduce(f64::max) {
-                t.r[i] = v;
-            }
-            if let Some(v) = at_least("f").map(|r| r.2).reduce(f64::min) {
-                t.f[i] = v;
-            }
-            if let Some(v) = at_least("m").map(|r| r.2).reduce(f64::min) {
-                t.m[i] = v;
-            }
-        }
-        t
-    }
-}
-
 /// Original units of a scaled centre: recency as is, frequency and monetary back through
 /// exp(.) - 1.
 pub fn unscale(z: [f64; 3], scaler: &Scaler) -> [f64; 3] {
@@ -81,6 +48,42 @@ pub fn unscale(z: [f64; 3], scaler: &Scaler) -> [f64; 3] {
 }
 
 impl Model {
+    /// The model of a run: its features' scaler and window, the chosen fit, the labels
+    /// and score thresholds, and the config that produced them.
+    pub fn new(
+        features: &FeaturesSummary,
+        clustering: &Clustering,
+        labels: Vec<String>,
+        score_thresholds: ScoreThresholds,
+        config: &Config,
+    ) -> Model {
+        let fit = &clustering.model;
+        let centroids_z = fit.centroid_rows();
+        Model {
+            rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+            features: features.scaler.features.clone(),
+            transform: "recency (days), ln(1 + frequency), ln(1 + monetary); each standard-scaled \
+                        with the mean and sample standard deviation"
+                .into(),
+            scaler: features.scaler.clone(),
+            k: fit.k,
+            centroids: centroids_z
+                .iter()
+                .map(|z| unscale(*z, &features.scaler))
+                .collect(),
+            centroids_z,
+            labels,
+            wcss: fit.wcss,
+            silhouette: fit.silhouette,
+            silhouette_sample: fit.silhouette_sample,
+            window: features.window.clone(),
+            seed: config.kmeans.seed,
+            score_method: config.features.score_method,
+            score_thresholds,
+            config: config.clone(),
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Model> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let model: Model = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
@@ -107,28 +110,6 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thresholds_cover_missing_scores() {
-        // F: 70% have 1 purchase (score 1), 2 purchases got score 4, 3+ got 5.
-        let rows = vec![
-            ("f".to_string(), 1, 1.0, 1.0),
-            ("f".to_string(), 4, 2.0, 2.0),
-            ("f".to_string(), 5, 3.0, 9.0),
-            ("r".to_string(), 1, 300.0, 365.0),
-            ("r".to_string(), 3, 100.0, 299.0),
-            ("r".to_string(), 5, 1.0, 99.0),
-            ("m".to_string(), 1, 1.0, 9.0),
-        ];
-        let t = ScoreThresholds::from_ranges(&rows);
-        assert_eq!(t.f, [2.0, 2.0, 2.0, 3.0]);
-        assert_eq!(t.r, [299.0, 299.0, 99.0, 99.0]);
-        assert_eq!(t.m, [f64::MAX; 4]);
-        let score_f = |v: f64| 1 + t.f.iter().filter(|&&x| v >= x).count();
-        assert_eq!([score_f(1.0), score_f(2.0), score_f(7.0)], [1, 4, 5]);
-        let score_r = |v: f64| 1 + t.r.iter().filter(|&&x| v <= x).count();
-        assert_eq!([score_r(365.0), score_r(150.0), score_r(3.0)], [1, 3, 5]);
-    }
 
     #[test]
     fn unscale_inverts_the_transform() {

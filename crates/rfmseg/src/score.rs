@@ -9,16 +9,14 @@ use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
 
-use crate::context::{Engine, Session, register_lake};
 use crate::error::Result;
+use crate::exec::{Engine, Session, write_table_parquet};
+use crate::lake::register_lake;
 use crate::model::Model;
-use crate::output::write_table_parquet;
-use crate::pipeline::{assign_clusters, register_labels};
-use crate::stages::rfm::{RFM_SEGMENTS_SQL, RfmWindow};
-use crate::stages::{self, materialize, register_view, render, sql_f64};
+use crate::stages::labels::{assign_clusters, register_labels};
+use crate::stages::rfm::RfmWindow;
+use crate::stages::{self, scoring};
 use crate::storage::{OutputDir, OutputKind, write_json};
-
-pub const SCORE_RFM_SQL: &str = include_str!("../../../sql/score_rfm.sql");
 
 /// What `score` wrote.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,25 +39,7 @@ pub async fn score_on(
     let window = stages::rfm::rfm_window(ctx, config).await?;
     let customers = stages::rfm::rfm(ctx, config, &window).await?;
     stages::rfm::apply_scaler(ctx, config, &model.scaler).await?;
-    let t = &model.score_thresholds;
-    const NAMES: [[&str; 4]; 3] = [
-        ["r_t2", "r_t3", "r_t4", "r_t5"],
-        ["f_t2", "f_t3", "f_t4", "f_t5"],
-        ["m_t2", "m_t3", "m_t4", "m_t5"],
-    ];
-    let params: Vec<(&str, String)> = NAMES
-        .iter()
-        .zip([&t.r, &t.f, &t.m])
-        .flat_map(|(names, values)| {
-            names
-                .iter()
-                .zip(values.iter())
-                .map(|(n, v)| (*n, sql_f64(*v)))
-        })
-        .collect();
-    let sql = render("score_rfm", SCORE_RFM_SQL, &params)?;
-    register_view(ctx, "score_rfm", &sql, "scored").await?;
-    materialize(ctx, "rfm_segments", RFM_SEGMENTS_SQL, "customers").await?;
+    scoring::apply_thresholds(ctx, &model.score_thresholds).await?;
     let centroids: Vec<f64> = model.centroids_z.iter().flatten().copied().collect();
     assign_clusters(ctx, &centroids).await?;
     register_labels(ctx, &model.labels).await?;

@@ -12,11 +12,11 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use crate::config::Config;
-use crate::context::{Engine, Session, register_lake};
 use crate::error::{Error, Result};
-use crate::output::write_batches;
-use crate::stages::{self, render};
-use crate::storage;
+use crate::exec::{Engine, Session, render};
+use crate::lake::register_lake;
+use crate::stages;
+use crate::storage::{self, write_batches};
 
 /// How far the pipeline runs before the statement, so it can read the stages' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         params.insert(k.clone(), v.clone());
     }
     let sql = bind_params(&opts.source, &opts.sql, &params)?;
-    let batches = stages::on_cluster(ctx, &opts.source, || async {
+    let batches = crate::exec::query::on_cluster(ctx, &opts.source, || async {
         plan_read_only(ctx, &opts.source, &sql)
             .await?
             .collect()
@@ -226,7 +226,7 @@ async fn register_table(ctx: &SessionContext, name: &str, path: &Path) -> Result
             hint: format!("--table {name}=PATH takes a Parquet file or a folder of them"),
         });
     }
-    let mut url = crate::context::absolute(path)?.display().to_string();
+    let mut url = crate::storage::absolute(path)?.display().to_string();
     if path.is_dir() && !url.ends_with('/') {
         url.push('/');
     }

@@ -9,7 +9,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rfmseg::config::{Algorithm, Config};
-use rfmseg::kmeans::{self, D};
+use rfmseg::stages::kmeans::{self, D};
 
 /// `per` points around each centre, normal noise with `sd`; returns points and labels.
 fn blobs(centres: &[[f64; 3]], per: usize, sd: f64, seed: u64) -> (Vec<f64>, Vec<usize>) {

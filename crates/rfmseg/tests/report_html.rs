@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rfmseg::kmeans::{KMeansFit, KSelection};
 use rfmseg::quality::{Action, DataQuality};
 use rfmseg::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
+use rfmseg::stages::kmeans::{KMeansFit, KSelection};
 use rfmseg::stages::rfm::{RfmWindow, Scaler};
 
 const CUSTOMERS: u64 = 1_828_390;

@@ -1,18 +1,13 @@
-//! The one place that hands rfmseg's functions to each Ballista role: the client
-//! context, the scheduler's session builder (it decodes logical plans) and the
-//! executors' function registry (they decode physical plans).
+//! The one place that hands rfmseg's functions to the Ballista server roles: the
+//! scheduler's session builder (it decodes logical plans) and the executors' function
+//! registry (they decode physical plans). The client registers the same list
+//! ([`rfmseg_udfs::register_all`], in [`crate::exec::client`]).
 
 use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::execution::{FunctionRegistry, SessionState};
-use datafusion::prelude::{SessionConfig, SessionContext};
-
-/// Registers every rfmseg function on a context (the client, after Ballista has replaced
-/// the state's function lists with its defaults).
-pub fn register(ctx: &SessionContext) {
-    rfmseg_udfs::register_all(ctx);
-}
+use datafusion::prelude::SessionConfig;
 
 /// The scheduler's session builder: Ballista's default state plus rfmseg's functions.
 pub fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {

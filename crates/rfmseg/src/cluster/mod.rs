@@ -1,18 +1,17 @@
 //! Distributed mode on Apache Ballista: the scheduler and executor processes (`rfmseg
-//! scheduler`, `rfmseg executor`) and the client session that submits every query of a
-//! run to them (`--cluster df://host:port`).
+//! scheduler`, `rfmseg executor`). The client session that submits a run's queries to them
+//! (`--cluster df://host:port`) is part of [`crate::exec`]; this module is only the
+//! server roles, behind the `cluster` cargo feature (on by default).
 //!
 //! Functions travel between Ballista processes by name only, so all three roles register
 //! the same list from [`functions`]; nothing in Ballista checks that they match. The
 //! driver loops (k-means iterations, the k sweep) stay in the client: each iteration is
 //! one distributed aggregate whose result is k x 3 numbers.
 
-pub mod client;
 pub mod executor;
 pub mod functions;
 pub mod scheduler;
 
-pub use client::{ClusterUrl, SharedWorkDir, cluster_context};
 pub use executor::{ExecutorOptions, run_executor};
 pub use scheduler::{SchedulerOptions, run_scheduler};
 

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use super::tables::Table;
 use crate::error::Error;
+use crate::lake::Table;
 
 /// Unix milliseconds below 1e11 are before 1973-03-03T09:46:40Z. No review is that old
 /// (the Amazon dump starts in May 1996), while Unix seconds stay below 1e11 until the year

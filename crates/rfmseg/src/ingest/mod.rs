@@ -22,8 +22,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::lake::{Table, items_schema, reviews_schema};
 use crate::storage::{OutputDir, OutputKind, write_json};
-pub use tables::{Table, items_schema, reviews_schema};
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
 /// DROPMALFORMED and PERMISSIVE (with the bad records kept aside).

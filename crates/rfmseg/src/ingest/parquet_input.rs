@@ -16,8 +16,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::FileCounts;
 use super::checks::{self, Evidence};
 use super::segments::writer_properties;
-use super::tables::Table;
 use crate::error::{Error, Result};
+use crate::lake::Table;
 
 /// (lake column, source column, required)
 fn columns(table: Table) -> &'static [(&'static str, &'static str, bool)] {

@@ -12,9 +12,10 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::checks::{self, Evidence};
-use super::tables::{RowBuilder, Table};
+use super::tables::{RowBuilder, row_builder};
 use super::{FileCounts, IngestOptions, OnBadLine};
 use crate::error::{Error, Result};
+use crate::lake::Table;
 
 /// Rows per Arrow batch and per Parquet row group: small enough that a 200k-review lake
 /// still splits into several row groups, so DataFusion scans it in parallel.
@@ -303,7 +304,7 @@ fn parse_segment(
     rows_done: &AtomicU64,
 ) -> Result<SegmentResult> {
     let mut res = SegmentResult::default();
-    let mut builder: Box<dyn RowBuilder> = table.builder();
+    let mut builder: Box<dyn RowBuilder> = row_builder(table);
     let out_path = dir.join(format!("part-{file_idx:03}-{:05}.parquet", seg.index));
     let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
     let mut line_no = seg.first_line;

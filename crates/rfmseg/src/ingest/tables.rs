@@ -1,5 +1,5 @@
-//! The two lake tables: their Arrow schemas (DESIGN §3 "Lake") and how one raw JSON line
-//! becomes one row of each.
+//! How one raw JSON line becomes one row of each lake table (their schemas are in
+//! [`crate::lake`]).
 //!
 //! A line is parsed completely into a small row struct before anything is appended, so a
 //! bad line never leaves a half-appended row behind.
@@ -11,72 +11,18 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, RecordBatch,
     StringBuilder, TimestampSecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field};
 
 use super::checks::{Evidence, foreign_key};
 use super::json_scan::{Cursor, Kind, ScanResult, wrong_type};
+use crate::lake::{Table, items_schema, reviews_schema};
 
-/// Which raw table a file feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Reviews,
-    Items,
-}
-
-impl Table {
-    /// The lake sub-folder.
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Table::Reviews => "reviews",
-            Table::Items => "items",
-        }
+/// A row builder for `table`'s lake schema.
+pub(crate) fn row_builder(table: Table) -> Box<dyn RowBuilder> {
+    match table {
+        Table::Reviews => Box::new(ReviewsBuilder::default()),
+        Table::Items => Box::new(ItemsBuilder::default()),
     }
-
-    pub fn schema(self) -> SchemaRef {
-        match self {
-            Table::Reviews => reviews_schema(),
-            Table::Items => items_schema(),
-        }
-    }
-
-    pub(crate) fn builder(self) -> Box<dyn RowBuilder> {
-        match self {
-            Table::Reviews => Box::new(ReviewsBuilder::default()),
-            Table::Items => Box::new(ItemsBuilder::default()),
-        }
-    }
-}
-
-/// lake/reviews: one row per review line. `ts` is UTC seconds (the raw milliseconds,
-/// floored), which is all RFM needs and keeps the column small.
-pub fn reviews_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("user_id", DataType::Utf8, true),
-        Field::new("parent_asin", DataType::Utf8, true),
-        Field::new("asin", DataType::Utf8, true),
-        Field::new("rating", DataType::Float64, true),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), true),
-        Field::new("verified_purchase", DataType::Boolean, true),
-        Field::new("helpful_vote", DataType::Int64, true),
-    ]))
-}
-
-/// lake/items: one row per meta line. `price_raw` is the price's text whatever its JSON
-/// type (number, string, null), so cleaning can count what it could not parse.
-pub fn items_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("parent_asin", DataType::Utf8, true),
-        Field::new("title", DataType::Utf8, true),
-        Field::new("main_category", DataType::Utf8, true),
-        Field::new("store", DataType::Utf8, true),
-        Field::new(
-            "categories",
-            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
-            true,
-        ),
-        Field::new("price_raw", DataType::Utf8, true),
-    ]))
 }
 
 /// Appends parsed lines to Arrow builders.
@@ -365,7 +311,7 @@ mod tests {
     #[test]
     fn review_rows_match_serde_json() {
         let lines = read("Electronics.sample.jsonl");
-        let mut b = Table::Reviews.builder();
+        let mut b = row_builder(Table::Reviews);
         for (i, l) in lines.iter().enumerate() {
             b.push_line(l.as_bytes(), i as u64 + 1).unwrap();
         }
@@ -402,7 +348,7 @@ mod tests {
     #[test]
     fn item_price_is_kept_as_raw_text_whatever_its_json_type() {
         let lines = read("meta_Electronics.sample.jsonl");
-        let mut b = Table::Items.builder();
+        let mut b = row_builder(Table::Items);
         for (i, l) in lines.iter().enumerate() {
             b.push_line(l.as_bytes(), i as u64 + 1).unwrap();
         }
@@ -428,7 +374,7 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_key() {
-        let mut b = Table::Reviews.builder();
+        let mut b = row_builder(Table::Reviews);
         let cases = [
             (
                 r#"{"rating": 5.0, "parent_asin": "B1", "user_id": "U", "timestamp": "2023-01-05"}"#,
@@ -451,8 +397,7 @@ mod tests {
             assert_eq!(b.push_line(line.as_bytes(), 1).unwrap_err(), want);
         }
         assert_eq!(b.len(), 0, "a rejected line appends nothing");
-        let err = Table::Items
-            .builder()
+        let err = row_builder(Table::Items)
             .push_line(br#"{"parent_asin": ["B1"], "title": "x"}"#, 1)
             .unwrap_err();
         assert_eq!(err, r#""parent_asin" is an array, expected a string"#);
@@ -462,7 +407,7 @@ mod tests {
     /// arrow-json; the line is data, not a bad line.
     #[test]
     fn missing_keys_are_null_not_bad_lines() {
-        let mut b = Table::Reviews.builder();
+        let mut b = row_builder(Table::Reviews);
         for (i, line) in [
             r#"{"rating": 5.0, "parent_asin": "B1", "timestamp": 1600000000000}"#,
             r#"{"user_id": "U2", "rating": 4.0, "timestamp": 1600000001000}"#,
@@ -500,7 +445,7 @@ mod tests {
             ]
         );
 
-        let mut b = Table::Items.builder();
+        let mut b = row_builder(Table::Items);
         b.push_line(br#"{"title": "Hub", "main_category": "Computers"}"#, 1)
             .unwrap();
         let batch = b.finish();

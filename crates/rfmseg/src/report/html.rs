@@ -987,9 +987,9 @@ fn seconds(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans::{KMeansFit, KSelection};
     use crate::quality::DataQuality;
     use crate::report::{Distributions, GridCell, StageTiming};
+    use crate::stages::kmeans::{KMeansFit, KSelection};
     use crate::stages::rfm::{RfmWindow, Scaler};
 
     fn group(name: &str, cluster: Option<u32>) -> GroupSummary {

@@ -1,16 +1,23 @@
-//! The report of a run: `report.json` (this struct, serialized) and `report.html` (one
-//! self-contained page rendered from it, see [`html`]).
+//! The report of a run: `report.json` (this struct, serialized), `report.html` (one
+//! self-contained page rendered from it, see [`html`]) and `segments.csv` ([`csv`]). The
+//! numbers come from [`crate::stages::report_data`]; this module only renders them.
 //!
 //! Place in the flow: model -> **report**.
 
+pub mod csv;
 pub mod html;
 pub mod svg;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kmeans::{KMeansFit, KSelection};
+pub use crate::stages::report_data::{Bin, Distributions, GridCell, GroupSummary, Lift};
+use std::path::Path;
+
+use crate::config::Config;
 use crate::quality::DataQuality;
-use crate::stages::rfm::{RfmWindow, Scaler};
+use crate::stages::kmeans::{Clustering, KMeansFit, KSelection};
+use crate::stages::report_data::ReportData;
+use crate::stages::rfm::{FeaturesSummary, RfmWindow, Scaler};
 
 /// Everything a run found, in the order the report presents it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,70 +49,35 @@ pub struct Report {
     pub timings: Vec<StageTiming>,
 }
 
-/// A cluster or an RFM segment, with its evidence and the recommended action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupSummary {
-    /// "cluster" or "rfm_segment".
-    pub kind: String,
-    /// The cluster label ("Loyal Customer") or segment name ("Champions").
-    pub name: String,
-    /// Cluster index; None for RFM segments.
-    pub cluster: Option<u32>,
-    pub customers: u64,
-    /// Share of all customers, 0..1.
-    pub share_customers: f64,
-    /// Share of all revenue in the window, 0..1.
-    pub share_revenue: f64,
-    pub mean_recency: f64,
-    pub mean_frequency: f64,
-    pub mean_monetary: f64,
-    /// Centre in scaled units (recency_z, frequency_z, monetary_z); clusters only.
-    pub centroid_z: Option<[f64; 3]>,
-    /// Typical price of a purchase: 25th percentile, median, 75th percentile (USD).
-    pub price_band: [f64; 3],
-    /// Categories most over-represented in this group's purchases.
-    pub top_categories: Vec<Lift>,
-    /// Stores most over-represented in this group's purchases.
-    pub top_stores: Vec<Lift>,
-    /// What to do with these customers.
-    pub action: String,
-}
-
-/// A category or store and how much more often this group buys it than all customers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Lift {
-    pub name: String,
-    /// Share of the group's purchases, 0..1.
-    pub share: f64,
-    /// share / (share among all customers' purchases); 1 = no difference.
-    pub lift: f64,
-    pub purchases: u64,
-}
-
-/// One cell of the R x F grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GridCell {
-    pub r_score: u8,
-    pub f_score: u8,
-    pub customers: u64,
-    /// The most common RFM segment in the cell (empty if no customers).
-    pub segment: String,
-}
-
-/// Histograms of recency (days), frequency (purchases) and monetary (USD, log-spaced bins).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Distributions {
-    pub recency: Vec<Bin>,
-    pub frequency: Vec<Bin>,
-    pub monetary: Vec<Bin>,
-}
-
-/// Customers with lo <= value < hi (the last bin includes hi).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Bin {
-    pub lo: f64,
-    pub hi: f64,
-    pub count: u64,
+impl Report {
+    /// The report of a run: its inputs, what each stage found and what it cost.
+    pub fn new(
+        lake: &Path,
+        config: &Config,
+        data_quality: DataQuality,
+        features: &FeaturesSummary,
+        clustering: &Clustering,
+        data: ReportData,
+        timings: Vec<StageTiming>,
+    ) -> Report {
+        Report {
+            rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+            lake: lake.display().to_string(),
+            config_toml: config.to_toml(),
+            data_quality,
+            window: features.window.clone(),
+            scaler: features.scaler.clone(),
+            customers: features.customers,
+            revenue: data.revenue,
+            k_selection: clustering.selection.clone(),
+            model: clustering.model.clone(),
+            clusters: data.clusters,
+            rfm_segments: data.rfm_segments,
+            rf_grid: data.rf_grid,
+            distributions: data.distributions,
+            timings,
+        }
+    }
 }
 
 /// What one stage of the run cost.

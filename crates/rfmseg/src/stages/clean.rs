@@ -5,9 +5,11 @@
 
 use datafusion::prelude::SessionContext;
 
-use super::{count_rows, flag_and_keep, render, sql_f64, sql_string_list};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::exec::flagged::flag_and_keep;
+use crate::exec::query::count_rows;
+use crate::exec::{render, sql_f64, sql_string_list};
 use crate::quality::{Action, DataQuality};
 
 /// sql/clean_reviews.sql

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use datafusion::prelude::SessionContext;
 
-use super::{get_f64, get_i64, materialize, one_row, register_view, render, sql_f64};
 use crate::config::{Config, ScoreMethod, format_day, parse_day};
 use crate::error::{Error, Result};
+use crate::exec::query::{get_f64, get_i64, materialize, on_cluster, one_row, register_view};
+use crate::exec::{render, sql_f64};
 
 pub const PURCHASES_SQL: &str = include_str!("../../../../sql/purchases.sql");
 pub const RFM_WINDOW_SQL: &str = include_str!("../../../../sql/rfm_window.sql");
@@ -94,7 +95,7 @@ pub async fn purchases(ctx: &SessionContext, config: &Config) -> Result<()> {
     let sql = render("purchases", PURCHASES_SQL, &[("timezone", tz.to_string())])?;
     register_view(ctx, "purchases", &sql, "purchases").await?;
     // Planning succeeds for any text; an unknown zone only fails when rows are cast.
-    super::on_cluster(ctx, "purchases", || async {
+    on_cluster(ctx, "purchases", || async {
         ctx.table("purchases")
             .await
             .and_then(|df| df.select_columns(&["day"]))

@@ -16,6 +16,13 @@
 //!   run. Leftovers of killed runs (their lock no longer held) are deleted by the next run
 //!   writing to the same path; a live concurrent run's folder is left alone.
 
+//!
+//! [`parquet_file`] encodes the Parquet files those outputs hold.
+
+pub mod parquet_file;
+
+pub use parquet_file::write_batches;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -540,6 +547,12 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         self.temp.remove();
     }
+}
+
+/// `path` made absolute against this process's folder: every path a cluster session
+/// registers or writes is resolved by executors that run elsewhere.
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -17,17 +17,18 @@ use rfmseg_udfs::format_centroids;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::stages::{collect, get_i64, one_row, render, sql_f64, sql_string};
+use crate::exec::query::{collect, get_i64, one_row};
+use crate::exec::{render, sql_f64, sql_string};
 
-pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../sql/kmeans_round.sql");
-pub const KMEANS_FIRST_CENTRE_SQL: &str = include_str!("../../../../sql/kmeans_first_centre.sql");
-pub const KMEANS_SAMPLE_SQL: &str = include_str!("../../../../sql/kmeans_sample.sql");
+pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../../sql/kmeans_round.sql");
+pub const KMEANS_FIRST_CENTRE_SQL: &str =
+    include_str!("../../../../../sql/kmeans_first_centre.sql");
+pub const KMEANS_SAMPLE_SQL: &str = include_str!("../../../../../sql/kmeans_sample.sql");
 pub const KMEANS_DISTINCT_POINTS_SQL: &str =
-    include_str!("../../../../sql/kmeans_distinct_points.sql");
+    include_str!("../../../../../sql/kmeans_distinct_points.sql");
 pub const KMEANS_DISTINCT_COUNT_SQL: &str =
-    include_str!("../../../../sql/kmeans_distinct_count.sql");
-pub const SILHOUETTE_SAMPLE_SQL: &str = include_str!("../../../../sql/silhouette_sample.sql");
-pub const KMEANS_ASSIGN_SQL: &str = include_str!("../../../../sql/kmeans_assign.sql");
+    include_str!("../../../../../sql/kmeans_distinct_count.sql");
+pub const SILHOUETTE_SAMPLE_SQL: &str = include_str!("../../../../../sql/silhouette_sample.sql");
 
 /// The number of model inputs (recency, ln1p frequency, ln1p monetary).
 pub const D: usize = 3;

@@ -34,6 +34,19 @@ pub struct Clustering {
     pub model: KMeansFit,
 }
 
+impl Clustering {
+    /// The k selection for k_selection.csv: the sweep's, or the one fit of a fixed k.
+    pub fn selection_or_fit(&self) -> KSelection {
+        self.selection.clone().unwrap_or_else(|| KSelection {
+            fits: vec![self.model.clone()],
+            elbow_k: self.model.k,
+            best_silhouette_k: self.model.k,
+            chosen_k: self.model.k,
+            reason: String::new(),
+        })
+    }
+}
+
 /// Makes `table` (with recency_z, frequency_z, monetary_z, batch, customer_id) the
 /// k-means input.
 pub async fn use_input(ctx: &SessionContext, table: &str) -> Result<()> {

@@ -35,6 +35,16 @@ pub struct KMeansFit {
     pub converged: bool,
 }
 
+impl KMeansFit {
+    /// The centres as rows of D values, the shape model.json and the labels take.
+    pub fn centroid_rows(&self) -> Vec<[f64; D]> {
+        self.centroids
+            .chunks_exact(D)
+            .map(|z| [z[0], z[1], z[2]])
+            .collect()
+    }
+}
+
 /// Which driver `auto` picks for `customers`.
 pub fn resolve_algorithm(cfg: &KMeansConfig, customers: u64) -> Algorithm {
     match cfg.algorithm {

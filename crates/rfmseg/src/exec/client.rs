@@ -2,15 +2,15 @@
 //! here and executed by the scheduler's executors.
 
 use std::net::ToSocketAddrs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::work_dir::SharedWorkDir;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -59,49 +59,6 @@ impl std::fmt::Display for ClusterUrl {
     }
 }
 
-/// Where a cluster run keeps its intermediate tables. Executors write and read them, so
-/// the folder must be the same path on every executor and on the client (a shared
-/// volume); it is removed with the run's other temporary files.
-#[derive(Debug)]
-pub struct SharedWorkDir {
-    dir: PathBuf,
-    next: AtomicU64,
-    query_timeout: Duration,
-}
-
-impl SharedWorkDir {
-    pub fn new(dir: PathBuf, query_timeout: Duration) -> Self {
-        SharedWorkDir {
-            dir,
-            next: AtomicU64::new(0),
-            query_timeout,
-        }
-    }
-
-    /// How long one query may take before it is resubmitted.
-    pub fn query_timeout(&self) -> Duration {
-        self.query_timeout
-    }
-
-    /// A new, unused folder for one materialized table.
-    pub fn table_dir(&self, name: &str) -> PathBuf {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.dir.join(format!("{n:03}-{name}"))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-}
-
-/// The shared work folder of a cluster session, or None for an embedded one.
-pub fn shared_work_dir(ctx: &SessionContext) -> Option<Arc<SharedWorkDir>> {
-    ctx.state_ref()
-        .read()
-        .config()
-        .get_extension::<SharedWorkDir>()
-}
-
 /// A session on the Ballista cluster at `url`, with rfmseg's functions, keeping its
 /// intermediate tables under `work_dir`.
 pub async fn cluster_context(
@@ -112,7 +69,7 @@ pub async fn cluster_context(
 ) -> Result<SessionContext> {
     probe(url).await?;
     let work = SharedWorkDir::new(work_dir.to_path_buf(), query_timeout);
-    let mut session = crate::context::session_config(
+    let mut session = super::session_config(
         SessionConfig::new_with_ballista().with_extension(Arc::new(work)),
         config,
     );
@@ -127,7 +84,8 @@ pub async fn cluster_context(
     let ctx = SessionContext::remote_with_state(&format!("df://{}:{}", url.host, url.port), state)
         .await
         .map_err(|e| unreachable(url, &e.to_string()))?;
-    super::functions::register(&ctx);
+    // Ballista replaced the state's function lists with its defaults: rfmseg's go back on.
+    rfmseg_udfs::register_all(&ctx);
     Ok(ctx)
 }
 

@@ -1,6 +1,6 @@
-//! Writing results as Parquet that pandas, polars and DuckDB read as is, with the same
-//! bytes embedded and on a cluster. Where the file goes (inside an output folder being
-//! built, or a new single file) is [`crate::storage`]'s job.
+//! Parquet files that pandas, polars and DuckDB read as is, with the same bytes embedded
+//! and on a cluster: fixed batch sizes and plain string types. Where the file goes (inside
+//! an output folder being built, or a new single file) is the rest of [`crate::storage`].
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -10,46 +10,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::prelude::{SessionContext, col};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
-use crate::stages::on_cluster;
-
-/// Writes a registered table to one Parquet file, sorted by `order_by` so the file's
-/// bytes do not depend on partitioning. Returns the rows written.
-pub async fn write_table_parquet(
-    ctx: &SessionContext,
-    table: &str,
-    order_by: &str,
-    path: &Path,
-) -> Result<u64> {
-    let stage = format!("write {}", path.display());
-    let batches = on_cluster(ctx, &stage, || async {
-        ctx.table(table)
-            .await
-            .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
-            .map_err(|e| Error::stage(&stage, e))?
-            .collect()
-            .await
-            .map_err(|e| Error::stage(&stage, e))
-    })
-    .await?;
-    let schema = match batches.first() {
-        Some(b) => b.schema(),
-        None => Arc::new(
-            ctx.table(table)
-                .await
-                .map_err(|e| Error::stage(&stage, e))?
-                .schema()
-                .as_arrow()
-                .clone(),
-        ),
-    };
-    write_batches(path, &schema, &batches)
-}
 
 /// Rows per write call: fixed, so the file's pages (and bytes) do not depend on how the
 /// engine happened to batch the rows (embedded and on a cluster give the same file).
@@ -102,6 +67,7 @@ fn portable_schema(schema: &SchemaRef) -> SchemaRef {
 }
 
 /// Writes batches to one zstd Parquet file at `path` (a path from [`crate::storage`]).
+/// Returns the rows written.
 pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
     let out_schema = portable_schema(schema);
     let pq = |e| Error::Parquet {

@@ -1,154 +1,119 @@
-//! `rfmseg run`: lake -> cleaning -> purchases -> RFM -> scaling -> choice of k -> final
-//! model -> labels -> segments and recommendations -> outputs, one stage after another.
+//! The report's data: per cluster and per RFM segment the customers, revenue, means, price
+//! band, top categories and stores by lift and the action; the R x F grid; the R, F and M
+//! histograms. Each is one SQL file (sql/segment_purchases.sql, sql/group_summary.sql,
+//! sql/group_prices.sql, sql/group_lift.sql, sql/rf_grid.sql, sql/histograms.sql) over the
+//! labelled `customers`; a new chart's numbers go here, as a new file and a field of
+//! [`ReportData`].
 //!
-//! Every output is written into a temporary folder beside `--out` and renamed into place
-//! at the end, so a failed or interrupted run leaves the previous output untouched and
-//! no half-written one.
+//! Place in the flow: labelled customers -> **report data** -> report.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
 
+use super::kmeans::{Clustering, D};
+use super::rfm::RfmWindow;
+use super::segments::action;
 use crate::config::Config;
-use crate::context::{Engine, Session, register_lake};
-use crate::error::{Error, Result};
-use crate::kmeans::{self, Clustering, D};
-use crate::model::{Model, ScoreThresholds, unscale};
-use crate::output::write_table_parquet;
-use crate::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
-use crate::segments::{action, cluster_labels};
-use crate::stages::{self, collect, materialize, register_view, render, sql_f64, sql_string};
-use crate::storage::{OutputDir, OutputKind, write_file, write_json};
+use crate::error::Result;
+use crate::exec::query::{collect, f64_column, i64_column, materialize, str_column};
+use crate::exec::{render, sql_f64};
 
-pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../sql/label_customers.sql");
-pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../sql/segment_purchases.sql");
-pub const GROUP_SUMMARY_SQL: &str = include_str!("../../../sql/group_summary.sql");
-pub const GROUP_PRICES_SQL: &str = include_str!("../../../sql/group_prices.sql");
-pub const GROUP_LIFT_SQL: &str = include_str!("../../../sql/group_lift.sql");
-pub const RF_GRID_SQL: &str = include_str!("../../../sql/rf_grid.sql");
-pub const HISTOGRAMS_SQL: &str = include_str!("../../../sql/histograms.sql");
-pub const SCORE_THRESHOLDS_SQL: &str = include_str!("../../../sql/score_thresholds.sql");
+pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../../sql/segment_purchases.sql");
+pub const GROUP_SUMMARY_SQL: &str = include_str!("../../../../sql/group_summary.sql");
+pub const GROUP_PRICES_SQL: &str = include_str!("../../../../sql/group_prices.sql");
+pub const GROUP_LIFT_SQL: &str = include_str!("../../../../sql/group_lift.sql");
+pub const RF_GRID_SQL: &str = include_str!("../../../../sql/rf_grid.sql");
+pub const HISTOGRAMS_SQL: &str = include_str!("../../../../sql/histograms.sql");
 
-/// The run's report data, beside report.html.
-pub const REPORT_JSON: &str = "report.json";
-
-/// What `run` needs.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub lake: PathBuf,
-    pub out: PathBuf,
-    pub config: Config,
-    /// Print a line per stage on stderr.
-    pub progress: bool,
-    /// Embedded, or on a Ballista cluster.
-    pub engine: Engine,
+/// A cluster or an RFM segment, with its evidence and the recommended action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// "cluster" or "rfm_segment".
+    pub kind: String,
+    /// The cluster label ("Loyal Customer") or segment name ("Champions").
+    pub name: String,
+    /// Cluster index; None for RFM segments.
+    pub cluster: Option<u32>,
+    pub customers: u64,
+    /// Share of all customers, 0..1.
+    pub share_customers: f64,
+    /// Share of all revenue in the window, 0..1.
+    pub share_revenue: f64,
+    pub mean_recency: f64,
+    pub mean_frequency: f64,
+    pub mean_monetary: f64,
+    /// Centre in scaled units (recency_z, frequency_z, monetary_z); clusters only.
+    pub centroid_z: Option<[f64; 3]>,
+    /// Typical price of a purchase: 25th percentile, median, 75th percentile (USD).
+    pub price_band: [f64; 3],
+    /// Categories most over-represented in this group's purchases.
+    pub top_categories: Vec<Lift>,
+    /// Stores most over-represented in this group's purchases.
+    pub top_stores: Vec<Lift>,
+    /// What to do with these customers.
+    pub action: String,
 }
 
-/// What `run` produced.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub report: Report,
-    pub model: Model,
-    pub out: PathBuf,
+/// A category or store and how much more often this group buys it than all customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lift {
+    pub name: String,
+    /// Share of the group's purchases, 0..1.
+    pub share: f64,
+    /// share / (share among all customers' purchases); 1 = no difference.
+    pub lift: f64,
+    pub purchases: u64,
 }
 
-/// Times stages: wall time, rows, and the process's peak resident memory during each.
-struct Timer {
-    progress: bool,
-    total: usize,
-    done: Vec<StageTiming>,
-    current: Option<(String, Instant)>,
+/// One cell of the R x F grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridCell {
+    pub r_score: u8,
+    pub f_score: u8,
+    pub customers: u64,
+    /// The most common RFM segment in the cell (empty if no customers).
+    pub segment: String,
 }
 
-impl Timer {
-    fn start(&mut self, stage: &str) {
-        reset_peak_rss();
-        if self.progress {
-            eprint!("[{}/{}] {stage} ...", self.done.len() + 1, self.total);
-        }
-        self.current = Some((stage.to_string(), Instant::now()));
-    }
-
-    fn finish(&mut self, rows_in: u64, rows_out: u64) {
-        if let Some((stage, t)) = self.current.take() {
-            let seconds = t.elapsed().as_secs_f64();
-            if self.progress {
-                eprintln!(" {seconds:.2} s");
-            }
-            self.done.push(StageTiming {
-                stage,
-                seconds,
-                rows_in,
-                rows_out,
-                peak_rss_mib: peak_rss_mib(),
-            });
-        }
-    }
+/// Histograms of recency (days), frequency (purchases) and monetary (USD, log-spaced bins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distributions {
+    pub recency: Vec<Bin>,
+    pub frequency: Vec<Bin>,
+    pub monetary: Vec<Bin>,
 }
 
-/// Resets the kernel's peak-RSS counter (Linux), so each stage reports its own peak.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Customers with lo <= value < hi (the last bin includes hi).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: u64,
 }
 
-/// VmHWM of this process in MiB (0 where /proc is unavailable).
-pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
+/// Every number the report shows beyond the model and the data-quality table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportData {
+    /// Clusters in index order, with their centres.
+    pub clusters: Vec<GroupSummary>,
+    pub rfm_segments: Vec<GroupSummary>,
+    /// Total revenue of the counted purchases.
+    pub revenue: f64,
+    pub rf_grid: Vec<GridCell>,
+    pub distributions: Distributions,
 }
 
-/// Runs the whole job and writes its outputs to `opts.out`.
-pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
-    let config = &opts.config;
-    config.validate()?;
-    let output = OutputDir::create(&opts.out, OutputKind::Run)?;
-    let tmp = output.path().to_path_buf();
-
-    let session = Session::open(&opts.engine, config, &opts.out).await?;
-    let ctx = session.ctx.clone();
-    let mut timer = Timer {
-        progress: opts.progress,
-        total: 6,
-        done: Vec::new(),
-        current: None,
-    };
-
-    timer.start("clean");
-    register_lake(&ctx, &opts.lake).await?;
-    let quality = stages::clean(&ctx, config).await?;
-    timer.finish(
-        quality.rows("reviews", "lake rows"),
-        quality.kept("reviews"),
-    );
-
-    timer.start("features");
-    let features = stages::rfm::features(&ctx, config).await?;
-    timer.finish(quality.kept("reviews"), features.customers);
-
-    timer.start("kmeans");
-    kmeans::use_input(&ctx, "customers").await?;
-    let clustering = kmeans::cluster(&ctx, config, features.customers).await?;
-    timer.finish(features.customers, clustering.model.k as u64);
-
-    timer.start("labels");
-    let labels = label_customers(&ctx, &clustering).await?;
-    timer.finish(features.customers, features.customers);
-
-    timer.start("segments");
-    let window = &features.window;
+/// Computes the report data over the labelled `customers` of `window`, registering
+/// `segment_purchases` (the counted purchases with each customer's cluster and segment).
+pub async fn report_data(
+    ctx: &SessionContext,
+    config: &Config,
+    window: &RfmWindow,
+    clustering: &Clustering,
+    customers: u64,
+) -> Result<ReportData> {
     let sql = render(
         "segment_purchases",
         SEGMENT_PURCHASES_SQL,
@@ -158,223 +123,29 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
             ("min_amount", sql_f64(config.rfm.min_amount)),
         ],
     )?;
-    materialize(&ctx, "segment_purchases", &sql, "segment_purchases").await?;
-    // The report's queries are independent reads: run together, so on a cluster their
-    // per-job latency overlaps.
-    let (mut cluster_groups, (rfm_segments, _), rf_grid, distributions, thresholds) = futures::try_join!(
-        group_summaries(&ctx, "cluster_label", features.customers),
-        group_summaries(&ctx, "rfm_segment", features.customers),
-        rf_grid(&ctx),
-        histograms(&ctx, &HISTOGRAM_BINS),
-        score_thresholds(&ctx),
+    materialize(ctx, "segment_purchases", &sql, "segment_purchases").await?;
+    // Independent reads: run together, so on a cluster their per-job latency overlaps.
+    let ((mut clusters, revenue), (rfm_segments, _), rf_grid, distributions) = futures::try_join!(
+        group_summaries(ctx, "cluster_label", customers),
+        group_summaries(ctx, "rfm_segment", customers),
+        rf_grid(ctx),
+        histograms(ctx, &HISTOGRAM_BINS),
     )?;
-    let revenue = cluster_groups.1;
-    // In cluster index order, with the centres.
-    cluster_groups.0.sort_by_key(|g| g.cluster);
-    for g in &mut cluster_groups.0 {
+    clusters.sort_by_key(|g| g.cluster);
+    for g in &mut clusters {
         if let Some(c) = g.cluster {
             let c = c as usize;
             let z = &clustering.model.centroids[c * D..(c + 1) * D];
             g.centroid_z = Some([z[0], z[1], z[2]]);
         }
     }
-    let clusters = cluster_groups.0;
-    timer.finish(
-        features.customers,
-        (clusters.len() + rfm_segments.len()) as u64,
-    );
-
-    timer.start("write");
-    let model = Model {
-        rfmseg_version: env!("CARGO_PKG_VERSION").into(),
-        features: features.scaler.features.clone(),
-        transform: "recency (days), ln(1 + frequency), ln(1 + monetary); each standard-scaled \
-                    with the mean and sample standard deviation"
-            .into(),
-        scaler: features.scaler.clone(),
-        k: clustering.model.k,
-        centroids_z: centres_z(&clustering),
-        centroids: centres_z(&clustering)
-            .into_iter()
-            .map(|z| unscale(z, &features.scaler))
-            .collect(),
-        labels: labels.clone(),
-        wcss: clustering.model.wcss,
-        silhouette: clustering.model.silhouette,
-        silhouette_sample: clustering.model.silhouette_sample,
-        window: features.window.clone(),
-        seed: config.kmeans.seed,
-        score_method: config.features.score_method,
-        score_thresholds: thresholds,
-        config: config.clone(),
-    };
-    let customers_written = write_table_parquet(
-        &ctx,
-        "customers",
-        "customer_id",
-        &tmp.join("customers.parquet"),
-    )
-    .await?;
-    write_json(&tmp.join("model.json"), &model)?;
-    let selection_csv = match &clustering.selection {
-        Some(sel) => kmeans::to_csv(sel),
-        None => kmeans::to_csv(&kmeans::KSelection {
-            fits: vec![clustering.model.clone()],
-            elbow_k: clustering.model.k,
-            best_silhouette_k: clustering.model.k,
-            chosen_k: clustering.model.k,
-            reason: String::new(),
-        }),
-    };
-    write_text(&tmp.join("k_selection.csv"), &selection_csv)?;
-    write_text(
-        &tmp.join("segments.csv"),
-        &segments_csv(&clusters, &rfm_segments),
-    )?;
-    timer.finish(features.customers, customers_written);
-
-    let report = Report {
-        rfmseg_version: env!("CARGO_PKG_VERSION").into(),
-        lake: opts.lake.display().to_string(),
-        config_toml: config.to_toml(),
-        data_quality: quality,
-        window: features.window.clone(),
-        scaler: features.scaler.clone(),
-        customers: features.customers,
-        revenue,
-        k_selection: clustering.selection.clone(),
-        model: clustering.model.clone(),
+    Ok(ReportData {
         clusters,
         rfm_segments,
+        revenue,
         rf_grid,
         distributions,
-        timings: timer.done.clone(),
-    };
-    write_json(&tmp.join(REPORT_JSON), &report)?;
-    write_text(&tmp.join("report.html"), &html::render(&report))?;
-    output.commit()?;
-    Ok(RunSummary {
-        report,
-        model,
-        out: opts.out.clone(),
     })
-}
-
-fn centres_z(c: &Clustering) -> Vec<[f64; 3]> {
-    c.model
-        .centroids
-        .chunks_exact(D)
-        .map(|z| [z[0], z[1], z[2]])
-        .collect()
-}
-
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_file(path, text.as_bytes())
-}
-
-/// Assigns every customer its cluster, names the clusters from their centres, and
-/// registers the labelled `customers`. Returns the labels by cluster index.
-async fn label_customers(ctx: &SessionContext, clustering: &Clustering) -> Result<Vec<String>> {
-    let model = &clustering.model;
-    assign_clusters(ctx, &model.centroids).await?;
-    let sql = render(
-        "group_summary",
-        GROUP_SUMMARY_SQL,
-        &[("group", "cluster".into()), ("table", "clustered".into())],
-    )?;
-    let rows = collect(ctx, "group_summary", &sql).await?;
-    let mut recency = vec![f64::NAN; model.k];
-    let mut frequency = vec![f64::NAN; model.k];
-    for b in &rows {
-        let cluster = cast(b.column_by_name("name").expect("name"), &DataType::Int64)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let cluster = cluster.as_primitive::<Int64Type>();
-        let r = f64_column(b, "mean_recency")?;
-        let f = f64_column(b, "mean_frequency")?;
-        for i in 0..b.num_rows() {
-            let c = cluster.value(i) as usize;
-            if c < model.k {
-                recency[c] = r[i];
-                frequency[c] = f[i];
-            }
-        }
-    }
-    // A cluster with no customers (possible for a saved model on new data) sorts last.
-    let labels = cluster_labels(
-        &centres_z(clustering),
-        &recency
-            .iter()
-            .map(|v| if v.is_nan() { f64::MIN } else { *v })
-            .collect::<Vec<_>>(),
-        &frequency
-            .iter()
-            .map(|v| if v.is_nan() { f64::MIN } else { *v })
-            .collect::<Vec<_>>(),
-    );
-    register_labels(ctx, &labels).await?;
-    Ok(labels)
-}
-
-/// Registers `clustered`: customers with the index of their nearest centre.
-pub(crate) async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> Result<()> {
-    let sql = render(
-        "kmeans_assign",
-        kmeans::queries::KMEANS_ASSIGN_SQL,
-        &[("centroids", kmeans::queries::centroids_literal(centroids))],
-    )?;
-    materialize(ctx, "kmeans_assign", &sql, "clustered").await?;
-    Ok(())
-}
-
-/// Registers `cluster_labels` and replaces `customers` by the labelled customers.
-pub(crate) async fn register_labels(ctx: &SessionContext, labels: &[String]) -> Result<()> {
-    // A VALUES list, not an in-memory table: it travels inside the plan to executors.
-    let rows: Vec<String> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, label)| format!("({i}, {})", sql_string(label)))
-        .collect();
-    let sql = format!(
-        "SELECT CAST(column1 AS INT) AS cluster, CAST(column2 AS VARCHAR) AS cluster_label \
-         FROM (VALUES {})",
-        rows.join(", ")
-    );
-    register_view(ctx, "cluster_labels", &sql, "cluster_labels").await?;
-    materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
-    Ok(())
-}
-
-fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = c.as_primitive::<Float64Type>();
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
-        .collect())
-}
-
-fn i64_column(b: &RecordBatch, name: &str) -> Result<Vec<i64>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = c.as_primitive::<Int64Type>();
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { 0 } else { a.value(i) })
-        .collect())
-}
-
-fn str_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(c.as_string::<i32>()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
 }
 
 /// Summaries of every cluster label or RFM segment, with price bands, lifts and the
@@ -616,65 +387,6 @@ async fn histograms(ctx: &SessionContext, spec: &HistogramBins) -> Result<Distri
     })
 }
 
-async fn score_thresholds(ctx: &SessionContext) -> Result<ScoreThresholds> {
-    let mut rows = Vec::new();
-    for b in collect(ctx, "score_thresholds", SCORE_THRESHOLDS_SQL).await? {
-        let (m, s, lo, hi) = (
-            str_column(&b, "measure")?,
-            i64_column(&b, "score")?,
-            f64_column(&b, "lo")?,
-            f64_column(&b, "hi")?,
-        );
-        for i in 0..b.num_rows() {
-            rows.push((m[i].clone(), s[i] as u8, lo[i], hi[i]));
-        }
-    }
-    Ok(ScoreThresholds::from_ranges(&rows))
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// segments.csv: one line per cluster and per RFM segment.
-fn segments_csv(clusters: &[GroupSummary], segments: &[GroupSummary]) -> String {
-    let mut out = String::from(
-        "kind,name,cluster,customers,share_customers,share_revenue,mean_recency,mean_frequency,\
-         mean_monetary,price_p25,price_median,price_p75,top_categories,top_stores,action\n",
-    );
-    let lifts = |l: &[Lift]| {
-        l.iter()
-            .map(|x| format!("{} (x{:.2})", x.name, x.lift))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    for g in clusters.iter().chain(segments) {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            g.kind,
-            csv_field(&g.name),
-            g.cluster.map(|c| c.to_string()).unwrap_or_default(),
-            g.customers,
-            g.share_customers,
-            g.share_revenue,
-            g.mean_recency,
-            g.mean_frequency,
-            g.mean_monetary,
-            g.price_band[0],
-            g.price_band[1],
-            g.price_band[2],
-            csv_field(&lifts(&g.top_categories)),
-            csv_field(&lifts(&g.top_stores)),
-            csv_field(&g.action),
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -684,6 +396,7 @@ mod tests {
     use datafusion::datasource::MemTable;
 
     use super::*;
+    use arrow::array::RecordBatch;
 
     /// Every customer is counted in the bin whose edges hold its value, for the report's
     /// bins and for other widths: the SQL bins and the Rust edges come from one

@@ -1,0 +1,315 @@
+//! The cleaning stages' one-pass query: every row flagged with its drop reason (or
+//! none), the reasons and fixes counted, and the kept rows registered for the next
+//! stage, without running the query twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::{cast, filter_record_batch, is_null};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use super::query::{collect, int_column, materialize, register_view};
+use super::work_dir::shared_work_dir;
+use crate::error::{Error, Result};
+
+/// The output of a flagging query: the kept rows (drop_reason NULL), per partition, and
+/// the counts of every reason and flag.
+pub(crate) struct Flagged {
+    pub(crate) rows: u64,
+    kept_rows: Kept,
+    /// (column, value) -> rows, over all rows.
+    all: BTreeMap<(String, String), u64>,
+    /// (column, value) -> rows, over the kept rows.
+    kept: BTreeMap<(String, String), u64>,
+}
+
+impl Flagged {
+    pub(crate) fn reason(&self, reason: &str) -> u64 {
+        self.all
+            .get(&("drop_reason".to_string(), reason.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+    pub(crate) fn flag(&self, column: &str) -> u64 {
+        self.all
+            .get(&(column.to_string(), "true".to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+    pub(crate) fn kept_value(&self, column: &str, value: &str) -> u64 {
+        self.kept
+            .get(&(column.to_string(), value.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Registers the kept rows under `stage` and returns their number.
+    pub(crate) async fn register(self, ctx: &SessionContext, stage: &str) -> Result<u64> {
+        match self.kept_rows {
+            Kept::Memory { schema, partitions } => {
+                let kept: u64 = partitions
+                    .iter()
+                    .flatten()
+                    .map(|b| b.num_rows() as u64)
+                    .sum();
+                let table =
+                    MemTable::try_new(schema, partitions).map_err(|e| Error::stage(stage, e))?;
+                ctx.deregister_table(stage)
+                    .map_err(|e| Error::stage(stage, e))?;
+                ctx.register_table(stage, Arc::new(table))
+                    .map_err(|e| Error::stage(stage, e))?;
+                Ok(kept)
+            }
+            Kept::Shared { view, rows } => {
+                register_view(ctx, stage, &view, stage).await?;
+                Ok(rows)
+            }
+        }
+    }
+}
+
+/// Where the kept rows of a flagging query are: in memory (embedded), or in the
+/// flagged table on the shared work folder, behind a filtering view (cluster).
+enum Kept {
+    Memory {
+        schema: SchemaRef,
+        partitions: Vec<Vec<RecordBatch>>,
+    },
+    Shared {
+        view: String,
+        rows: u64,
+    },
+}
+
+/// Runs a query whose rows carry `drop_reason` (and boolean `*_fixed` flags), counting
+/// reasons and flags over all rows and `kept_counts` columns over the kept rows, and
+/// keeping the rows with no drop reason, projected to `keep`. One pass: the query (and
+/// its DISTINCT) runs once, each partition in its own task.
+pub(crate) async fn flag_and_keep(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    keep: &[&str],
+    kept_counts: &[&str],
+) -> Result<Flagged> {
+    if shared_work_dir(ctx).is_some() {
+        return flag_and_keep_shared(ctx, stage, sql, keep, kept_counts).await;
+    }
+    let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
+    let schema = df.schema().as_arrow().clone();
+    let indices: Vec<usize> = keep
+        .iter()
+        .map(|c| {
+            schema
+                .index_of(c)
+                .map_err(|_| Error::Internal(format!("stage {stage}: no column {c}")))
+        })
+        .collect::<Result<_>>()?;
+    let out_schema = Arc::new(
+        schema
+            .project(&indices)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    let streams = df
+        .execute_stream_partitioned()
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, stream) in streams.into_iter().enumerate() {
+        let indices = indices.clone();
+        let kept_counts: Vec<String> = kept_counts.iter().map(|s| s.to_string()).collect();
+        tasks.spawn(async move { (i, tally_partition(stream, &indices, &kept_counts).await) });
+    }
+    let mut parts = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, res) = joined.map_err(|e| Error::Internal(format!("stage {stage}: {e}")))?;
+        parts.push((i, res.map_err(|e| Error::stage(stage, e))?));
+    }
+    parts.sort_by_key(|(i, _)| *i);
+    let mut flagged = Flagged {
+        rows: 0,
+        kept_rows: Kept::Memory {
+            schema: out_schema,
+            partitions: Vec::new(),
+        },
+        all: BTreeMap::new(),
+        kept: BTreeMap::new(),
+    };
+    let mut partitions = Vec::new();
+    for (_, p) in parts {
+        flagged.rows += p.rows;
+        for (k, v) in p.all {
+            *flagged.all.entry(k).or_default() += v;
+        }
+        for (k, v) in p.kept {
+            *flagged.kept.entry(k).or_default() += v;
+        }
+        partitions.push(p.batches);
+    }
+    if let Kept::Memory { partitions: p, .. } = &mut flagged.kept_rows {
+        *p = partitions;
+    }
+    Ok(flagged)
+}
+
+/// [`flag_and_keep`] on a cluster: the executors write every flagged row to the shared
+/// work folder, one GROUP BY counts the reasons and flags there, and the kept rows are a
+/// view over that table. Nothing but the counts comes back to the client.
+async fn flag_and_keep_shared(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    keep: &[&str],
+    kept_counts: &[&str],
+) -> Result<Flagged> {
+    let flagged_table = format!("{stage}_flagged");
+    materialize(ctx, stage, sql, &flagged_table).await?;
+    let schema = ctx
+        .table(flagged_table.as_str())
+        .await
+        .map_err(|e| Error::stage(stage, e))?
+        .schema()
+        .as_arrow()
+        .clone();
+    let fixed: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name().ends_with("_fixed"))
+        .map(|f| f.name().clone())
+        .collect();
+    let group: Vec<String> = std::iter::once("drop_reason")
+        .chain(kept_counts.iter().copied())
+        .map(|c| format!("CAST({c} AS VARCHAR) AS {c}"))
+        .collect();
+    let sums: Vec<String> = fixed
+        .iter()
+        .map(|f| format!(", SUM(CASE WHEN {f} THEN 1 ELSE 0 END) AS {f}"))
+        .collect();
+    let count_sql = format!(
+        "SELECT {}, COUNT(*) AS n{} FROM {flagged_table} GROUP BY {}",
+        group.join(", "),
+        sums.concat(),
+        (1..=group.len())
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut flagged = Flagged {
+        rows: 0,
+        kept_rows: Kept::Shared {
+            view: format!(
+                "SELECT {} FROM {flagged_table} WHERE drop_reason IS NULL",
+                keep.join(", ")
+            ),
+            rows: 0,
+        },
+        all: BTreeMap::new(),
+        kept: BTreeMap::new(),
+    };
+    let mut kept_rows = 0;
+    for batch in collect(ctx, stage, &count_sql).await? {
+        let n = int_column(&batch, "n")?;
+        let reason = batch
+            .column_by_name("drop_reason")
+            .map(|c| c.as_string::<i32>().clone());
+        let reason =
+            reason.ok_or_else(|| Error::Internal(format!("stage {stage}: no drop_reason")))?;
+        for (i, &rows) in n.iter().enumerate() {
+            flagged.rows += rows;
+            if reason.is_null(i) {
+                kept_rows += rows;
+                for c in kept_counts {
+                    let values = batch
+                        .column_by_name(c)
+                        .ok_or_else(|| Error::Internal(format!("stage {stage}: no {c}")))?
+                        .as_string::<i32>();
+                    if !values.is_null(i) {
+                        *flagged
+                            .kept
+                            .entry((c.to_string(), values.value(i).to_string()))
+                            .or_default() += rows;
+                    }
+                }
+            } else {
+                *flagged
+                    .all
+                    .entry(("drop_reason".into(), reason.value(i).to_string()))
+                    .or_default() += rows;
+            }
+        }
+        for f in &fixed {
+            let sums = int_column(&batch, f)?;
+            *flagged.all.entry((f.clone(), "true".into())).or_default() += sums.iter().sum::<u64>();
+        }
+    }
+    if let Kept::Shared { rows, .. } = &mut flagged.kept_rows {
+        *rows = kept_rows;
+    }
+    Ok(flagged)
+}
+
+struct PartitionTally {
+    rows: u64,
+    batches: Vec<RecordBatch>,
+    all: BTreeMap<(String, String), u64>,
+    kept: BTreeMap<(String, String), u64>,
+}
+
+async fn tally_partition(
+    mut stream: SendableRecordBatchStream,
+    keep: &[usize],
+    kept_counts: &[String],
+) -> datafusion::error::Result<PartitionTally> {
+    let mut t = PartitionTally {
+        rows: 0,
+        batches: Vec::new(),
+        all: BTreeMap::new(),
+        kept: BTreeMap::new(),
+    };
+    while let Some(batch) = stream.next().await.transpose()? {
+        t.rows += batch.num_rows() as u64;
+        let schema = batch.schema();
+        let reason = batch.column(schema.index_of("drop_reason")?);
+        count_values(&mut t.all, "drop_reason", reason)?;
+        for (i, field) in schema.fields().iter().enumerate() {
+            if field.name().ends_with("_fixed") {
+                count_values(&mut t.all, field.name(), batch.column(i))?;
+            }
+        }
+        let keep_mask: BooleanArray = is_null(reason)?;
+        let kept = filter_record_batch(&batch, &keep_mask)?;
+        for c in kept_counts {
+            count_values(&mut t.kept, c, kept.column(schema.index_of(c)?))?;
+        }
+        if kept.num_rows() > 0 {
+            t.batches.push(kept.project(keep)?);
+        }
+    }
+    Ok(t)
+}
+
+/// Adds the non-null values of a string or boolean column to `counts`.
+fn count_values(
+    counts: &mut BTreeMap<(String, String), u64>,
+    column: &str,
+    array: &dyn Array,
+) -> datafusion::error::Result<()> {
+    if let DataType::Boolean = array.data_type() {
+        let n = array.as_boolean().true_count() as u64;
+        *counts
+            .entry((column.to_string(), "true".to_string()))
+            .or_default() += n;
+        return Ok(());
+    }
+    let strings = cast(array, &DataType::Utf8)?;
+    for v in strings.as_string::<i32>().iter().flatten() {
+        *counts
+            .entry((column.to_string(), v.to_string()))
+            .or_default() += 1;
+    }
+    Ok(())
+}

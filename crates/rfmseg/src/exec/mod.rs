@@ -1,0 +1,108 @@
+//! The execution layer: a session (embedded DataFusion, or a client of a Ballista
+//! cluster) with rfmseg's functions, and the ways a stage runs its SQL on it ([`params`]
+//! binds a file's parameters, [`query`] collects and materialises, [`flagged`] is the
+//! cleaning stages' one-pass query). Nothing above this layer knows which engine runs.
+
+pub mod client;
+pub mod flagged;
+pub mod params;
+pub mod query;
+pub mod work_dir;
+
+pub use client::{ClusterUrl, cluster_context};
+pub use params::{render, sql_f64, sql_string, sql_string_list};
+pub use query::{collect, materialize, one_row, register_view, write_table_parquet};
+pub use work_dir::{SharedWorkDir, shared_work_dir};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::storage::{ScratchDir, absolute};
+
+/// Where a command's queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process (DataFusion).
+    #[default]
+    Embedded,
+    /// On a Ballista cluster. Intermediate tables go to `work_dir` (default: a folder
+    /// beside the output), which every executor must see at the same path.
+    Cluster {
+        url: ClusterUrl,
+        work_dir: Option<PathBuf>,
+        /// A query that has not finished after this long is resubmitted once, then the
+        /// command fails (see [`query::on_cluster`]).
+        query_timeout: Duration,
+    },
+}
+
+/// Default of `--query-timeout`: far above any single query of a 44M-review run on a
+/// small cluster, well below "forever".
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// A session and, on a cluster, the shared folder holding its intermediate tables
+/// (removed when the session is dropped, whether the command succeeded or not).
+pub struct Session {
+    pub ctx: SessionContext,
+    _work: Option<ScratchDir>,
+}
+
+impl Session {
+    /// Opens a session for a command writing to `out`.
+    pub async fn open(engine: &Engine, config: &Config, out: &Path) -> Result<Session> {
+        match engine {
+            Engine::Embedded => Ok(Session {
+                ctx: local_context(config),
+                _work: None,
+            }),
+            Engine::Cluster {
+                url,
+                work_dir,
+                query_timeout,
+            } => {
+                // Absolute: executors resolve it from their own folders.
+                let near = match work_dir {
+                    Some(d) => {
+                        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                        absolute(&d.join("rfmseg-work"))?
+                    }
+                    None => absolute(out)?,
+                };
+                let guard = ScratchDir::create(&near)?;
+                let ctx = cluster_context(url, config, guard.path(), *query_timeout).await?;
+                Ok(Session {
+                    ctx,
+                    _work: Some(guard),
+                })
+            }
+        }
+    }
+}
+
+/// rfmseg's settings on a session config, the same embedded and on a cluster (so both
+/// plan the same queries the same way).
+pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionConfig {
+    // Plain Utf8 strings, not string views: views that survive filters, joins and
+    // in-memory stages keep whole upstream buffers alive, which at 10M reviews made
+    // the later stages several times slower and grew memory to gigabytes.
+    session
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    if config.engine.target_partitions > 0 {
+        session = session.with_target_partitions(config.engine.target_partitions);
+    }
+    session
+}
+
+/// An embedded (in-process) session with rfmseg's UDFs.
+pub fn local_context(config: &Config) -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config(SessionConfig::new(), config));
+    rfmseg_udfs::register_all(&ctx);
+    ctx
+}

@@ -1,0 +1,369 @@
+//! Running a stage's SQL: collecting its rows, materialising its result under a name
+//! (in memory embedded; as Parquet on the shared work folder on a cluster), registering a
+//! view, and reading one-row results. Every query goes through [`on_cluster`], so a stage
+//! never knows which engine runs it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
+
+use super::work_dir::{SharedWorkDir, shared_work_dir};
+use crate::error::{Error, Result};
+use crate::storage::write_batches;
+
+pub async fn count_rows(ctx: &SessionContext, stage: &str, table: &str) -> Result<u64> {
+    on_cluster(ctx, stage, || async {
+        let df = ctx.table(table).await.map_err(|e| Error::stage(stage, e))?;
+        df.count()
+            .await
+            .map(|n| n as u64)
+            .map_err(|e| Error::stage(stage, e))
+    })
+    .await
+}
+
+/// Runs one query (`attempt`) with the cluster's deadline. Ballista 55 can leave a job
+/// running forever when an executor is lost at the wrong moment (a stage rolled back
+/// while a retried task reports in); every rfmseg query is idempotent (a materialized
+/// table goes to a fresh folder each attempt), so a query past its deadline is dropped
+/// and resubmitted once, and the command fails with an error if that one also stalls.
+/// Embedded, the query just runs.
+pub async fn on_cluster<T, Fut>(
+    ctx: &SessionContext,
+    stage: &str,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let Some(work) = shared_work_dir(ctx) else {
+        return attempt().await;
+    };
+    let limit = work.query_timeout();
+    let mut lost = String::new();
+    for n in 1..=2 {
+        match tokio::time::timeout(limit, attempt()).await {
+            Ok(Err(e)) if executor_lost(&e) => {
+                tracing::warn!(stage, attempt = n, error = %e, "an executor was lost during the query");
+                lost = e.to_string();
+            }
+            Ok(result) => return result,
+            Err(_) => {
+                tracing::warn!(
+                    stage,
+                    attempt = n,
+                    seconds = limit.as_secs(),
+                    "query did not finish on the cluster in time"
+                );
+                lost.clear();
+            }
+        }
+    }
+    let message = if lost.is_empty() {
+        format!(
+            "the query did not finish within {} s, twice; nothing was written",
+            limit.as_secs()
+        )
+    } else {
+        format!("an executor could not be reached, twice; nothing was written ({lost})")
+    };
+    Err(Error::Cluster {
+        url: format!("stage {stage}"),
+        message,
+        hint: "an executor was probably lost and the scheduler could not recover the job: \
+               check the executors and rerun; if the query is only slow, raise --query-timeout"
+            .into(),
+    })
+}
+
+/// An error that says an executor went away (its results or shuffle files could not be
+/// fetched), not that the query is wrong: worth one resubmission.
+fn executor_lost(e: &Error) -> bool {
+    let text = e.to_string();
+    [
+        "GrpcConnectionError",
+        "tcp connect error",
+        "Shuffle fetch partition error",
+        RERUN_LEFTOVERS,
+    ]
+    .iter()
+    .any(|s| text.contains(s))
+}
+
+/// Runs a stage's SQL and registers its result, in memory and in its partitions, under
+/// `name`; returns the rows. Later stages read it without re-running the query.
+pub async fn materialize(ctx: &SessionContext, stage: &str, sql: &str, name: &str) -> Result<u64> {
+    let started = std::time::Instant::now();
+    if let Some(work) = shared_work_dir(ctx) {
+        let rows = on_cluster(ctx, stage, || write_shared(ctx, stage, sql, name, &work)).await?;
+        tracing::debug!(
+            stage,
+            seconds = started.elapsed().as_secs_f64(),
+            "materialized on the cluster"
+        );
+        return Ok(rows);
+    }
+    let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
+    let schema = df.schema().as_arrow().clone();
+    let partitions = df
+        .collect_partitioned()
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    tracing::debug!(
+        stage,
+        seconds = started.elapsed().as_secs_f64(),
+        "materialized"
+    );
+    let rows = partitions
+        .iter()
+        .flatten()
+        .map(|b| b.num_rows() as u64)
+        .sum();
+    let table =
+        MemTable::try_new(Arc::new(schema), partitions).map_err(|e| Error::stage(stage, e))?;
+    ctx.deregister_table(name)
+        .map_err(|e| Error::stage(stage, e))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| Error::stage(stage, e))?;
+    Ok(rows)
+}
+
+/// Materializes on a cluster: the executors write the result as Parquet into a new
+/// folder of the shared work folder, which is then registered under `name`.
+async fn write_shared(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    name: &str,
+    work: &SharedWorkDir,
+) -> Result<u64> {
+    let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
+    let dir = work.table_dir(name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let schema = df.schema().as_arrow().clone();
+    let url = format!("{}/", dir.display());
+    let written = df
+        .write_parquet(&url, DataFrameWriteOptions::new(), None)
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    let rows = written
+        .iter()
+        .map(|b| int_column(b, "count").map(|v| v.iter().sum::<u64>()))
+        .sum::<Result<u64>>()?;
+    // A write task rerun after its executor was lost leaves the first attempt's files
+    // beside the rerun's: the folder must hold exactly the rows the write reported.
+    match rows_on_disk(&dir) {
+        Some(n) if n == rows => {}
+        found => {
+            return Err(Error::Cluster {
+                url: format!("stage {stage}"),
+                message: format!(
+                    "{} holds {} rows but the write reported {rows}: {RERUN_LEFTOVERS}",
+                    dir.display(),
+                    found.map_or("unreadable".to_string(), |n| n.to_string())
+                ),
+                hint: "rerun; if it happens without lost executors, report it".into(),
+            });
+        }
+    }
+    ctx.deregister_table(name)
+        .map_err(|e| Error::stage(stage, e))?;
+    ctx.register_parquet(name, &url, ParquetReadOptions::default().schema(&schema))
+        .await
+        .map_err(|e| Error::stage(stage, e))?;
+    Ok(rows)
+}
+
+const RERUN_LEFTOVERS: &str = "a write task was rerun after an executor was lost";
+
+/// Rows in the Parquet files of `dir`, from their footers; None if a file is unreadable
+/// (for example cut short when its writer was killed).
+fn rows_on_disk(dir: &std::path::Path) -> Option<u64> {
+    let mut rows = 0u64;
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let file = std::fs::File::open(&path).ok()?;
+        let reader = parquet::file::reader::SerializedFileReader::new(file).ok()?;
+        use parquet::file::reader::FileReader;
+        rows += reader.metadata().file_metadata().num_rows() as u64;
+    }
+    Some(rows)
+}
+
+/// Registers a stage's SQL as a view (re-planned by each query that reads it).
+pub async fn register_view(ctx: &SessionContext, stage: &str, sql: &str, name: &str) -> Result<()> {
+    let view = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::stage(stage, e))?
+        .into_view();
+    ctx.deregister_table(name)
+        .map_err(|e| Error::stage(stage, e))?;
+    ctx.register_table(name, view)
+        .map_err(|e| Error::stage(stage, e))?;
+    Ok(())
+}
+
+/// Runs a stage's SQL and collects its rows (timed at debug level: `RFMSEG_LOG=rfmseg=debug`).
+pub async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+    let started = std::time::Instant::now();
+    let batches = on_cluster(ctx, stage, || async {
+        ctx.sql(sql)
+            .await
+            .map_err(|e| Error::stage(stage, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::stage(stage, e))
+    })
+    .await?;
+    tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
+    Ok(batches)
+}
+
+/// Runs a stage's SQL that returns exactly one row.
+pub async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<RecordBatch> {
+    let batches = collect(ctx, stage, sql).await?;
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .ok_or_else(|| Error::Internal(format!("stage {stage}: no result")))?;
+    let batch = arrow::compute::concat_batches(&schema, &batches)
+        .map_err(|e| Error::Internal(format!("stage {stage}: {e}")))?;
+    if batch.num_rows() != 1 {
+        return Err(Error::Internal(format!(
+            "stage {stage}: expected one row, got {}",
+            batch.num_rows()
+        )));
+    }
+    Ok(batch)
+}
+
+/// Column `name` of a one-row result as i64 (NULL -> None).
+pub fn get_i64(batch: &RecordBatch, name: &str) -> Result<Option<i64>> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let col = cast(col, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = col.as_primitive::<arrow::datatypes::Int64Type>();
+    Ok((!a.is_null(0)).then(|| a.value(0)))
+}
+
+/// Column `name` of a one-row result as f64, through its exact value (a DECIMAL sum is
+/// rounded to f64 once, here).
+pub fn get_f64(batch: &RecordBatch, name: &str) -> Result<Option<f64>> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    if let DataType::Decimal128(_, scale) = col.data_type() {
+        let a = col.as_primitive::<arrow::datatypes::Decimal128Type>();
+        return Ok((!a.is_null(0)).then(|| decimal_to_f64(a.value(0), *scale)));
+    }
+    let col = cast(col, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = col.as_primitive::<arrow::datatypes::Float64Type>();
+    Ok((!a.is_null(0)).then(|| a.value(0)))
+}
+
+/// An i128 fixed-point value with `scale` decimals, correctly rounded to f64 through its
+/// decimal text (so the result is the nearest f64, not a product of two roundings).
+pub fn decimal_to_f64(v: i128, scale: i8) -> f64 {
+    let text = if scale > 0 {
+        let digits = v.unsigned_abs().to_string();
+        let s = scale as usize;
+        let padded = format!("{digits:0>width$}", width = s + 1);
+        let (int, frac) = padded.split_at(padded.len() - s);
+        format!("{}{int}.{frac}", if v < 0 { "-" } else { "" })
+    } else {
+        format!("{v}e{}", -i32::from(scale))
+    };
+    text.parse().unwrap_or(f64::NAN)
+}
+
+/// A count column (any integer type) as u64s; NULL counts as 0.
+pub fn int_column(batch: &RecordBatch, name: &str) -> Result<Vec<u64>> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let col = cast(col, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = col.as_primitive::<arrow::datatypes::Int64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { 0 } else { a.value(i) as u64 })
+        .collect())
+}
+
+/// Writes a registered table to one Parquet file, sorted by `order_by` so the file's
+/// bytes do not depend on partitioning. Returns the rows written.
+pub async fn write_table_parquet(
+    ctx: &SessionContext,
+    table: &str,
+    order_by: &str,
+    path: &Path,
+) -> Result<u64> {
+    let stage = format!("write {}", path.display());
+    let batches = on_cluster(ctx, &stage, || async {
+        ctx.table(table)
+            .await
+            .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
+            .map_err(|e| Error::stage(&stage, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::stage(&stage, e))
+    })
+    .await?;
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => Arc::new(
+            ctx.table(table)
+                .await
+                .map_err(|e| Error::stage(&stage, e))?
+                .schema()
+                .as_arrow()
+                .clone(),
+        ),
+    };
+    write_batches(path, &schema, &batches)
+}
+
+/// Column `name` of a result as f64s; NULL reads as NaN.
+pub fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = c.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect())
+}
+
+/// Column `name` of a result as i64s; NULL reads as 0.
+pub fn i64_column(b: &RecordBatch, name: &str) -> Result<Vec<i64>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
+    let a = c.as_primitive::<Int64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { 0 } else { a.value(i) })
+        .collect())
+}
+
+/// Column `name` of a result as strings; NULL reads as "".
+pub fn str_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let c = cast(c, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(c.as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}

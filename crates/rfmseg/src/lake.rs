@@ -1,0 +1,132 @@
+//! The lake: the two tables `ingest` writes (DESIGN §3 "Lake"), their Arrow schemas, and
+//! their registration on a session as `lake_reviews` and `lake_items`. Every reader of a
+//! lake (clean, features, run, score, sql) starts here, so a wrong folder fails the same
+//! way everywhere, before any query.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+use crate::error::{Error, Result};
+use crate::storage::absolute;
+
+/// A lake table (and the raw files that feed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    Reviews,
+    Items,
+}
+
+impl Table {
+    /// The lake sub-folder.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Table::Reviews => "reviews",
+            Table::Items => "items",
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Table::Reviews => reviews_schema(),
+            Table::Items => items_schema(),
+        }
+    }
+}
+
+/// lake/reviews: one row per review line. `ts` is UTC seconds (the raw milliseconds,
+/// floored), which is all RFM needs and keeps the column small.
+pub fn reviews_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("parent_asin", DataType::Utf8, true),
+        Field::new("asin", DataType::Utf8, true),
+        Field::new("rating", DataType::Float64, true),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), true),
+        Field::new("verified_purchase", DataType::Boolean, true),
+        Field::new("helpful_vote", DataType::Int64, true),
+    ]))
+}
+
+/// lake/items: one row per meta line. `price_raw` is the price's text whatever its JSON
+/// type (number, string, null), so cleaning can count what it could not parse.
+pub fn items_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("parent_asin", DataType::Utf8, true),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("main_category", DataType::Utf8, true),
+        Field::new("store", DataType::Utf8, true),
+        Field::new(
+            "categories",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            true,
+        ),
+        Field::new("price_raw", DataType::Utf8, true),
+    ]))
+}
+
+/// Registers `lake_reviews` and `lake_items` from a lake folder, checking that each has
+/// the columns `ingest` writes, so a wrong folder fails here with a hint, not mid-query.
+pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
+    // Said first, in plain words: a mistyped --lake would otherwise read as a lake
+    // without Parquet files.
+    if !lake.exists() {
+        return Err(Error::BadInput {
+            path: lake.to_path_buf(),
+            message: "does not exist".into(),
+            hint: "check the path given to --lake: a lake is the folder that `rfmseg ingest \
+                   --out <lake>` wrote"
+                .into(),
+        });
+    }
+    if !lake.is_dir() {
+        return Err(Error::BadInput {
+            path: lake.to_path_buf(),
+            message: "is a file, not a lake folder".into(),
+            hint: "give the folder `rfmseg ingest --out <lake>` wrote, not a file in it".into(),
+        });
+    }
+    for table in [Table::Reviews, Table::Items] {
+        let dir = lake.join(table.dir_name());
+        let has_parquet = std::fs::read_dir(&dir).ok().is_some_and(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+        });
+        if !has_parquet {
+            return Err(Error::BadInput {
+                path: dir,
+                message: "has no Parquet files; this is not an rfmseg lake".into(),
+                hint: "create the lake with `rfmseg ingest --reviews ... --items ... --out <lake>`"
+                    .into(),
+            });
+        }
+        let name = format!("lake_{}", table.dir_name());
+        // Absolute: on a cluster the executors resolve the path, from their own folder.
+        let url = format!("{}/", absolute(&dir)?.display());
+        ctx.register_parquet(&name, &url, ParquetReadOptions::default())
+            .await
+            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
+        let found = ctx
+            .table(name.as_str())
+            .await
+            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
+        for field in table.schema().fields() {
+            if found
+                .schema()
+                .field_with_unqualified_name(field.name())
+                .is_err()
+            {
+                return Err(Error::BadInput {
+                    path: dir.clone(),
+                    message: format!("column \"{}\" missing", field.name()),
+                    hint: "the lake was written by another version: re-run `rfmseg ingest`".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! `rfmseg run` (and `features`): the stages composed top-down, lake -> cleaning ->
+//! purchases -> RFM -> scaling -> choice of k -> final model -> labels -> report data ->
+//! outputs. Nothing here runs SQL itself: each step is a module of [`crate::stages`].
+//!
+//! Every output is written into a temporary folder beside `--out` and renamed into place
+//! at the end, so a failed or interrupted run leaves the previous output untouched and
+//! no half-written one.
+
+pub mod timer;
+
+use std::path::{Path, PathBuf};
+
+use datafusion::prelude::SessionContext;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::exec::{Engine, Session, local_context, write_table_parquet};
+use crate::lake::register_lake;
+use crate::model::Model;
+use crate::quality::DataQuality;
+use crate::report::{Report, csv::segments_csv, html};
+use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scoring};
+use crate::storage::{OutputDir, OutputKind, write_file, write_json};
+use timer::Timer;
+pub use timer::peak_rss_mib;
+
+/// The run's report data, beside report.html.
+pub const REPORT_JSON: &str = "report.json";
+
+/// What `run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub lake: PathBuf,
+    pub out: PathBuf,
+    pub config: Config,
+    /// Print a line per stage on stderr.
+    pub progress: bool,
+    /// Embedded, or on a Ballista cluster.
+    pub engine: Engine,
+}
+
+/// What `run` produced.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub report: Report,
+    pub model: Model,
+    pub out: PathBuf,
+}
+
+/// Runs the whole job and writes its outputs to `opts.out`.
+pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let config = &opts.config;
+    config.validate()?;
+    let output = OutputDir::create(&opts.out, OutputKind::Run)?;
+    let tmp = output.path().to_path_buf();
+
+    let session = Session::open(&opts.engine, config, &opts.out).await?;
+    let ctx = session.ctx.clone();
+    let mut timer = Timer::new(opts.progress, 6);
+
+    timer.start("clean");
+    register_lake(&ctx, &opts.lake).await?;
+    let quality = stages::clean(&ctx, config).await?;
+    timer.finish(
+        quality.rows("reviews", "lake rows"),
+        quality.kept("reviews"),
+    );
+
+    timer.start("features");
+    let features = stages::rfm::features(&ctx, config).await?;
+    timer.finish(quality.kept("reviews"), features.customers);
+
+    timer.start("kmeans");
+    kmeans::use_input(&ctx, "customers").await?;
+    let clustering = kmeans::cluster(&ctx, config, features.customers).await?;
+    timer.finish(features.customers, clustering.model.k as u64);
+
+    timer.start("labels");
+    let labels = labels::label_customers(&ctx, &clustering).await?;
+    timer.finish(features.customers, features.customers);
+
+    timer.start("segments");
+    let (data, thresholds) = futures::try_join!(
+        report_data::report_data(
+            &ctx,
+            config,
+            &features.window,
+            &clustering,
+            features.customers
+        ),
+        scoring::score_thresholds(&ctx),
+    )?;
+    timer.finish(
+        features.customers,
+        (data.clusters.len() + data.rfm_segments.len()) as u64,
+    );
+
+    timer.start("write");
+    let model = Model::new(&features, &clustering, labels, thresholds, config);
+    let customers_written = write_table_parquet(
+        &ctx,
+        "customers",
+        "customer_id",
+        &tmp.join("customers.parquet"),
+    )
+    .await?;
+    write_json(&tmp.join("model.json"), &model)?;
+    write_text(
+        &tmp.join("k_selection.csv"),
+        &kmeans::to_csv(&clustering.selection_or_fit()),
+    )?;
+    write_text(
+        &tmp.join("segments.csv"),
+        &segments_csv(&data.clusters, &data.rfm_segments),
+    )?;
+    timer.finish(features.customers, customers_written);
+
+    let report = Report::new(
+        &opts.lake,
+        config,
+        quality,
+        &features,
+        &clustering,
+        data,
+        timer.timings(),
+    );
+    write_json(&tmp.join(REPORT_JSON), &report)?;
+    write_text(&tmp.join("report.html"), &html::render(&report))?;
+    output.commit()?;
+    Ok(RunSummary {
+        report,
+        model,
+        out: opts.out.clone(),
+    })
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_file(path, text.as_bytes())
+}
+
+/// Cleans a lake: registers its tables in a new embedded session, runs the cleaning
+/// stages, and returns the session (holding `clean_reviews`, `clean_items`) and the
+/// data-quality table.
+pub async fn clean_lake(lake: &Path, config: &Config) -> Result<(SessionContext, DataQuality)> {
+    config.validate()?;
+    let ctx = local_context(config);
+    register_lake(&ctx, lake).await?;
+    let quality = stages::clean(&ctx, config).await?;
+    Ok((ctx, quality))
+}
+
+/// Cleans a lake and computes the RFM features: the session then also holds
+/// `purchases`, `rfm`, `features` and `customers`.
+pub async fn lake_features(
+    lake: &Path,
+    config: &Config,
+) -> Result<(SessionContext, DataQuality, FeaturesSummary)> {
+    let (ctx, quality) = clean_lake(lake, config).await?;
+    let summary = stages::rfm::features(&ctx, config).await?;
+    Ok((ctx, quality, summary))
+}
+
+/// What [`features_to_dir`] wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeaturesOutput {
+    pub quality: DataQuality,
+    pub features: FeaturesSummary,
+}
+
+/// Cleans a lake, computes the features and writes `customers.parquet` and
+/// `features.json` as the folder `out` (replacing only an earlier `features` output).
+pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result<FeaturesOutput> {
+    let output = OutputDir::create(out, OutputKind::Features)?;
+    let (ctx, quality, features) = lake_features(lake, config).await?;
+    write_table_parquet(
+        &ctx,
+        "customers",
+        "customer_id",
+        &output.path().join("customers.parquet"),
+    )
+    .await?;
+    let result = FeaturesOutput { quality, features };
+    write_json(&output.path().join("features.json"), &result)?;
+    output.commit()?;
+    Ok(result)
+}

@@ -1,0 +1,74 @@
+//! The run's stage timings (report.json's `timings`, the `--progress` lines): wall time,
+//! rows in and out, and the process's peak resident memory during each stage.
+
+use std::time::Instant;
+
+use crate::report::StageTiming;
+
+/// Times stages: wall time, rows, and the process's peak resident memory during each.
+pub struct Timer {
+    progress: bool,
+    total: usize,
+    done: Vec<StageTiming>,
+    current: Option<(String, Instant)>,
+}
+
+impl Timer {
+    /// A timer for `total` stages, printing a line per stage on stderr if `progress`.
+    pub fn new(progress: bool, total: usize) -> Timer {
+        Timer {
+            progress,
+            total,
+            done: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// The finished stages' timings.
+    pub fn timings(&self) -> Vec<StageTiming> {
+        self.done.clone()
+    }
+
+    pub fn start(&mut self, stage: &str) {
+        reset_peak_rss();
+        if self.progress {
+            eprint!("[{}/{}] {stage} ...", self.done.len() + 1, self.total);
+        }
+        self.current = Some((stage.to_string(), Instant::now()));
+    }
+
+    pub fn finish(&mut self, rows_in: u64, rows_out: u64) {
+        if let Some((stage, t)) = self.current.take() {
+            let seconds = t.elapsed().as_secs_f64();
+            if self.progress {
+                eprintln!(" {seconds:.2} s");
+            }
+            self.done.push(StageTiming {
+                stage,
+                seconds,
+                rows_in,
+                rows_out,
+                peak_rss_mib: peak_rss_mib(),
+            });
+        }
+    }
+}
+
+/// Resets the kernel's peak-RSS counter (Linux), so each stage reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// VmHWM of this process in MiB (0 where /proc is unavailable).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}

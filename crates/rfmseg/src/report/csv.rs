@@ -1,0 +1,46 @@
+//! segments.csv: one line per cluster and per RFM segment, for spreadsheets.
+
+use super::{GroupSummary, Lift};
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// segments.csv: one line per cluster and per RFM segment.
+pub fn segments_csv(clusters: &[GroupSummary], segments: &[GroupSummary]) -> String {
+    let mut out = String::from(
+        "kind,name,cluster,customers,share_customers,share_revenue,mean_recency,mean_frequency,\
+         mean_monetary,price_p25,price_median,price_p75,top_categories,top_stores,action\n",
+    );
+    let lifts = |l: &[Lift]| {
+        l.iter()
+            .map(|x| format!("{} (x{:.2})", x.name, x.lift))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for g in clusters.iter().chain(segments) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            g.kind,
+            csv_field(&g.name),
+            g.cluster.map(|c| c.to_string()).unwrap_or_default(),
+            g.customers,
+            g.share_customers,
+            g.share_revenue,
+            g.mean_recency,
+            g.mean_frequency,
+            g.mean_monetary,
+            g.price_band[0],
+            g.price_band[1],
+            g.price_band[2],
+            csv_field(&lifts(&g.top_categories)),
+            csv_field(&lifts(&g.top_stores)),
+            csv_field(&g.action),
+        ));
+    }
+    out
+}
