@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rfmseg::Config;
+use rfmseg::config::Overrides;
 use rfmseg::generate::{GenerateOptions, generate};
 use rfmseg::ingest::{IngestOptions, OnBadLine, ingest};
 use rfmseg::quality::group_thousands;
@@ -100,7 +101,7 @@ fn host_port(text: &str) -> anyhow::Result<(String, u16)> {
 
 impl RunFlags {
     fn resolve(&self) -> anyhow::Result<Config> {
-        let overrides = rfmseg::config::Overrides {
+        let overrides = Overrides {
             k: self.k.clone(),
             k_range: self.k_range.clone(),
             as_of: self.as_of.clone(),
@@ -408,6 +409,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     let progress = std::io::stderr().is_terminal();
+    // Every command resolves its config once, with Config::resolve (flags > TOML >
+    // defaults), and prints the summary the library returns.
+    let no_flags = Overrides::default();
     match cli.command {
         Command::Demo {
             dir,
@@ -418,21 +422,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let s = runtime
                 .block_on(rfmseg::demo::run_demo(&dir, reviews, &config, progress))
                 .context("demo failed")?;
-            outln!(
-                "generated {} review lines ({} users, {} items) in {}",
-                group_thousands(s.generated.review_lines),
-                group_thousands(s.generated.users),
-                group_thousands(s.generated.items),
-                dir.join("raw").display()
-            );
-            outln!(
-                "ingested {} reviews and {} items into {}",
-                group_thousands(s.ingested.reviews.rows),
-                group_thousands(s.ingested.items.rows),
-                dir.join("lake").display()
-            );
-            print_run(&s.run)?;
-            outln!("demo finished in {:.1} s", s.seconds);
+            out!("{s}");
         }
         Command::Run {
             lake,
@@ -440,18 +430,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             flags,
             cluster,
         } => {
-            let config = flags.resolve()?;
-            let engine = cluster.engine()?;
+            let opts = rfmseg::pipeline::RunOptions {
+                lake,
+                out,
+                config: flags.resolve()?,
+                progress,
+                engine: cluster.engine()?,
+            };
             let s = runtime
-                .block_on(rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
-                    lake,
-                    out,
-                    config,
-                    progress,
-                    engine,
-                }))
+                .block_on(rfmseg::pipeline::run(&opts))
                 .context("run failed")?;
-            print_run(&s)?;
+            out!("{s}");
         }
         Command::Score {
             model,
@@ -463,13 +452,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let s = runtime
                 .block_on(rfmseg::score::score(&model, &lake, &out, &engine))
                 .context("score failed")?;
-            outln!(
-                "{} customers scored (window {} .. {}) into {}",
-                group_thousands(s.customers),
-                s.window.first_day,
-                s.window.as_of,
-                out.join("customers.parquet").display()
-            );
+            out!("{s}");
         }
         Command::Generate {
             reviews,
@@ -486,15 +469,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 malformed_rate,
             })
             .context("generate failed")?;
-            outln!(
-                "wrote {} review lines ({} users) to {}, {} items to {}, truth in {}",
-                group_thousands(s.review_lines),
-                group_thousands(s.users),
-                s.reviews_path.display(),
-                group_thousands(s.meta_lines),
-                s.items_path.display(),
-                s.truth_path.display()
-            );
+            out!("{s}");
         }
         Command::Ingest {
             reviews,
@@ -508,29 +483,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             opts.threads = threads;
             opts.progress = progress;
             let s = ingest(&opts).context("ingest failed")?;
-            for (name, t) in [("reviews", &s.reviews), ("items", &s.items)] {
-                outln!(
-                    "{name}: {} rows from {} lines ({} bad, {} blank), {} MB in {} file(s)",
-                    group_thousands(t.rows),
-                    group_thousands(t.lines),
-                    group_thousands(t.bad_lines),
-                    group_thousands(t.blank_lines),
-                    t.bytes / 1_000_000,
-                    t.files.len()
-                );
-            }
-            if s.on_bad_line == OnBadLine::Quarantine && s.reviews.bad_lines + s.items.bad_lines > 0
-            {
-                outln!("bad lines kept in {}", out.join("quarantine").display());
-            }
-            outln!("lake written to {} in {:.1} s", out.display(), s.seconds);
+            out!("{s}");
         }
         Command::Clean {
             lake,
             config,
             quality_json,
         } => {
-            let config = Config::load(config.as_deref())?;
+            let config = Config::resolve(config.as_deref(), &no_flags)?;
             if let Some(path) = &quality_json {
                 rfmseg::storage::check_new_file(path)?;
             }
@@ -552,29 +512,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             as_of,
             score_method,
         } => {
-            let mut config = Config::load(config.as_deref())?;
-            if let Some(day) = as_of {
-                config.rfm.as_of = Some(day);
-            }
-            if let Some(method) = score_method {
-                config.features.score_method = method.parse()?;
-            }
-            config.validate()?;
-            let summary = runtime.block_on(rfmseg::features_to_dir(&lake, &out, &config))?;
-            out!("{}", summary.quality);
-            let w = &summary.features.window;
-            outln!(
-                "\nRFM window {} .. {} (newest purchase {}): {} purchases counted",
-                w.first_day,
-                w.as_of,
-                w.newest_day,
-                group_thousands(w.counted)
-            );
-            outln!(
-                "{} customers written to {}",
-                group_thousands(summary.features.customers),
-                out.join("customers.parquet").display()
-            );
+            let flags = Overrides {
+                as_of,
+                score_method,
+                ..Overrides::default()
+            };
+            let config = Config::resolve(config.as_deref(), &flags)?;
+            let s = runtime.block_on(rfmseg::features_to_dir(&lake, &out, &config))?;
+            out!("{s}");
         }
         Command::Sql {
             file,
@@ -616,7 +561,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| pair("--param", p))
                     .collect::<anyhow::Result<_>>()?,
-                config: Config::load(config.as_deref())?,
+                config: Config::resolve(config.as_deref(), &no_flags)?,
                 engine: cluster.engine()?,
                 out: out.clone(),
             };
@@ -676,47 +621,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("executor failed")?;
         }
         Command::ShowConfig { config } => {
-            out!("{}", Config::load(config.as_deref())?.to_toml());
+            out!(
+                "{}",
+                Config::resolve(config.as_deref(), &no_flags)?.to_toml()
+            );
         }
-    }
-    Ok(())
-}
-
-/// The short summary of a run: segments, shares, k, silhouette, and where the report is.
-fn print_run(s: &rfmseg::pipeline::RunSummary) -> anyhow::Result<()> {
-    let r = &s.report;
-    outln!(
-        "\n{} customers, window {} .. {}, k = {} (silhouette {:.3})",
-        group_thousands(r.customers),
-        r.window.first_day,
-        r.window.as_of,
-        r.model.k,
-        r.model.silhouette
-    );
-    if let Some(sel) = &r.k_selection {
-        outln!("{}", sel.reason);
-    }
-    print_groups("cluster", &r.clusters)?;
-    print_groups("RFM segment", &r.rfm_segments)?;
-    outln!("\nreport: {}", s.out.join("report.html").display());
-    Ok(())
-}
-
-fn print_groups(title: &str, groups: &[rfmseg::report::GroupSummary]) -> anyhow::Result<()> {
-    outln!(
-        "\n{title:<28} {:>10} {:>8} {:>9}",
-        "customers",
-        "share",
-        "revenue"
-    );
-    for g in groups {
-        outln!(
-            "{:<28} {:>10} {:>7.1}% {:>8.1}%",
-            g.name,
-            group_thousands(g.customers),
-            100.0 * g.share_customers,
-            100.0 * g.share_revenue
-        );
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::storage::{OutputDir, OutputKind, write_json};
+use crate::text::group_thousands;
 use catalogue::{Catalogue, MetaTally};
 use pipeline::{Sink, deflate_part, ordered_parallel};
 use reviews::{Archetype, Pools, ReviewSource, Tally, USERS_PER_BLOCK};
@@ -122,6 +123,21 @@ pub struct GenerateSummary {
     pub meta_excluded_category: u64,
     /// Meta lines whose main_category is null.
     pub meta_null_category: u64,
+}
+
+impl std::fmt::Display for GenerateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "wrote {} review lines ({} users) to {}, {} items to {}, truth in {}",
+            group_thousands(self.review_lines),
+            group_thousands(self.users),
+            self.reviews_path.display(),
+            group_thousands(self.meta_lines),
+            self.items_path.display(),
+            self.truth_path.display()
+        )
+    }
 }
 
 /// Generates the files described in the module docs into `opts.out`.

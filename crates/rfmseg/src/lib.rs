@@ -5,7 +5,8 @@
 //! below it**, so there is no import cycle and each layer reads alone
 //! (`tests/layers.rs` checks this on every test run):
 //!
-//! 1. [`error`], [`config`]: typed errors; every knob, resolved once.
+//! 1. [`error`], [`config`], [`text`]: typed errors; every knob, resolved once (flags >
+//!    TOML > defaults, [`Config::resolve`]); how summaries write numbers.
 //! 2. [`storage`]: paths and the one safe output writer (temporary name, crash-safe swap,
 //!    refuses what it did not make), and the Parquet encoding of outputs.
 //! 3. [`lake`]: the lake's tables, schemas and registration; [`ingest`] writes a lake from
@@ -27,6 +28,7 @@
 // Layer 1
 pub mod config;
 pub mod error;
+pub mod text;
 // Layer 2
 pub mod storage;
 // Layer 3

@@ -17,6 +17,7 @@ use crate::stages::labels::{assign_clusters, register_labels};
 use crate::stages::rfm::RfmWindow;
 use crate::stages::{self, scoring};
 use crate::storage::{OutputDir, OutputKind, write_json};
+use crate::text::group_thousands;
 
 /// What `score` wrote.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,6 +25,19 @@ pub struct ScoreSummary {
     pub customers: u64,
     pub window: RfmWindow,
     pub out: PathBuf,
+}
+
+impl std::fmt::Display for ScoreSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} customers scored (window {} .. {}) into {}",
+            group_thousands(self.customers),
+            self.window.first_day,
+            self.window.as_of,
+            self.out.join("customers.parquet").display()
+        )
+    }
 }
 
 /// Scores the customers of `lake` with `model`, registering `customers` on `ctx`.

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 pub use crate::lake::{Table, items_schema, reviews_schema};
 use crate::storage::{OutputDir, OutputKind, write_json};
+use crate::text::group_thousands;
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
 /// DROPMALFORMED and PERMISSIVE (with the bad records kept aside).
@@ -115,6 +116,41 @@ pub struct IngestSummary {
     pub items: TableSummary,
     pub on_bad_line: OnBadLine,
     pub seconds: f64,
+    /// The lake folder (not saved: the summary lives inside it).
+    #[serde(skip)]
+    pub lake: PathBuf,
+}
+
+impl std::fmt::Display for IngestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, t) in [("reviews", &self.reviews), ("items", &self.items)] {
+            writeln!(
+                f,
+                "{name}: {} rows from {} lines ({} bad, {} blank), {} MB in {} file(s)",
+                group_thousands(t.rows),
+                group_thousands(t.lines),
+                group_thousands(t.bad_lines),
+                group_thousands(t.blank_lines),
+                t.bytes / 1_000_000,
+                t.files.len()
+            )?;
+        }
+        if self.on_bad_line == OnBadLine::Quarantine
+            && self.reviews.bad_lines + self.items.bad_lines > 0
+        {
+            writeln!(
+                f,
+                "bad lines kept in {}",
+                self.lake.join("quarantine").display()
+            )?;
+        }
+        writeln!(
+            f,
+            "lake written to {} in {:.1} s",
+            self.lake.display(),
+            self.seconds
+        )
+    }
 }
 
 /// What the ingest read and wrote, kept in the lake.
@@ -135,6 +171,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
         items,
         on_bad_line: opts.on_bad_line,
         seconds: started.elapsed().as_secs_f64(),
+        lake: opts.out.clone(),
     };
     write_json(&tmp.join(SUMMARY_FILE), &summary)?;
     output.commit()?;
@@ -152,10 +189,14 @@ pub fn read_summary(lake: &Path) -> Result<IngestSummary> {
         },
         _ => Error::io(&path, e),
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
+    let summary: IngestSummary = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
         path,
         message: format!("unreadable: {e}"),
         hint: "re-run `rfmseg ingest`".into(),
+    })?;
+    Ok(IngestSummary {
+        lake: lake.to_path_buf(),
+        ..summary
     })
 }
 

@@ -21,6 +21,7 @@ use crate::quality::DataQuality;
 use crate::report::{Report, csv::segments_csv, html};
 use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scoring};
 use crate::storage::{OutputDir, OutputKind, write_file, write_json};
+use crate::text::group_thousands;
 use timer::Timer;
 pub use timer::peak_rss_mib;
 
@@ -45,6 +46,43 @@ pub struct RunSummary {
     pub report: Report,
     pub model: Model,
     pub out: PathBuf,
+}
+
+/// The short summary of a run: segments, shares, k, silhouette, and where the report is.
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.report;
+        writeln!(
+            f,
+            "\n{} customers, window {} .. {}, k = {} (silhouette {:.3})",
+            group_thousands(r.customers),
+            r.window.first_day,
+            r.window.as_of,
+            r.model.k,
+            r.model.silhouette
+        )?;
+        if let Some(sel) = &r.k_selection {
+            writeln!(f, "{}", sel.reason)?;
+        }
+        for (title, groups) in [("cluster", &r.clusters), ("RFM segment", &r.rfm_segments)] {
+            writeln!(
+                f,
+                "\n{title:<28} {:>10} {:>8} {:>9}",
+                "customers", "share", "revenue"
+            )?;
+            for g in groups {
+                writeln!(
+                    f,
+                    "{:<28} {:>10} {:>7.1}% {:>8.1}%",
+                    g.name,
+                    group_thousands(g.customers),
+                    100.0 * g.share_customers,
+                    100.0 * g.share_revenue
+                )?;
+            }
+        }
+        writeln!(f, "\nreport: {}", self.out.join("report.html").display())
+    }
 }
 
 /// Runs the whole job and writes its outputs to `opts.out`.
@@ -160,11 +198,35 @@ pub async fn lake_features(
     Ok((ctx, quality, summary))
 }
 
-/// What [`features_to_dir`] wrote.
+/// What [`features_to_dir`] wrote (`out` aside, this is features.json).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FeaturesOutput {
     pub quality: DataQuality,
     pub features: FeaturesSummary,
+    #[serde(skip)]
+    pub out: PathBuf,
+}
+
+/// The data-quality table, the RFM window and where the customers went.
+impl std::fmt::Display for FeaturesOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.quality)?;
+        let w = &self.features.window;
+        writeln!(
+            f,
+            "\nRFM window {} .. {} (newest purchase {}): {} purchases counted",
+            w.first_day,
+            w.as_of,
+            w.newest_day,
+            group_thousands(w.counted)
+        )?;
+        writeln!(
+            f,
+            "{} customers written to {}",
+            group_thousands(self.features.customers),
+            self.out.join("customers.parquet").display()
+        )
+    }
 }
 
 /// Cleans a lake, computes the features and writes `customers.parquet` and
@@ -179,7 +241,11 @@ pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result
         &output.path().join("customers.parquet"),
     )
     .await?;
-    let result = FeaturesOutput { quality, features };
+    let result = FeaturesOutput {
+        quality,
+        features,
+        out: out.to_path_buf(),
+    };
     write_json(&output.path().join("features.json"), &result)?;
     output.commit()?;
     Ok(result)

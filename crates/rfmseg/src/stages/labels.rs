@@ -1,7 +1,8 @@
 //! Labels: every customer assigned to its nearest centre (sql/kmeans_assign.sql), the
 //! clusters named from their centres and mean recency and frequency ([`super::segments`]),
-//! and the labelled `customers` (sql/label_customers.sql). `score` runs the same
-//! assignment and labelling with a saved model's centres and names.
+//! the names as a table (sql/cluster_labels.sql) and the labelled `customers`
+//! (sql/label_customers.sql). `score` runs the same assignment and labelling with a saved
+//! model's centres and names.
 //!
 //! Place in the flow: model -> **labels** -> report data.
 
@@ -19,6 +20,7 @@ use crate::exec::query::{collect, f64_column, materialize, register_view};
 use crate::exec::{render, sql_string};
 
 pub const KMEANS_ASSIGN_SQL: &str = include_str!("../../../../sql/kmeans_assign.sql");
+pub const CLUSTER_LABELS_SQL: &str = include_str!("../../../../sql/cluster_labels.sql");
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../../sql/label_customers.sql");
 
 /// Assigns every customer its cluster, names the clusters from their centres, and
@@ -81,17 +83,16 @@ pub async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> Result<
 
 /// Registers `cluster_labels` and replaces `customers` by the labelled customers.
 pub async fn register_labels(ctx: &SessionContext, labels: &[String]) -> Result<()> {
-    // A VALUES list, not an in-memory table: it travels inside the plan to executors.
     let rows: Vec<String> = labels
         .iter()
         .enumerate()
         .map(|(i, label)| format!("({i}, {})", sql_string(label)))
         .collect();
-    let sql = format!(
-        "SELECT CAST(column1 AS INT) AS cluster, CAST(column2 AS VARCHAR) AS cluster_label \
-         FROM (VALUES {})",
-        rows.join(", ")
-    );
+    let sql = render(
+        "cluster_labels",
+        CLUSTER_LABELS_SQL,
+        &[("rows", rows.join(", "))],
+    )?;
     register_view(ctx, "cluster_labels", &sql, "cluster_labels").await?;
     materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
     Ok(())
