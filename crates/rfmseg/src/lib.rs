@@ -13,9 +13,9 @@
 //!    raw files, [`generate`] writes synthetic raw files.
 //! 4. [`exec`]: a session (embedded, or a Ballista client) and running one SQL file with
 //!    its parameters: collect, materialise, register. Nothing above knows the engine.
-//! 5. [`stages`]: one module per pipeline step beside its `sql/*.sql` file (clean, rfm,
-//!    kmeans, labels, scoring, report data); [`model`] and [`quality`] are what stages
-//!    produce.
+//! 5. [`stages`]: one module per pipeline step beside its `sql/*.sql` file (clean,
+//!    purchases, rfm, scores, kmeans, labels, report data); [`model`] and [`quality`] are
+//!    what stages produce.
 //! 6. [`pipeline`] (`run`, `features`), [`score`], [`demo`], [`sql`]: compose stages,
 //!    nothing else; [`report`] renders the report data (HTML, SVG, CSV); [`cluster`] holds
 //!    the Ballista scheduler and executor roles (cargo feature `cluster`, on by default).

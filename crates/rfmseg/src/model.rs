@@ -11,7 +11,7 @@ use crate::config::{Config, ScoreMethod};
 use crate::error::{Error, Result};
 use crate::stages::kmeans::Clustering;
 use crate::stages::rfm::{FeaturesSummary, RfmWindow, Scaler};
-pub use crate::stages::scoring::ScoreThresholds;
+pub use crate::stages::scores::ScoreThresholds;
 
 /// The saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use crate::lake::register_lake;
 use crate::model::Model;
 use crate::stages::labels::{assign_clusters, register_labels};
 use crate::stages::rfm::RfmWindow;
-use crate::stages::{self, scoring};
+use crate::stages::{self, scores};
 use crate::storage::{OutputDir, OutputKind, write_json};
 use crate::text::group_thousands;
 
@@ -49,11 +49,11 @@ pub async fn score_on(
     let config = &model.config;
     register_lake(ctx, lake).await?;
     stages::clean(ctx, config).await?;
-    stages::rfm::purchases(ctx, config).await?;
+    stages::purchases::purchases(ctx, config).await?;
     let window = stages::rfm::rfm_window(ctx, config).await?;
     let customers = stages::rfm::rfm(ctx, config, &window).await?;
     stages::rfm::apply_scaler(ctx, config, &model.scaler).await?;
-    scoring::apply_thresholds(ctx, &model.score_thresholds).await?;
+    scores::apply_thresholds(ctx, &model.score_thresholds).await?;
     let centroids: Vec<f64> = model.centroids_z.iter().flatten().copied().collect();
     assign_clusters(ctx, &centroids).await?;
     register_labels(ctx, &model.labels).await?;

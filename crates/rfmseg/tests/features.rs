@@ -307,7 +307,7 @@ async fn all_125_score_combinations_get_the_designed_segment() {
     let ctx = SessionContext::new();
     ctx.register_batch("scored", batch).unwrap();
     let out = ctx
-        .sql(rfmseg::stages::rfm::RFM_SEGMENTS_SQL)
+        .sql(rfmseg::stages::scores::RFM_SEGMENTS_SQL)
         .await
         .unwrap()
         .collect()

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::dataframe::DataFrameWriteOptions;
@@ -249,27 +249,26 @@ pub async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Rec
 
 /// Column `name` of a one-row result as i64 (NULL -> None).
 pub fn get_i64(batch: &RecordBatch, name: &str) -> Result<Option<i64>> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let col = cast(col, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = col.as_primitive::<arrow::datatypes::Int64Type>();
-    Ok((!a.is_null(0)).then(|| a.value(0)))
+    Ok(cast_column(batch, name, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .iter()
+        .next()
+        .flatten())
 }
 
 /// Column `name` of a one-row result as f64, through its exact value (a DECIMAL sum is
 /// rounded to f64 once, here).
 pub fn get_f64(batch: &RecordBatch, name: &str) -> Result<Option<f64>> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
+    let col = column(batch, name)?;
     if let DataType::Decimal128(_, scale) = col.data_type() {
         let a = col.as_primitive::<arrow::datatypes::Decimal128Type>();
         return Ok((!a.is_null(0)).then(|| decimal_to_f64(a.value(0), *scale)));
     }
-    let col = cast(col, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = col.as_primitive::<arrow::datatypes::Float64Type>();
-    Ok((!a.is_null(0)).then(|| a.value(0)))
+    Ok(cast_column(batch, name, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .iter()
+        .next()
+        .flatten())
 }
 
 /// An i128 fixed-point value with `scale` decimals, correctly rounded to f64 through its
@@ -289,13 +288,9 @@ pub fn decimal_to_f64(v: i128, scale: i8) -> f64 {
 
 /// A count column (any integer type) as u64s; NULL counts as 0.
 pub fn int_column(batch: &RecordBatch, name: &str) -> Result<Vec<u64>> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let col = cast(col, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = col.as_primitive::<arrow::datatypes::Int64Type>();
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { 0 } else { a.value(i) as u64 })
+    Ok(i64_column(batch, name)?
+        .into_iter()
+        .map(|v| v as u64)
         .collect())
 }
 
@@ -334,36 +329,37 @@ pub async fn write_table_parquet(
 
 /// Column `name` of a result as f64s; NULL reads as NaN.
 pub fn f64_column(b: &RecordBatch, name: &str) -> Result<Vec<f64>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Float64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = c.as_primitive::<Float64Type>();
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+    Ok(cast_column(b, name, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
         .collect())
 }
 
 /// Column `name` of a result as i64s; NULL reads as 0.
 pub fn i64_column(b: &RecordBatch, name: &str) -> Result<Vec<i64>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Int64).map_err(|e| Error::Internal(e.to_string()))?;
-    let a = c.as_primitive::<Int64Type>();
-    Ok((0..a.len())
-        .map(|i| if a.is_null(i) { 0 } else { a.value(i) })
+    Ok(cast_column(b, name, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| v.unwrap_or(0))
         .collect())
 }
 
 /// Column `name` of a result as strings; NULL reads as "".
 pub fn str_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| Error::Internal(format!("no column {name}")))?;
-    let c = cast(c, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(c.as_string::<i32>()
+    Ok(cast_column(b, name, &DataType::Utf8)?
+        .as_string::<i32>()
         .iter()
         .map(|v| v.unwrap_or_default().to_string())
         .collect())
+}
+
+fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    b.column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("no column {name}")))
+}
+
+/// Column `name` of a result cast to `to`.
+fn cast_column(b: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef> {
+    cast(column(b, name)?, to).map_err(|e| Error::Internal(e.to_string()))
 }

@@ -19,7 +19,7 @@ use crate::lake::register_lake;
 use crate::model::Model;
 use crate::quality::DataQuality;
 use crate::report::{Report, csv::segments_csv, html};
-use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scoring};
+use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scores};
 use crate::storage::{OutputDir, OutputKind, write_file, write_json};
 use crate::text::group_thousands;
 use timer::Timer;
@@ -126,7 +126,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
             &clustering,
             features.customers
         ),
-        scoring::score_thresholds(&ctx),
+        scores::score_thresholds(&ctx),
     )?;
     timer.finish(
         features.customers,

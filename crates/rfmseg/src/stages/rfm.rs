@@ -1,28 +1,25 @@
-//! RFM: cleaned reviews and items -> purchases -> the RFM window -> per-customer recency,
-//! frequency, monetary -> scaled model inputs and the `batch` column -> R/F/M scores and
-//! segments, registered as `customers`.
+//! RFM: purchases -> the RFM window -> per-customer recency, frequency, monetary -> scaled
+//! model inputs and the `batch` column (sql/rfm_window.sql, sql/rfm.sql,
+//! sql/scale_moments.sql, sql/scale.sql). [`features`] runs the whole features step:
+//! [`super::purchases`], this, and [`super::scores`], registering `customers`.
 //!
-//! Place in the flow: cleaned -> **features** -> model -> report. The SQL is in
-//! sql/purchases.sql, sql/rfm_window.sql, sql/rfm.sql, sql/scale_moments.sql,
-//! sql/scale.sql, sql/rfm_quantile.sql or sql/rfm_ntile.sql, and sql/rfm_segments.sql.
+//! Place in the flow: cleaned -> **features** -> model -> report.
 
 use serde::{Deserialize, Serialize};
 
 use datafusion::prelude::SessionContext;
 
-use crate::config::{Config, ScoreMethod, format_day, parse_day};
+use super::purchases::purchases;
+use super::scores::scores;
+use crate::config::{Config, format_day, parse_day};
 use crate::error::{Error, Result};
-use crate::exec::query::{get_f64, get_i64, materialize, on_cluster, one_row, register_view};
+use crate::exec::query::{get_f64, get_i64, materialize, one_row, register_view};
 use crate::exec::{render, sql_f64};
 
-pub const PURCHASES_SQL: &str = include_str!("../../../../sql/purchases.sql");
 pub const RFM_WINDOW_SQL: &str = include_str!("../../../../sql/rfm_window.sql");
 pub const RFM_SQL: &str = include_str!("../../../../sql/rfm.sql");
 pub const SCALE_MOMENTS_SQL: &str = include_str!("../../../../sql/scale_moments.sql");
 pub const SCALE_SQL: &str = include_str!("../../../../sql/scale.sql");
-pub const RFM_QUANTILE_SQL: &str = include_str!("../../../../sql/rfm_quantile.sql");
-pub const RFM_NTILE_SQL: &str = include_str!("../../../../sql/rfm_ntile.sql");
-pub const RFM_SEGMENTS_SQL: &str = include_str!("../../../../sql/rfm_segments.sql");
 
 /// The model inputs, in the order of every centroid and scaler vector.
 pub const FEATURE_NAMES: [&str; 3] = ["recency", "ln1p_frequency", "ln1p_monetary"];
@@ -81,35 +78,6 @@ pub async fn features(ctx: &SessionContext, config: &Config) -> Result<FeaturesS
         scaler,
         customers,
     })
-}
-
-/// Registers the `purchases` view.
-pub async fn purchases(ctx: &SessionContext, config: &Config) -> Result<()> {
-    let tz = config.rfm.timezone.trim();
-    if tz.contains(['"', '\'']) {
-        return Err(Error::Config {
-            key: "rfm.timezone".into(),
-            message: format!("{tz:?} is not a time zone"),
-        });
-    }
-    let sql = render("purchases", PURCHASES_SQL, &[("timezone", tz.to_string())])?;
-    register_view(ctx, "purchases", &sql, "purchases").await?;
-    // Planning succeeds for any text; an unknown zone only fails when rows are cast.
-    on_cluster(ctx, "purchases", || async {
-        ctx.table("purchases")
-            .await
-            .and_then(|df| df.select_columns(&["day"]))
-            .and_then(|df| df.limit(0, Some(1)))
-            .map_err(|e| Error::stage("purchases", e))?
-            .collect()
-            .await
-            .map_err(|e| Error::Config {
-                key: "rfm.timezone".into(),
-                message: format!("{tz:?} is not a time zone DataFusion knows: {e}"),
-            })
-    })
-    .await?;
-    Ok(())
 }
 
 pub(crate) fn window_params(config: &Config, as_of: String) -> Vec<(&'static str, String)> {
@@ -279,14 +247,4 @@ pub fn mean_and_sample_std(n: f64, sum: f64, sum_sq: f64) -> (f64, f64) {
     }
     let var = ((sum_sq - sum * sum / n) / (n - 1.0)).max(0.0);
     (mean, var.sqrt())
-}
-
-/// Registers `customers`: features plus r_score, f_score, m_score and rfm_segment.
-pub async fn scores(ctx: &SessionContext, config: &Config) -> Result<u64> {
-    let (stage, sql) = match config.features.score_method {
-        ScoreMethod::Quantile => ("rfm_quantile", RFM_QUANTILE_SQL),
-        ScoreMethod::Ntile => ("rfm_ntile", RFM_NTILE_SQL),
-    };
-    register_view(ctx, stage, sql, "scored").await?;
-    materialize(ctx, "rfm_segments", RFM_SEGMENTS_SQL, "customers").await
 }

@@ -317,7 +317,7 @@ mod tests {
     /// or renamed there without an action here fails this test.
     #[test]
     fn every_segment_name_has_an_action() {
-        let sql = crate::stages::rfm::RFM_SEGMENTS_SQL;
+        let sql = crate::stages::scores::RFM_SEGMENTS_SQL;
         let (names, whens) = segment_names_in_sql(sql);
         assert_eq!(
             names.len(),

@@ -1,18 +1,22 @@
-//! R/F/M scores against fixed thresholds: the thresholds a fit's quantiles put between
-//! the scores (sql/score_thresholds.sql, saved in model.json), and scores for new
+//! R/F/M scores 1-5 and the RFM segment of every customer: by quantile or ntile over the
+//! customers (sql/rfm_quantile.sql, sql/rfm_ntile.sql), the thresholds that scoring put
+//! between the scores (sql/score_thresholds.sql, saved in model.json), and scores for new
 //! customers from saved thresholds (sql/score_rfm.sql, for `score`), so a saved model
-//! scores new data exactly as it scored its own.
+//! scores new data exactly as it scored its own; then the segment (sql/rfm_segments.sql).
 //!
 //! Place in the flow: features -> **scores** -> segments.
 
 use datafusion::prelude::SessionContext;
 
-use super::rfm::RFM_SEGMENTS_SQL;
+use crate::config::{Config, ScoreMethod};
 use crate::error::Result;
 use crate::exec::query::{collect, f64_column, i64_column, materialize, register_view, str_column};
 use crate::exec::{render, sql_f64};
 use serde::{Deserialize, Serialize};
 
+pub const RFM_QUANTILE_SQL: &str = include_str!("../../../../sql/rfm_quantile.sql");
+pub const RFM_NTILE_SQL: &str = include_str!("../../../../sql/rfm_ntile.sql");
+pub const RFM_SEGMENTS_SQL: &str = include_str!("../../../../sql/rfm_segments.sql");
 pub const SCORE_THRESHOLDS_SQL: &str = include_str!("../../../../sql/score_thresholds.sql");
 pub const SCORE_RFM_SQL: &str = include_str!("../../../../sql/score_rfm.sql");
 
@@ -49,6 +53,16 @@ impl ScoreThresholds {
         }
         t
     }
+}
+
+/// Registers `customers`: features plus r_score, f_score, m_score and rfm_segment.
+pub async fn scores(ctx: &SessionContext, config: &Config) -> Result<u64> {
+    let (stage, sql) = match config.features.score_method {
+        ScoreMethod::Quantile => ("rfm_quantile", RFM_QUANTILE_SQL),
+        ScoreMethod::Ntile => ("rfm_ntile", RFM_NTILE_SQL),
+    };
+    register_view(ctx, stage, sql, "scored").await?;
+    materialize(ctx, "rfm_segments", RFM_SEGMENTS_SQL, "customers").await
 }
 
 /// The score thresholds of the scored `customers`.
