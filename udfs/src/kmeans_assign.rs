@@ -21,10 +21,10 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::kmeans_common::{
-    Leading, coerce_args, constant_text, feature_columns, for_each_valid_row, nearest,
-    parse_centroids,
-};
+use crate::args::{Leading, coerce_args};
+use crate::centroids::{nearest, parse_centroids};
+use crate::literal::constant_text;
+use crate::rows::{feature_columns, for_each_valid_row};
 
 const NAME: &str = "kmeans_assign";
 

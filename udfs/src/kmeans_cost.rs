@@ -18,7 +18,7 @@
 //! | 0 | `cost` | Binary | one little-endian `i128`: Σ min_c ‖x − c‖² in units of 2^-40 |
 //!
 //! Merge rule: integer addition of the exact fixed-point sums (see
-//! [`crate::kmeans_common`]), associative and commutative, so any split into partitions and
+//! [`crate::exact_sum`]), associative and commutative, so any split into partitions and
 //! any merge order give the same bits. A partition without rows emits 0 (an empty binary
 //! is accepted too): the identity.
 
@@ -33,10 +33,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids,
-};
+use crate::args::{Leading, coerce_args};
+use crate::centroids::{nearest, parse_centroids};
+use crate::exact_sum::{Unsummable, add_exact, dequantise};
+use crate::literal::ConstantText;
+use crate::rows::{RowSink, for_each_valid_row};
+use crate::state_bytes::add_i128s;
 
 const NAME: &str = "kmeans_cost";
 
@@ -222,8 +224,8 @@ impl Accumulator for KmeansCostAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::centroids::format_centroids;
+    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
     use datafusion::arrow::array::Float64Array;
 
     fn update(

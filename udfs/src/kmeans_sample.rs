@@ -27,10 +27,11 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::kmeans_common::{
-    Leading, coerce_args, constant_f64, constant_i64, constant_text, feature_columns,
-    for_each_valid_row, nearest, parse_centroids, sample_uniform,
-};
+use crate::args::{Leading, coerce_args};
+use crate::centroids::{nearest, parse_centroids};
+use crate::literal::{constant_f64, constant_i64, constant_text};
+use crate::rows::{feature_columns, for_each_valid_row};
+use crate::sample_draw::sample_uniform;
 
 const NAME: &str = "kmeans_sample";
 
@@ -188,8 +189,8 @@ impl Draw<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs};
+    use crate::centroids::format_centroids;
+    use crate::test_rng::{XorShift, blobs};
     use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::datatypes::Field;
     use datafusion::common::ScalarValue;

@@ -30,7 +30,7 @@
 //! | 1 | `n` | Int64 | rows counted |
 //!
 //! Merge rule: integer addition of both (the silhouette values, in [−1, 1], are summed in
-//! exact fixed point, see [`crate::kmeans_common`]), associative and commutative, so any
+//! exact fixed point, see [`crate::exact_sum`]), associative and commutative, so any
 //! split into partitions and any merge order give the same bits; a partition without rows
 //! emits (0, 0), the identity.
 
@@ -46,10 +46,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, add_exact, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids, parse_f64_list,
-};
+use crate::args::{Leading, coerce_args};
+use crate::centroids::{nearest, parse_centroids, parse_f64_list};
+use crate::exact_sum::{Unsummable, add_exact, dequantise};
+use crate::literal::ConstantText;
+use crate::rows::{RowSink, for_each_valid_row};
+use crate::state_bytes::add_i128s;
 
 const NAME: &str = "kmeans_silhouette";
 
@@ -232,12 +234,12 @@ impl Clusters {
 
 /// Why a row could not be scored.
 enum RowError {
-    Unsummable(crate::kmeans_common::Unsummable),
+    Unsummable(Unsummable),
     EmptyOwnCluster(usize),
 }
 
-impl From<crate::kmeans_common::Unsummable> for RowError {
-    fn from(e: crate::kmeans_common::Unsummable) -> Self {
+impl From<Unsummable> for RowError {
+    fn from(e: Unsummable) -> Self {
         Self::Unsummable(e)
     }
 }
@@ -411,8 +413,8 @@ impl Accumulator for KmeansSilhouetteAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::centroids::format_centroids;
+    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
     use datafusion::arrow::array::Float64Array;
 
     /// The stats literal from per-cluster (count, sums, ssq) computed by a plain loop over

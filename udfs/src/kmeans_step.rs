@@ -27,7 +27,7 @@
 //!
 //! # State
 //!
-//! All sums are exact fixed-point `i128` in units of 2^-40 (see [`crate::kmeans_common`]);
+//! All sums are exact fixed-point `i128` in units of 2^-40 (see [`crate::exact_sum`]);
 //! every state field is `Binary`, little-endian:
 //!
 //! | position | field | Arrow type | meaning |
@@ -57,10 +57,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i64s, add_i128s, coerce_args,
-    dequantise, for_each_valid_row, nearest, parse_centroids, put_i64s, put_i128s, squared_norm,
-};
+use crate::args::{Leading, coerce_args};
+use crate::centroids::{nearest, parse_centroids, squared_norm};
+use crate::exact_sum::{Unsummable, add_exact, dequantise};
+use crate::literal::ConstantText;
+use crate::rows::{RowSink, for_each_valid_row};
+use crate::state_bytes::{add_i64s, add_i128s, put_i64s, put_i128s};
 
 const NAME: &str = "kmeans_step";
 
@@ -384,8 +386,9 @@ impl Accumulator for KmeansStepAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
-    use crate::kmeans_common::{FRAC_BITS, format_centroids, nearest};
+    use crate::centroids::{format_centroids, nearest};
+    use crate::exact_sum::FRAC_BITS;
+    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
     use datafusion::arrow::datatypes::Float64Type;
 
     fn new_acc() -> KmeansStepAccumulator {

@@ -4,26 +4,35 @@
 //! executors must all register the same list: [`scalar_udfs`] and [`aggregate_udfs`] are
 //! that one list, and [`register_all`] applies it to a context.
 
+mod args;
+pub mod centroids;
+pub mod exact_sum;
 pub mod kmeans_assign;
-pub mod kmeans_common;
 pub mod kmeans_cost;
 pub mod kmeans_sample;
 pub mod kmeans_silhouette;
 pub mod kmeans_step;
+mod literal;
 pub mod parse_price;
+mod rows;
+pub mod sample_draw;
 pub mod stable_hash;
+mod state_bytes;
 mod string_arg;
+#[cfg(test)]
+mod test_rng;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub use centroids::{format_centroids, nearest, parse_centroids};
 pub use kmeans_assign::kmeans_assign_udf;
-pub use kmeans_common::{format_centroids, nearest, parse_centroids, sample_uniform};
 pub use kmeans_cost::kmeans_cost_udaf;
 pub use kmeans_sample::kmeans_sample_udf;
 pub use kmeans_silhouette::kmeans_silhouette_udaf;
 pub use kmeans_step::kmeans_step_udaf;
 pub use parse_price::{parse_price, parse_price_udf};
+pub use sample_draw::sample_uniform;
 pub use stable_hash::{stable_hash, stable_hash_udf};
 
 /// Every scalar function rfmseg's SQL calls.
