@@ -13,10 +13,12 @@
 //! exactly to `i128` on a slower path. At most 2^92 per value, so the `i128` sums cannot
 //! overflow before 2^35 (34 billion) rows at the largest magnitude. A value at or beyond
 //! 2^52, an infinity or a NaN is an execution error naming the value, never wrapped or
-//! saturated silently; so is a sum that would leave the `i128` range, in `update` (via
-//! [`add_exact`]) as in `merge`.
+//! saturated silently; so is a sum that would leave the `i128` range, in `update` as in
+//! `merge`: both go through the one state type of every k-means UDAF, [`ExactSums`].
 
-use datafusion::common::exec_datafusion_err;
+use datafusion::common::{Result, exec_datafusion_err, exec_err};
+
+use crate::state_bytes;
 
 /// Number of fractional bits of the fixed-point sums.
 pub const FRAC_BITS: i32 = 40;
@@ -29,6 +31,10 @@ pub const RESOLUTION: f64 = 1.0 / SCALE;
 
 /// Largest magnitude (exclusive) a summed value may have: 2^52 ≈ 4.5e15.
 pub const MAX_MAGNITUDE: f64 = (1u64 << 52) as f64;
+
+/// What an exact sum can hold, for the errors of an update or a merge past it.
+const SUM_LIMIT: &str = "the exact sum (i128 at 2^-40 resolution: at most 2^87 in total, \
+     about 2^35 rows of values near 2^52); split the input into smaller groups";
 
 /// 2^63: below it, `v * 2^40` converts to `i64` without saturating.
 const FAST_LIMIT: f64 = 9_223_372_036_854_775_808.0;
@@ -83,9 +89,7 @@ impl Unsummable {
     pub fn into_error(self, func: &str) -> datafusion::error::DataFusionError {
         if self.overflow {
             return exec_datafusion_err!(
-                "{func}: adding {} {:?} overflows the exact sum (i128 at 2^-40 resolution: \
-                 at most 2^87 in total, about 2^35 rows of values near 2^52); split the input \
-                 into smaller groups",
+                "{func}: adding {} {:?} overflows {SUM_LIMIT}",
                 self.what,
                 self.value
             );
@@ -101,7 +105,7 @@ impl Unsummable {
 
 /// [`quantise`], or the [`Unsummable`] value.
 #[inline(always)]
-pub(crate) fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable> {
+fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable> {
     match quantise(v) {
         Some(q) => Ok(q),
         None => Err(Unsummable {
@@ -115,7 +119,7 @@ pub(crate) fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable
 /// Adds `v`, quantised, to the exact sum `target`; checked like merge, so an update can
 /// never wrap where a merge of the same rows would fail.
 #[inline(always)]
-pub(crate) fn add_exact(target: &mut i128, what: &'static str, v: f64) -> Result<(), Unsummable> {
+fn add_exact(target: &mut i128, what: &'static str, v: f64) -> Result<(), Unsummable> {
     let q = quantise_or(what, v)?;
     match target.checked_add(q) {
         Some(sum) => {
@@ -127,6 +131,152 @@ pub(crate) fn add_exact(target: &mut i128, what: &'static str, v: f64) -> Result
             value: v,
             overflow: true,
         }),
+    }
+}
+
+/// How many exact sums and counts a state holds; what each position means is the UDAF's
+/// own business (its module docs have the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub sums: usize,
+    pub counts: usize,
+}
+
+/// The state of every k-means UDAF: exact fixed-point sums (`i128` in units of 2^-40) and
+/// row counts (`i64`), of a shape learned from the function's literals or from the first
+/// non-empty state merged. One type, so that update and merge are checked the same way for
+/// all of them: an `i128` (or count) overflow is an error naming the limit, never a wrap.
+///
+/// While the shape is unknown (no literal and no state seen) both vectors are empty: the
+/// empty state, the identity of [`ExactSums::merge_bytes`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ExactSums {
+    sums: Vec<i128>,
+    counts: Vec<i64>,
+}
+
+impl ExactSums {
+    /// The shape, or `None` while it is unknown.
+    pub fn shape(&self) -> Option<Shape> {
+        let shape = Shape {
+            sums: self.sums.len(),
+            counts: self.counts.len(),
+        };
+        (shape.sums + shape.counts > 0).then_some(shape)
+    }
+
+    /// Sets the shape (all zeros) if unknown; errors if a different shape is known. An
+    /// empty shape is no shape: it leaves the sums unknown.
+    pub fn learn_shape(&mut self, func: &str, shape: Shape) -> Result<()> {
+        match self.shape() {
+            None => {
+                self.sums = vec![0; shape.sums];
+                self.counts = vec![0; shape.counts];
+                Ok(())
+            }
+            Some(known) if known == shape => Ok(()),
+            Some(known) => exec_err!(
+                "{func}: cannot combine a state of {} exact sums and {} counts with one of {} \
+                 and {} (different centroids or feature counts in one query?)",
+                shape.sums,
+                shape.counts,
+                known.sums,
+                known.counts
+            ),
+        }
+    }
+
+    /// Adds `v`, quantised, to sum `i`.
+    #[inline(always)]
+    pub fn add(&mut self, i: usize, what: &'static str, v: f64) -> Result<(), Unsummable> {
+        add_exact(&mut self.sums[i], what, v)
+    }
+
+    /// Adds `values`, quantised, to the sums from position `start` on, in order.
+    #[inline(always)]
+    pub fn add_all(
+        &mut self,
+        start: usize,
+        what: &'static str,
+        values: &[f64],
+    ) -> Result<(), Unsummable> {
+        let sums = &mut self.sums[start..start + values.len()];
+        for (s, v) in sums.iter_mut().zip(values) {
+            add_exact(s, what, *v)?;
+        }
+        Ok(())
+    }
+
+    /// Counts one row in count `i` (2^63 rows are out of reach of one accumulator's
+    /// updates; merge, which adds counts of many, is checked).
+    #[inline(always)]
+    pub fn count(&mut self, i: usize) {
+        self.counts[i] += 1;
+    }
+
+    /// Sum `i` as the nearest f64 (see [`dequantise`]).
+    pub fn value(&self, i: usize) -> f64 {
+        dequantise(self.sums[i])
+    }
+
+    /// The exact sums, in units of 2^-40, for tests.
+    #[cfg(test)]
+    pub fn sums(&self) -> &[i128] {
+        &self.sums
+    }
+
+    /// The counts.
+    pub fn counts(&self) -> &[i64] {
+        &self.counts
+    }
+
+    /// The sums, writable, for tests that set up an overflow.
+    #[cfg(test)]
+    pub fn sums_mut(&mut self) -> &mut [i128] {
+        &mut self.sums
+    }
+
+    /// The serialized state (see [`crate::state_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        state_bytes::encode(&self.sums, &self.counts)
+    }
+
+    /// Adds a state produced by [`ExactSums::to_bytes`]; an empty state (no bytes, or a
+    /// state of unknown shape) is the identity. Errors: another format version, a malformed
+    /// or differently shaped state, a sum past the `i128` range (naming the limit).
+    pub fn merge_bytes(&mut self, func: &str, bytes: &[u8]) -> Result<()> {
+        let Some(state) = state_bytes::decode(func, bytes)? else {
+            return Ok(());
+        };
+        let shape = Shape {
+            sums: state.n_sums(),
+            counts: state.n_counts(),
+        };
+        if shape.sums + shape.counts == 0 {
+            return Ok(());
+        }
+        self.learn_shape(func, shape)?;
+        for (t, v) in self.sums.iter_mut().zip(state.sums()) {
+            let Some(sum) = t.checked_add(v) else {
+                return exec_err!("{func}: merging two partial states overflows {SUM_LIMIT}");
+            };
+            *t = sum;
+        }
+        for (t, v) in self.counts.iter_mut().zip(state.counts()) {
+            let Some(sum) = t.checked_add(v) else {
+                return exec_err!(
+                    "{func}: merging two partial states overflows a row count (i64: at most \
+                     2^63 - 1 rows)"
+                );
+            };
+            *t = sum;
+        }
+        Ok(())
+    }
+
+    /// Bytes held, for `Accumulator::size`.
+    pub fn size(&self) -> usize {
+        self.sums.capacity() * 16 + self.counts.capacity() * 8
     }
 }
 

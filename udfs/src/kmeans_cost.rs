@@ -13,106 +13,78 @@
 //!
 //! # State
 //!
-//! | position | field | Arrow type | meaning |
-//! |---|---|---|---|
-//! | 0 | `cost` | Binary | one little-endian `i128`: Σ min_c ‖x − c‖² in units of 2^-40 |
-//!
-//! Merge rule: integer addition of the exact fixed-point sums (see
-//! [`crate::exact_sum`]), associative and commutative, so any split into partitions and
-//! any merge order give the same bits. A partition without rows emits 0 (an empty binary
-//! is accepted too): the identity.
+//! The [`ExactSums`] of every k-means UDAF (see [`crate::state_bytes`]) with one sum,
+//! Σ min_c ‖x − c‖² in units of 2^-40, and no count. Merge rule: integer addition of the
+//! exact fixed-point sums (see [`crate::exact_sum`]), associative and commutative, so any
+//! split into partitions and any merge order give the same bits. A partition without rows
+//! emits the empty state or 0 (an empty binary is accepted too): the identity.
 
-use std::sync::Arc;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::AggregateUDF;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
-
-use crate::args::{Leading, coerce_args};
+use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids};
-use crate::exact_sum::{Unsummable, add_exact, dequantise};
-use crate::literal::ConstantText;
+use crate::exact_sum::{ExactSums, Shape, Unsummable};
+use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
-use crate::state_bytes::add_i128s;
 
 const NAME: &str = "kmeans_cost";
 
-/// The UDAF struct holds only its signature: functions travel to Ballista executors by
-/// name, so the centroids arrive as a SQL literal argument.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KmeansCostUdaf {
-    signature: Signature,
-}
-
-impl Default for KmeansCostUdaf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for KmeansCostUdaf {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// centroids → Utf8View (stored once per batch, not once per row); x → Float64.
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_cost(centroids, x1, ..., xd)",
-            &[("centroids", Leading::ConstText)],
-            arg_types,
-        )
-    }
-
-    /// Must match what `evaluate` returns.
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    /// Never NULL: no rows cost 0.0.
-    fn is_nullable(&self) -> bool {
-        false
-    }
-
-    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansCostAccumulator>::default())
-    }
-
-    /// The intermediate state, in the order `state()` emits it.
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "cost"),
-            DataType::Binary,
-            true,
-        ))])
-    }
-}
+/// `kmeans_cost` as a [`KmeansAggregate`].
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Cost;
 
 /// The SQL function, ready to register.
 pub fn kmeans_cost_udaf() -> AggregateUDF {
-    AggregateUDF::from(KmeansCostUdaf::default())
+    udaf::<Cost>()
+}
+
+impl KmeansAggregate for Cost {
+    const ARGS: KmeansArgs = KmeansArgs {
+        func: NAME,
+        leading: &[("centroids", Leading::ConstText)],
+    };
+
+    /// The centroids, k*d row-major.
+    type Model = Vec<f64>;
+
+    fn parse(texts: &[&str], d: usize) -> Result<Self::Model, String> {
+        parse_centroids(texts[0], d)
+    }
+
+    fn shape(_centroids: &Self::Model, _d: usize) -> Shape {
+        Shape { sums: 1, counts: 0 }
+    }
+
+    fn update(centroids: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
+        let mut rows = CostRows { centroids, sums };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
+    }
+
+    fn return_type() -> DataType {
+        DataType::Float64
+    }
+
+    fn evaluate(sums: &ExactSums) -> ScalarValue {
+        ScalarValue::Float64(Some(sums.shape().map_or(0.0, |_| sums.value(0))))
+    }
+
+    /// Never NULL: no rows cost 0.0.
+    fn empty_value() -> Option<ScalarValue> {
+        Some(ScalarValue::Float64(Some(0.0)))
+    }
+
+    fn model_size(centroids: &Self::Model) -> usize {
+        centroids.capacity() * 8
+    }
 }
 
 /// The per-row work of `update_batch`: add the squared distance to the nearest centre.
 struct CostRows<'a> {
     centroids: &'a [f64],
-    cost: &'a mut i128,
+    sums: &'a mut ExactSums,
 }
 
 impl RowSink for CostRows<'_> {
@@ -121,103 +93,7 @@ impl RowSink for CostRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
         let (_, dist) = nearest(self.centroids, x.len(), x);
-        add_exact(self.cost, "squared distance", dist)?;
-        Ok(())
-    }
-}
-
-/// The exact cost of the rows of one group.
-#[derive(Debug, Default)]
-pub struct KmeansCostAccumulator {
-    centroids_text: ConstantText,
-    /// k*d, row-major; empty until the first batch.
-    centroids: Vec<f64>,
-    /// d of the parsed centroids.
-    d: usize,
-    cost: i128,
-}
-
-impl Accumulator for KmeansCostAccumulator {
-    /// Called with the argument arrays of each input batch: `values[0]` the centroids
-    /// literal broadcast to the batch, `values[1..]` the feature columns.
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [centroids, features @ ..] = values else {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
-        };
-        if features.is_empty() {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
-        }
-        let d = features.len();
-        if let Some(text) = self.centroids_text.observe(NAME, "centroids", centroids)? {
-            match parse_centroids(text, d) {
-                Ok(p) => {
-                    self.centroids = p;
-                    self.d = d;
-                }
-                Err(msg) => {
-                    self.centroids_text.forget();
-                    return exec_err!("{NAME}: {msg}");
-                }
-            }
-        }
-        if centroids.is_empty() {
-            return Ok(());
-        }
-        if self.d != d {
-            return exec_err!(
-                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
-                self.d
-            );
-        }
-        let mut rows = CostRows {
-            centroids: &self.centroids,
-            cost: &mut self.cost,
-        };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
-    }
-
-    /// The intermediate state, passed between execution stages: the exact cost.
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(
-            self.cost.to_le_bytes().to_vec(),
-        ))])
-    }
-
-    /// Adds the costs produced by `state()` of other accumulators, one per row.
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [cost] = states else {
-            return exec_err!("{NAME} expects one state array, got {}", states.len());
-        };
-        let Some(cost) = cost.as_binary_opt::<i32>() else {
-            return exec_err!(
-                "{NAME} expects a Binary state array, got {}",
-                cost.data_type()
-            );
-        };
-        for i in 0..cost.len() {
-            let bytes = cost.value(i);
-            if cost.is_null(i) || bytes.is_empty() {
-                continue;
-            }
-            let mut c = [0i128];
-            if add_i128s(&mut c, bytes).is_none() {
-                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
-            }
-            let Some(sum) = self.cost.checked_add(c[0]) else {
-                return exec_err!("{NAME}: the exact cost overflows");
-            };
-            self.cost = sum;
-        }
-        Ok(())
-    }
-
-    /// The final value: must have the type `return_type` declares.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(dequantise(self.cost))))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.centroids_text.size() + self.centroids.capacity() * 8
+        self.sums.add(0, "squared distance", dist)
     }
 }
 
@@ -225,8 +101,14 @@ impl Accumulator for KmeansCostAccumulator {
 mod tests {
     use super::*;
     use crate::centroids::format_centroids;
+    use crate::kmeans_udaf::KmeansAccumulator;
     use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
-    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::array::{AsArray, Float64Array};
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::logical_expr::Accumulator;
+    use std::sync::Arc;
+
+    type KmeansCostAccumulator = KmeansAccumulator<Cost>;
 
     fn update(
         acc: &mut KmeansCostAccumulator,

@@ -27,13 +27,25 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::args::{Leading, coerce_args};
-use crate::centroids::{nearest, parse_centroids};
-use crate::literal::{constant_f64, constant_i64, constant_text};
-use crate::rows::{feature_columns, for_each_valid_row};
+use crate::args::{KmeansArgs, Leading};
+use crate::centroids::nearest;
+use crate::literal::{constant_f64, constant_i64};
+use crate::rows::for_each_valid_row;
 use crate::sample_draw::sample_uniform;
 
 const NAME: &str = "kmeans_sample";
+
+const ARGS: KmeansArgs = KmeansArgs {
+    func: NAME,
+    leading: &[
+        ("centroids", Leading::Text),
+        ("seed", Leading::Int64),
+        ("round", Leading::Int64),
+        ("l", Leading::Float64),
+        ("cost", Leading::Float64),
+        ("key", Leading::Text),
+    ],
+};
 
 /// The UDF struct holds only its signature: functions travel to Ballista executors by
 /// name, so centroids, seed, round, l and cost arrive as SQL literal arguments.
@@ -61,19 +73,7 @@ impl ScalarUDFImpl for KmeansSampleUdf {
 
     /// centroids and key stay strings, seed and round → Int64, l, cost and x → Float64.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_sample(centroids, seed, round, l, cost, key, x1, ..., xd)",
-            &[
-                ("centroids", Leading::Text),
-                ("seed", Leading::Int64),
-                ("round", Leading::Int64),
-                ("l", Leading::Float64),
-                ("cost", Leading::Float64),
-                ("key", Leading::Text),
-            ],
-            arg_types,
-        )
+        ARGS.coerce_types(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -81,22 +81,13 @@ impl ScalarUDFImpl for KmeansSampleUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [centroids, seed, round, l, cost, key, features @ ..] = args.args.as_slice() else {
-            return exec_err!(
-                "{NAME} expects (centroids, seed, round, l, cost, key, x1, ..., xd), got {} \
-                 argument(s)",
-                args.args.len()
-            );
+        let no_rows = || ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<bool>::new())));
+        let Some(call) = ARGS.read_scalar(&args)? else {
+            return Ok(no_rows());
         };
-        if features.is_empty() {
-            return exec_err!(
-                "{NAME} expects (centroids, seed, round, l, cost, key, x1, ..., xd) with \
-                 d >= 1, got d = 0"
-            );
-        }
-        let n = args.number_rows;
-        let d = features.len();
-        let text = constant_text(NAME, "centroids", centroids)?;
+        let [_, seed, round, l, cost, key] = call.leading else {
+            return exec_err!("{NAME}: expected six leading arguments");
+        };
         let (Some(seed), Some(round), Some(l), Some(cost)) = (
             constant_i64(NAME, "seed", seed)?,
             constant_i64(NAME, "round", round)?,
@@ -104,41 +95,29 @@ impl ScalarUDFImpl for KmeansSampleUdf {
             constant_f64(NAME, "cost", cost)?,
         ) else {
             // Constant arrays of zero rows.
-            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<
-                bool,
-            >::new(
-            )))));
+            return Ok(no_rows());
         };
-        if n == 0 {
-            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<
-                bool,
-            >::new(
-            )))));
-        }
-        let centres = match parse_centroids(&text, d) {
-            Ok(c) => c,
-            Err(msg) => return exec_err!("{NAME}: {msg}"),
-        };
+        let n = args.number_rows;
         let mut out = vec![false; n];
         // No cost (every point is a candidate already), or a NaN: nothing to draw.
         if cost > 0.0 {
             let keys = key.to_array(n)?;
-            let (columns, _) = feature_columns(NAME, features, n)?;
+            let columns = &call.features;
             let draw = Draw {
-                centres: &centres,
+                centres: &call.centres,
                 seed,
                 round,
                 l,
                 cost,
             };
             match keys.data_type() {
-                DataType::Utf8 => draw.rows(keys.as_string::<i32>(), &columns, &mut out)?,
-                DataType::LargeUtf8 => draw.rows(keys.as_string::<i64>(), &columns, &mut out)?,
-                DataType::Utf8View => draw.rows(keys.as_string_view(), &columns, &mut out)?,
+                DataType::Utf8 => draw.rows(keys.as_string::<i32>(), columns, &mut out)?,
+                DataType::LargeUtf8 => draw.rows(keys.as_string::<i64>(), columns, &mut out)?,
+                DataType::Utf8View => draw.rows(keys.as_string_view(), columns, &mut out)?,
                 _ => {
                     let keys = cast(&keys, &DataType::Utf8)
                         .map_err(|e| exec_datafusion_err!("{NAME}: argument key: {e}"))?;
-                    draw.rows(keys.as_string::<i32>(), &columns, &mut out)?
+                    draw.rows(keys.as_string::<i32>(), columns, &mut out)?
                 }
             }
         }

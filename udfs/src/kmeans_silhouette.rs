@@ -24,118 +24,89 @@
 //!
 //! # State
 //!
-//! | position | field | Arrow type | meaning |
-//! |---|---|---|---|
-//! | 0 | `s_sum` | Binary | one little-endian `i128`: Σ s(x) in units of 2^-40 |
-//! | 1 | `n` | Int64 | rows counted |
-//!
-//! Merge rule: integer addition of both (the silhouette values, in [−1, 1], are summed in
-//! exact fixed point, see [`crate::exact_sum`]), associative and commutative, so any
-//! split into partitions and any merge order give the same bits; a partition without rows
-//! emits (0, 0), the identity.
+//! The [`ExactSums`] of every k-means UDAF (see [`crate::state_bytes`]) with one sum,
+//! Σ s(x) in units of 2^-40 (the silhouette values, in [−1, 1], are summed in exact fixed
+//! point, see [`crate::exact_sum`]), and one count, the rows scored. Merge rule: integer
+//! addition of both, associative and commutative, so any split into partitions and any
+//! merge order give the same bits; a partition without rows emits the empty state or
+//! (0, 0), the identity.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::AggregateUDF;
 
-use crate::args::{Leading, coerce_args};
+use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids, parse_f64_list};
-use crate::exact_sum::{Unsummable, add_exact, dequantise};
-use crate::literal::ConstantText;
+use crate::exact_sum::{ExactSums, Shape, Unsummable};
+use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
-use crate::state_bytes::add_i128s;
 
 const NAME: &str = "kmeans_silhouette";
 
-/// The UDAF struct holds only its signature: functions travel to Ballista executors by
-/// name, so centroids and stats arrive as SQL literal arguments.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KmeansSilhouetteUdaf {
-    signature: Signature,
-}
-
-impl Default for KmeansSilhouetteUdaf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for KmeansSilhouetteUdaf {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// centroids, stats → Utf8View (stored once per batch, not once per row); x → Float64.
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_silhouette(centroids, stats, x1, ..., xd)",
-            &[
-                ("centroids", Leading::ConstText),
-                ("stats", Leading::ConstText),
-            ],
-            arg_types,
-        )
-    }
-
-    /// Must match what `evaluate` returns.
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    /// Never NULL: no rows give 0.0.
-    fn is_nullable(&self) -> bool {
-        false
-    }
-
-    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansSilhouetteAccumulator>::default())
-    }
-
-    /// The intermediate state, in the order `state()` emits it.
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![
-            Arc::new(Field::new(
-                format_state_name(args.name, "s_sum"),
-                DataType::Binary,
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "n"),
-                DataType::Int64,
-                true,
-            )),
-        ])
-    }
-}
+/// `kmeans_silhouette` as a [`KmeansAggregate`].
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Silhouette;
 
 /// The SQL function, ready to register.
 pub fn kmeans_silhouette_udaf() -> AggregateUDF {
-    AggregateUDF::from(KmeansSilhouetteUdaf::default())
+    udaf::<Silhouette>()
+}
+
+impl KmeansAggregate for Silhouette {
+    const ARGS: KmeansArgs = KmeansArgs {
+        func: NAME,
+        leading: &[
+            ("centroids", Leading::ConstText),
+            ("stats", Leading::ConstText),
+        ],
+    };
+
+    type Model = Clusters;
+
+    fn parse(texts: &[&str], d: usize) -> Result<Clusters, String> {
+        Clusters::parse(texts[0], texts[1], d)
+    }
+
+    fn shape(_clusters: &Clusters, _d: usize) -> Shape {
+        Shape { sums: 1, counts: 1 }
+    }
+
+    fn update(clusters: &Clusters, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
+        let mut rows = SilhouetteRows { clusters, sums };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
+    }
+
+    fn return_type() -> DataType {
+        DataType::Float64
+    }
+
+    /// Σ s(x) / n, or 0.0 without rows.
+    fn evaluate(sums: &ExactSums) -> ScalarValue {
+        let n = sums.counts().first().copied().unwrap_or(0);
+        let mean = if n == 0 {
+            0.0
+        } else {
+            sums.value(0) / n as f64
+        };
+        ScalarValue::Float64(Some(mean))
+    }
+
+    /// Never NULL: no rows give 0.0.
+    fn empty_value() -> Option<ScalarValue> {
+        Some(ScalarValue::Float64(Some(0.0)))
+    }
+
+    fn model_size(c: &Clusters) -> usize {
+        (c.centroids.capacity() + c.counts.capacity() + c.means.capacity() + c.spread.capacity())
+            * 8
+    }
 }
 
 /// The clustering the rows are scored against, parsed once per accumulator.
 #[derive(Debug, Default)]
-struct Clusters {
-    d: usize,
+pub(crate) struct Clusters {
     /// k*d, row-major.
     centroids: Vec<f64>,
     /// n_C per cluster.
@@ -182,7 +153,6 @@ impl Clusters {
         }
         let scorable = counts.iter().filter(|n| **n > 0.0).count() >= 2;
         Ok(Self {
-            d,
             centroids,
             counts,
             means,
@@ -259,8 +229,7 @@ impl RowError {
 /// The per-row work of `update_batch`: add s(x) and count the row.
 struct SilhouetteRows<'a> {
     clusters: &'a Clusters,
-    s_sum: &'a mut i128,
-    n: &'a mut i64,
+    sums: &'a mut ExactSums,
 }
 
 impl RowSink for SilhouetteRows<'_> {
@@ -269,144 +238,9 @@ impl RowSink for SilhouetteRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), RowError> {
         let s = self.clusters.silhouette(x)?;
-        add_exact(self.s_sum, "silhouette", s)?;
-        *self.n += 1;
+        self.sums.add(0, "silhouette", s)?;
+        self.sums.count(0);
         Ok(())
-    }
-}
-
-/// The exact sum of silhouette values of the rows of one group.
-#[derive(Debug, Default)]
-pub struct KmeansSilhouetteAccumulator {
-    centroids_text: ConstantText,
-    stats_text: ConstantText,
-    clusters: Option<Clusters>,
-    s_sum: i128,
-    n: i64,
-}
-
-impl KmeansSilhouetteAccumulator {
-    /// Parses the leading literals on the first batch and checks them on later ones.
-    fn learn(&mut self, centroids: &ArrayRef, stats: &ArrayRef, d: usize) -> Result<()> {
-        let new_centroids = self
-            .centroids_text
-            .observe(NAME, "centroids", centroids)?
-            .is_some();
-        let new_stats = self.stats_text.observe(NAME, "stats", stats)?.is_some();
-        if !(new_centroids || new_stats) {
-            return Ok(());
-        }
-        let (Some(c), Some(s)) = (self.centroids_text.text(), self.stats_text.text()) else {
-            return Ok(());
-        };
-        match Clusters::parse(c, s, d) {
-            Ok(clusters) => {
-                self.clusters = Some(clusters);
-                Ok(())
-            }
-            Err(msg) => {
-                self.centroids_text.forget();
-                self.stats_text.forget();
-                exec_err!("{NAME}: {msg}")
-            }
-        }
-    }
-}
-
-impl Accumulator for KmeansSilhouetteAccumulator {
-    /// Called with the argument arrays of each input batch: `values[0]` and `values[1]`
-    /// the centroids and stats literals broadcast to the batch, then the feature columns.
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [centroids, stats, features @ ..] = values else {
-            return exec_err!(
-                "{NAME} expects (centroids, stats, x1, ..., xd), got {} argument(s)",
-                values.len()
-            );
-        };
-        if features.is_empty() {
-            return exec_err!(
-                "{NAME} expects (centroids, stats, x1, ..., xd) with d >= 1, got d = 0"
-            );
-        }
-        let d = features.len();
-        self.learn(centroids, stats, d)?;
-        if centroids.is_empty() {
-            return Ok(());
-        }
-        let Some(clusters) = &self.clusters else {
-            return exec_err!("{NAME}: centroids and stats were not read");
-        };
-        if clusters.d != d {
-            return exec_err!(
-                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
-                clusters.d
-            );
-        }
-        let mut rows = SilhouetteRows {
-            clusters,
-            s_sum: &mut self.s_sum,
-            n: &mut self.n,
-        };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
-    }
-
-    /// The intermediate state, passed between execution stages: (Σ s exact, n).
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            ScalarValue::Binary(Some(self.s_sum.to_le_bytes().to_vec())),
-            ScalarValue::Int64(Some(self.n)),
-        ])
-    }
-
-    /// Adds the states produced by `state()` of other accumulators, one per row.
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [s_sum, n] = states else {
-            return exec_err!("{NAME} expects two state arrays, got {}", states.len());
-        };
-        let (Some(s_sum), Some(n)) = (
-            s_sum.as_binary_opt::<i32>(),
-            n.as_primitive_opt::<Int64Type>(),
-        ) else {
-            return exec_err!("{NAME} expects (Binary, Int64) state arrays");
-        };
-        for i in 0..n.len() {
-            if n.is_null(i) || s_sum.is_null(i) {
-                continue;
-            }
-            let bytes = s_sum.value(i);
-            let mut s = [0i128];
-            if !bytes.is_empty() && add_i128s(&mut s, bytes).is_none() {
-                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
-            }
-            match (self.s_sum.checked_add(s[0]), self.n.checked_add(n.value(i))) {
-                (Some(a), Some(b)) => (self.s_sum, self.n) = (a, b),
-                _ => return exec_err!("{NAME}: the exact sums overflow"),
-            }
-        }
-        Ok(())
-    }
-
-    /// The final value: must have the type `return_type` declares.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mean = if self.n == 0 {
-            0.0
-        } else {
-            dequantise(self.s_sum) / self.n as f64
-        };
-        Ok(ScalarValue::Float64(Some(mean)))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.centroids_text.size()
-            + self.stats_text.size()
-            + self.clusters.as_ref().map_or(0, |c| {
-                (c.centroids.capacity()
-                    + c.counts.capacity()
-                    + c.means.capacity()
-                    + c.spread.capacity())
-                    * 8
-            })
     }
 }
 
@@ -414,8 +248,14 @@ impl Accumulator for KmeansSilhouetteAccumulator {
 mod tests {
     use super::*;
     use crate::centroids::format_centroids;
+    use crate::kmeans_udaf::KmeansAccumulator;
     use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
-    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::array::{AsArray, Float64Array};
+    use datafusion::arrow::datatypes::Field;
+    use datafusion::logical_expr::Accumulator;
+    use std::sync::Arc;
+
+    type KmeansSilhouetteAccumulator = KmeansAccumulator<Silhouette>;
 
     /// The stats literal from per-cluster (count, sums, ssq) computed by a plain loop over
     /// the non-NULL rows.

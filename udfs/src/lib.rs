@@ -12,6 +12,7 @@ pub mod kmeans_cost;
 pub mod kmeans_sample;
 pub mod kmeans_silhouette;
 pub mod kmeans_step;
+mod kmeans_udaf;
 mod literal;
 pub mod parse_price;
 mod rows;
