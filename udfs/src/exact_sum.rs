@@ -21,6 +21,17 @@ use datafusion::common::{Result, exec_datafusion_err, exec_err};
 use crate::state_bytes;
 
 /// Number of fractional bits of the fixed-point sums.
+///
+/// # The feature range limit
+///
+/// The scale sets the range of the features. A summed value must stay below
+/// [`MAX_MAGNITUDE`] = 2^52, so that its fixed-point form (below 2^92) leaves room in an
+/// `i128` for 2^35 rows. The largest values summed are the squared norms ‖x‖² of
+/// `kmeans_step` (and the squared distances of `kmeans_step` and `kmeans_cost`), so a row of
+/// d features is summable while every |x_j| < 2^26/√d ([`feature_limit`]): about 6.7e7 at
+/// d = 1 and 3.9e7 at d = 3. Standardised or log-scaled RFM features are far below it;
+/// raw monetary values in cents may not be. A row past it is an execution error naming
+/// this limit, never a wrapped or saturated sum.
 pub const FRAC_BITS: i32 = 40;
 
 /// 2^40, the fixed-point scale.
@@ -31,6 +42,13 @@ pub const RESOLUTION: f64 = 1.0 / SCALE;
 
 /// Largest magnitude (exclusive) a summed value may have: 2^52 ≈ 4.5e15.
 pub const MAX_MAGNITUDE: f64 = (1u64 << 52) as f64;
+
+/// The feature range limit (see [`FRAC_BITS`]) for rows of d features: 2^26/√d, below
+/// which every |x_j| keeps ‖x‖² (and a per-coordinate difference keeps ‖x − c‖²) below
+/// 2^52.
+pub fn feature_limit(d: usize) -> f64 {
+    (MAX_MAGNITUDE / d.max(1) as f64).sqrt()
+}
 
 /// What an exact sum can hold, for the errors of an update or a merge past it.
 const SUM_LIMIT: &str = "the exact sum (i128 at 2^-40 resolution: at most 2^87 in total, \
@@ -73,39 +91,72 @@ pub(crate) fn dequantise(sum: i128) -> f64 {
     sum as f64 / SCALE
 }
 
-/// A value that [`quantise`] refused, and what it was ("coordinate", "squared norm", ...).
+/// What a summed value is, for the error that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Summed {
+    /// One feature value of a row.
+    Coordinate,
+    /// ‖x‖² of a row of d features.
+    SquaredNorm { d: usize },
+    /// min_c ‖x − c‖² of a row of d features.
+    SquaredDistance { d: usize },
+    /// s(x) of a row, in [−1, 1].
+    Silhouette,
+}
+
+impl std::fmt::Display for Summed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Coordinate => "coordinate",
+            Self::SquaredNorm { .. } => "squared norm",
+            Self::SquaredDistance { .. } => "squared distance",
+            Self::Silhouette => "silhouette",
+        })
+    }
+}
+
+/// A value that [`quantise`] refused, or whose addition overflowed, and what it was.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unsummable {
-    pub what: &'static str,
+    pub what: Summed,
     pub value: f64,
     /// The value was fine but adding it overflowed the `i128` sum: only past about 2^35
     /// rows at the largest magnitude, far beyond any real input, yet an error rather than
-    /// a silent wrap in a release build (as merge's `checked_add` already was).
+    /// a silent wrap in a release build (as merge's `checked_add` is).
     pub overflow: bool,
 }
 
 impl Unsummable {
-    /// The execution error, naming the function and the value.
+    /// The execution error, naming the function, the value and the limit it passed.
     pub fn into_error(self, func: &str) -> datafusion::error::DataFusionError {
+        let (what, value) = (self.what, self.value);
         if self.overflow {
-            return exec_datafusion_err!(
-                "{func}: adding {} {:?} overflows {SUM_LIMIT}",
-                self.what,
-                self.value
-            );
+            return exec_datafusion_err!("{func}: adding {what} {value:?} overflows {SUM_LIMIT}");
         }
+        let limit = match what {
+            Summed::SquaredNorm { d } => format!(
+                " (the feature range limit: with d = {d} features every |x_j| must stay below \
+                 2^26/√d ≈ {:.1e})",
+                feature_limit(d)
+            ),
+            Summed::SquaredDistance { d } => format!(
+                " (the feature range limit: with d = {d} features a row must be within \
+                 2^26/√d ≈ {:.1e} of its nearest centre in every coordinate)",
+                feature_limit(d)
+            ),
+            Summed::Coordinate | Summed::Silhouette => String::new(),
+        };
         exec_datafusion_err!(
-            "{func}: {} {:?} cannot be summed exactly: every summed value must be finite with \
-             magnitude below 2^52 (4.5e15); are the features NaN, infinite or unscaled?",
-            self.what,
-            self.value
+            "{func}: {what} {value:?} cannot be summed exactly: every summed value must be \
+             finite with magnitude below 2^52 (4.5e15){limit}; are the features NaN, infinite \
+             or unscaled?"
         )
     }
 }
 
 /// [`quantise`], or the [`Unsummable`] value.
 #[inline(always)]
-fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable> {
+fn quantise_or(what: Summed, v: f64) -> Result<i128, Unsummable> {
     match quantise(v) {
         Some(q) => Ok(q),
         None => Err(Unsummable {
@@ -119,7 +170,7 @@ fn quantise_or(what: &'static str, v: f64) -> Result<i128, Unsummable> {
 /// Adds `v`, quantised, to the exact sum `target`; checked like merge, so an update can
 /// never wrap where a merge of the same rows would fail.
 #[inline(always)]
-fn add_exact(target: &mut i128, what: &'static str, v: f64) -> Result<(), Unsummable> {
+fn add_exact(target: &mut i128, what: Summed, v: f64) -> Result<(), Unsummable> {
     let q = quantise_or(what, v)?;
     match target.checked_add(q) {
         Some(sum) => {
@@ -188,7 +239,7 @@ impl ExactSums {
 
     /// Adds `v`, quantised, to sum `i`.
     #[inline(always)]
-    pub fn add(&mut self, i: usize, what: &'static str, v: f64) -> Result<(), Unsummable> {
+    pub fn add(&mut self, i: usize, what: Summed, v: f64) -> Result<(), Unsummable> {
         add_exact(&mut self.sums[i], what, v)
     }
 
@@ -197,7 +248,7 @@ impl ExactSums {
     pub fn add_all(
         &mut self,
         start: usize,
-        what: &'static str,
+        what: Summed,
         values: &[f64],
     ) -> Result<(), Unsummable> {
         let sums = &mut self.sums[start..start + values.len()];
@@ -309,5 +360,82 @@ mod tests {
             // 1234.5678 truncated to a multiple of 2^-40, which f64 holds exactly.
             (1234.5678f64 * SCALE).trunc() / SCALE
         });
+    }
+
+    #[test]
+    fn the_feature_range_limit_is_about_3_9e7_at_d_3() {
+        assert_eq!(format!("{:.1e}", feature_limit(3)), "3.9e7");
+        assert_eq!(format!("{:.1e}", feature_limit(1)), "6.7e7");
+        // At the limit in every coordinate, ‖x‖² is 2^52 (not summable); just below, it is.
+        let below = feature_limit(3) * (1.0 - 1e-9);
+        assert!(quantise(3.0 * below * below).is_some());
+        assert!(quantise(3.0 * feature_limit(3).powi(2)).is_none());
+    }
+
+    #[test]
+    fn update_and_merge_overflows_are_errors_naming_the_limit() -> Result<()> {
+        let shape = Shape { sums: 1, counts: 1 };
+        let mut a = ExactSums::default();
+        a.learn_shape("f", shape)?;
+        a.sums_mut()[0] = i128::MAX - 10;
+        // Update: checked, and the sum is left as it was.
+        let err = a
+            .add(0, Summed::Coordinate, 1.0)
+            .unwrap_err()
+            .into_error("f");
+        assert!(
+            err.to_string().contains(
+                "f: adding coordinate 1.0 overflows the exact sum (i128 at 2^-40 resolution: \
+                 at most 2^87 in total"
+            ),
+            "{err}"
+        );
+        assert_eq!(a.sums()[0], i128::MAX - 10);
+        // Merge: the same limit.
+        let mut b = a.clone();
+        let err = b.merge_bytes("f", &a.to_bytes()).unwrap_err().to_string();
+        assert!(
+            err.contains("f: merging two partial states overflows the exact sum (i128 at 2^-40"),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_squared_norm_past_the_range_names_the_feature_limit() {
+        let err = quantise_or(Summed::SquaredNorm { d: 3 }, 4.8e15)
+            .unwrap_err()
+            .into_error("kmeans_step")
+            .to_string();
+        assert!(
+            err.contains("kmeans_step: squared norm 4800000000000000.0 cannot be summed exactly")
+                && err.contains("with d = 3 features every |x_j| must stay below 2^26/√d ≈ 3.9e7"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_empty_state_is_the_identity_and_shapes_must_match() -> Result<()> {
+        let mut a = ExactSums::default();
+        assert_eq!(a.shape(), None);
+        a.learn_shape("f", Shape { sums: 2, counts: 1 })?;
+        a.add_all(0, Summed::Coordinate, &[1.5, -2.25])
+            .map_err(|e| e.into_error("f"))?;
+        a.count(0);
+        let bytes = a.to_bytes();
+        for empty in [ExactSums::default().to_bytes(), Vec::new()] {
+            let mut b = a.clone();
+            b.merge_bytes("f", &empty)?;
+            assert_eq!(b, a);
+            let mut c = ExactSums::default();
+            c.merge_bytes("f", &empty)?;
+            c.merge_bytes("f", &bytes)?;
+            assert_eq!(c, a);
+        }
+        let mut other = ExactSums::default();
+        other.learn_shape("f", Shape { sums: 1, counts: 1 })?;
+        let err = other.merge_bytes("f", &bytes).unwrap_err().to_string();
+        assert!(err.contains("f: cannot combine"), "{err}");
+        Ok(())
     }
 }

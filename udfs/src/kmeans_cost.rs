@@ -26,7 +26,7 @@ use datafusion::logical_expr::AggregateUDF;
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids};
-use crate::exact_sum::{ExactSums, Shape, Unsummable};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
@@ -92,8 +92,9 @@ impl RowSink for CostRows<'_> {
 
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
-        let (_, dist) = nearest(self.centroids, x.len(), x);
-        self.sums.add(0, "squared distance", dist)
+        let d = x.len();
+        let (_, dist) = nearest(self.centroids, d, x);
+        self.sums.add(0, Summed::SquaredDistance { d }, dist)
     }
 }
 

@@ -39,7 +39,7 @@ use datafusion::logical_expr::AggregateUDF;
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids, parse_f64_list};
-use crate::exact_sum::{ExactSums, Shape, Unsummable};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
@@ -238,7 +238,7 @@ impl RowSink for SilhouetteRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), RowError> {
         let s = self.clusters.silhouette(x)?;
-        self.sums.add(0, "silhouette", s)?;
+        self.sums.add(0, Summed::Silhouette, s)?;
         self.sums.count(0);
         Ok(())
     }

@@ -52,7 +52,7 @@ use datafusion::logical_expr::AggregateUDF;
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids, squared_norm};
-use crate::exact_sum::{ExactSums, Shape, Unsummable};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
@@ -144,11 +144,15 @@ impl RowSink for StepRows<'_> {
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
         let d = x.len();
         let (best, dist) = nearest(self.centroids, d, x);
-        self.sums.add_all(best * d, "coordinate", x)?;
-        self.sums
-            .add(self.sq_norms + best, "squared norm", squared_norm(x))?;
+        self.sums.add_all(best * d, Summed::Coordinate, x)?;
+        self.sums.add(
+            self.sq_norms + best,
+            Summed::SquaredNorm { d },
+            squared_norm(x),
+        )?;
         self.sums.count(best);
-        self.sums.add(self.cost, "squared distance", dist)?;
+        self.sums
+            .add(self.cost, Summed::SquaredDistance { d }, dist)?;
         Ok(())
     }
 }
@@ -484,6 +488,30 @@ mod tests {
             .expect("in range");
         let got = result_values(&acc.evaluate().expect("evaluates")).expect("rows");
         assert_eq!(got, vec![6e7, 2.0, 1.8e15, 1.8e15]);
+    }
+
+    /// Features past the range limit of the fixed-point sums (2^26/√d, about 3.9e7 at
+    /// d = 3): the squared norm leaves the exact range and the error names the limit.
+    #[test]
+    fn a_row_past_the_feature_range_limit_is_an_error_naming_it() {
+        let row = |v: f64| -> Vec<ArrayRef> {
+            let mut args = vec![literal("0.0,0.0,0.0", 1)];
+            args.extend((0..3).map(|_| Arc::new(Float64Array::from(vec![v])) as ArrayRef));
+            args
+        };
+        let err = new_acc().update_batch(&row(4e7)).unwrap_err().to_string();
+        assert!(
+            err.contains("kmeans_step: squared norm 4800000000000000.0 cannot be summed exactly")
+                && err.contains("the feature range limit")
+                && err.contains("every |x_j| must stay below 2^26/√d ≈ 3.9e7"),
+            "{err}"
+        );
+        // Just inside the limit: summed exactly.
+        let mut acc = new_acc();
+        acc.update_batch(&row(3.8e7)).expect("in range");
+        let got = result_values(&acc.evaluate().expect("evaluates")).expect("rows");
+        assert_eq!(got[..4], [3.8e7, 3.8e7, 3.8e7, 1.0]);
+        assert_eq!(got[4], 3.0 * 3.8e7 * 3.8e7);
     }
 
     #[test]
