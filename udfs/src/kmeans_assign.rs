@@ -12,17 +12,19 @@
 //! to the lowest index, so it is the centre whose sums `kmeans_step` adds the row to. NULL
 //! when any feature is NULL; a NaN or infinite feature is an error.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{ArrayRef, Int32Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::nearest;
+use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::rows::for_each_valid_row;
 
 const NAME: &str = "kmeans_assign";
@@ -65,6 +67,10 @@ impl ScalarUDFImpl for KmeansAssignUdf {
         Ok(DataType::Int32)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let Some(call) = ARGS.read_scalar(&args)? else {
             return Ok(ColumnarValue::Array(Arc::new(Int32Array::from(
@@ -89,6 +95,18 @@ impl ScalarUDFImpl for KmeansAssignUdf {
         ))
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `kmeans_assign`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    kmeans_doc(
+        &ARGS,
+        "The index (0-based, Int32) of the centre nearest to a row: smallest squared \
+         Euclidean distance, ties to the lowest index, so the centre whose sums kmeans_step \
+         adds the row to. NULL when a feature is NULL; a NaN or infinite feature is an error.",
+        &[CENTROIDS],
+        "> SELECT kmeans_assign('0.0,0.0,10.0,0.0', 9.0, 1.0);\n1",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn kmeans_assign_udf() -> ScalarUDF {

@@ -19,13 +19,16 @@
 //! split into partitions and any merge order give the same bits. A partition without rows
 //! emits the empty state or 0 (an empty binary is accepted too): the identity.
 
+use std::sync::LazyLock;
+
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, Documentation};
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids};
+use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
@@ -78,6 +81,24 @@ impl KmeansAggregate for Cost {
 
     fn model_size(centroids: &Self::Model) -> usize {
         centroids.capacity() * 8
+    }
+
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Cost::ARGS,
+                "The k-means cost (within-cluster sum of squares, WCSS) of fixed centroids: \
+                 the sum over the rows of the squared Euclidean distance to the nearest \
+                 centre, for the elbow curve. Exact (fixed point at 2^-40) and equal, bit for \
+                 bit, to the last value of kmeans_step for the same centroids; 0.0 without \
+                 rows.",
+                &[CENTROIDS],
+                "> SELECT kmeans_cost('0.0,0.0,10.0,0.0', x, y)\n  \
+                 FROM (VALUES (1.0, 1.0), (-1.0, 0.0), (9.0, 0.0), (5.0, 0.0)) t(x, y);\n\
+                 29.0",
+            )
+        });
+        &DOC
     }
 }
 

@@ -17,18 +17,20 @@
 //! drawn; a NaN or infinite feature is an error. Leading arguments may arrive as scalars or
 //! as (constant) arrays.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArrayType};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::nearest;
+use crate::documentation::kmeans_doc;
 use crate::literal::{constant_f64, constant_i64};
 use crate::rows::for_each_valid_row;
 use crate::sample_draw::sample_uniform;
@@ -80,6 +82,10 @@ impl ScalarUDFImpl for KmeansSampleUdf {
         Ok(DataType::Boolean)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let no_rows = || ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<bool>::new())));
         let Some(call) = ARGS.read_scalar(&args)? else {
@@ -126,6 +132,29 @@ impl ScalarUDFImpl for KmeansSampleUdf {
         ))
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `kmeans_sample`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    kmeans_doc(
+        &ARGS,
+        "Whether a row is drawn in one round of k-means|| initialisation: with probability \
+         min(1, l * dist / cost), dist the squared distance to the nearest candidate so far. \
+         The uniform draw is a pure function of (seed, round, key), so a row is drawn the \
+         same way on any machine, partitioning and batch size. cost <= 0 draws nothing; a \
+         NULL key or feature is never drawn; a NaN or infinite feature is an error.",
+        &[
+            "string literal of the candidates chosen so far, k*d comma-separated numbers, \
+             row-major",
+            "Int64 literal: the seed of the run",
+            "Int64 literal: the k-means|| round",
+            "Float64 literal: the oversampling factor",
+            "Float64 literal: the total cost of the candidates (kmeans_cost)",
+            "string: the key of the row (the customer id) the draw is a function of",
+        ],
+        "> SELECT customer_id FROM features\n  \
+         WHERE kmeans_sample('0.5,1.0,2.0', 42, 1, 20.0, 1234.5, customer_id, x, y, z);",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn kmeans_sample_udf() -> ScalarUDF {

@@ -31,14 +31,17 @@
 //! merge order give the same bits; a partition without rows emits the empty state or
 //! (0, 0), the identity.
 
+use std::sync::LazyLock;
+
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, Documentation};
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids, parse_f64_list};
+use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
@@ -101,6 +104,29 @@ impl KmeansAggregate for Silhouette {
     fn model_size(c: &Clusters) -> usize {
         (c.centroids.capacity() + c.counts.capacity() + c.means.capacity() + c.spread.capacity())
             * 8
+    }
+
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Silhouette::ARGS,
+                "The mean silhouette of a k-means clustering with squared Euclidean distance, \
+                 exact in O(n*k) as Spark ML's ClusteringEvaluator computes it: each row is \
+                 scored against its nearest centre's cluster and the nearest other cluster \
+                 from per-cluster statistics. 0.0 without rows or with fewer than two \
+                 non-empty clusters.",
+                &[
+                    CENTROIDS,
+                    "string literal of k*(d+2) numbers: per cluster, in centre order, its row \
+                     count, its d coordinate sums and its sum of squared norms (kmeans_step's \
+                     result for the same centroids and rows, regrouped)",
+                ],
+                "> SELECT kmeans_silhouette('1.0,10.0', '2.0,2.0,4.0,1.0,10.0,100.0', x)\n  \
+                 FROM (VALUES (0.0), (2.0), (10.0)) t(x);\n\
+                 0.6325",
+            )
+        });
+        &DOC
     }
 }
 

@@ -42,16 +42,17 @@
 //! give the same bits; an empty state (no rows, or k unknown) is the identity, and an
 //! accumulator that has not learned k adopts the shape of the first non-empty state.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, Documentation};
 
 use crate::args::{KmeansArgs, Leading};
 use crate::centroids::{nearest, parse_centroids, squared_norm};
+use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, udaf};
 use crate::rows::{RowSink, for_each_valid_row};
@@ -124,6 +125,26 @@ impl KmeansAggregate for Step {
 
     fn model_size(centroids: &Self::Model) -> usize {
         centroids.capacity() * 8
+    }
+
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Step::ARGS,
+                "One Lloyd iteration of k-means in one aggregate pass. Each row goes to its \
+                 nearest centre (squared Euclidean distance, ties to the lowest index); the \
+                 result is a list of k*d + 2k + 1 Float64: the per-centre coordinate sums \
+                 (row-major), the per-centre row counts, the per-centre sums of squared norms, \
+                 then the total cost (WCSS). The sums are exact (fixed point at 2^-40), so any \
+                 partitioning gives the same bits; zeros without rows, NULL if no partition \
+                 read the centroids.",
+                &[CENTROIDS],
+                "> SELECT kmeans_step('0.0,0.0,10.0,0.0', x, y)\n  \
+                 FROM (VALUES (1.0, 1.0), (-1.0, 0.0), (9.0, 0.0), (5.0, 0.0)) t(x, y);\n\
+                 [5.0, 1.0, 9.0, 0.0, 3.0, 1.0, 28.0, 81.0, 29.0]",
+            )
+        });
+        &DOC
     }
 }
 

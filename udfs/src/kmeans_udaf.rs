@@ -21,7 +21,7 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 
 use crate::args::KmeansArgs;
@@ -62,6 +62,9 @@ pub(crate) trait KmeansAggregate:
 
     /// Bytes the model holds, for `Accumulator::size`.
     fn model_size(model: &Self::Model) -> usize;
+
+    /// What `SHOW FUNCTIONS` and the docs API say about the function.
+    fn documentation() -> &'static Documentation;
 }
 
 /// A k-means UDAF: [`KmeansAggregate`] `A` as DataFusion's `AggregateUDFImpl`.
@@ -126,6 +129,10 @@ impl<A: KmeansAggregate> AggregateUDFImpl for KmeansUdaf<A> {
             DataType::Binary,
             true,
         ))])
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(A::documentation())
     }
 }
 

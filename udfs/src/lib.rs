@@ -6,6 +6,7 @@
 
 mod args;
 pub mod centroids;
+mod documentation;
 pub mod exact_sum;
 pub mod kmeans_assign;
 pub mod kmeans_cost;
