@@ -22,40 +22,24 @@
 use std::sync::LazyLock;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{AggregateUDF, Documentation};
+use datafusion::logical_expr::Documentation;
 
-use crate::args::{KmeansArgs, Leading};
-use crate::centroids::{nearest, parse_centroids};
+use crate::centroids::nearest;
 use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
-use crate::kmeans_udaf::{KmeansAggregate, udaf};
+use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_cost";
 
-/// `kmeans_cost` as a [`KmeansAggregate`].
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Cost;
-
-/// The SQL function, ready to register.
-pub fn kmeans_cost_udaf() -> AggregateUDF {
-    udaf::<Cost>()
-}
+kmeans_udaf!(Cost, kmeans_cost_udaf);
 
 impl KmeansAggregate for Cost {
-    const ARGS: KmeansArgs = KmeansArgs {
-        func: NAME,
-        leading: &[("centroids", Leading::ConstText)],
-    };
+    const NAME: &'static str = NAME;
 
     /// The centroids, k*d row-major.
     type Model = Vec<f64>;
-
-    fn parse(texts: &[&str], d: usize) -> Result<Self::Model, String> {
-        parse_centroids(texts[0], d)
-    }
 
     fn shape(_centroids: &Self::Model, _d: usize) -> Shape {
         Shape { sums: 1, counts: 0 }
@@ -66,22 +50,11 @@ impl KmeansAggregate for Cost {
         for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
     }
 
-    fn return_type() -> DataType {
-        DataType::Float64
-    }
-
     fn evaluate(sums: &ExactSums) -> ScalarValue {
         ScalarValue::Float64(Some(sums.shape().map_or(0.0, |_| sums.value(0))))
     }
 
-    /// Never NULL: no rows cost 0.0.
-    fn empty_value() -> Option<ScalarValue> {
-        Some(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn model_size(centroids: &Self::Model) -> usize {
-        centroids.capacity() * 8
-    }
+    // Never NULL: no rows cost 0.0 (the default `empty_value`).
 
     fn documentation() -> &'static Documentation {
         static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -126,7 +99,7 @@ mod tests {
     use crate::kmeans_udaf::KmeansAccumulator;
     use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
     use datafusion::arrow::array::{AsArray, Float64Array};
-    use datafusion::arrow::datatypes::Field;
+    use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::logical_expr::Accumulator;
     use std::sync::Arc;
 

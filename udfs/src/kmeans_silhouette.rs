@@ -34,43 +34,25 @@
 use std::sync::LazyLock;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::{AggregateUDF, Documentation};
+use datafusion::logical_expr::Documentation;
 
-use crate::args::{KmeansArgs, Leading};
+use crate::args::Leading;
 use crate::centroids::{nearest, parse_centroids, parse_f64_list};
 use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
-use crate::kmeans_udaf::{KmeansAggregate, udaf};
+use crate::kmeans_udaf::{KmeansAggregate, Literals, kmeans_udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_silhouette";
 
-/// `kmeans_silhouette` as a [`KmeansAggregate`].
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Silhouette;
-
-/// The SQL function, ready to register.
-pub fn kmeans_silhouette_udaf() -> AggregateUDF {
-    udaf::<Silhouette>()
-}
+kmeans_udaf!(Silhouette, kmeans_silhouette_udaf);
 
 impl KmeansAggregate for Silhouette {
-    const ARGS: KmeansArgs = KmeansArgs {
-        func: NAME,
-        leading: &[
-            ("centroids", Leading::ConstText),
-            ("stats", Leading::ConstText),
-        ],
-    };
+    const NAME: &'static str = NAME;
 
     type Model = Clusters;
-
-    fn parse(texts: &[&str], d: usize) -> Result<Clusters, String> {
-        Clusters::parse(texts[0], texts[1], d)
-    }
 
     fn shape(_clusters: &Clusters, _d: usize) -> Shape {
         Shape { sums: 1, counts: 1 }
@@ -79,10 +61,6 @@ impl KmeansAggregate for Silhouette {
     fn update(clusters: &Clusters, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
         let mut rows = SilhouetteRows { clusters, sums };
         for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
-    }
-
-    fn return_type() -> DataType {
-        DataType::Float64
     }
 
     /// Σ s(x) / n, or 0.0 without rows.
@@ -96,15 +74,7 @@ impl KmeansAggregate for Silhouette {
         ScalarValue::Float64(Some(mean))
     }
 
-    /// Never NULL: no rows give 0.0.
-    fn empty_value() -> Option<ScalarValue> {
-        Some(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn model_size(c: &Clusters) -> usize {
-        (c.centroids.capacity() + c.counts.capacity() + c.means.capacity() + c.spread.capacity())
-            * 8
-    }
+    // Never NULL: no rows give 0.0 (the default `empty_value`).
 
     fn documentation() -> &'static Documentation {
         static DOC: LazyLock<Documentation> = LazyLock::new(|| {
@@ -145,11 +115,17 @@ pub(crate) struct Clusters {
     scorable: bool,
 }
 
-impl Clusters {
-    fn parse(centroids_text: &str, stats_text: &str, d: usize) -> Result<Self, String> {
-        let centroids = parse_centroids(centroids_text, d)?;
+impl Literals for Clusters {
+    const LEADING: &'static [(&'static str, Leading)] = &[
+        ("centroids", Leading::ConstText),
+        ("stats", Leading::ConstText),
+    ];
+
+    /// Parses the centroids and the stats.
+    fn parse(texts: &[&str], d: usize) -> Result<Self, String> {
+        let centroids = parse_centroids(texts[0], d)?;
         let k = centroids.len() / d;
-        let stats = parse_f64_list("stats", stats_text)?;
+        let stats = parse_f64_list("stats", texts[1])?;
         if stats.len() != k * (d + 2) {
             return Err(format!(
                 "stats has {} values, expected k*(d+2) = {k}*({d}+2) = {} (per cluster: \
@@ -187,6 +163,16 @@ impl Clusters {
         })
     }
 
+    fn size(&self) -> usize {
+        (self.centroids.capacity()
+            + self.counts.capacity()
+            + self.means.capacity()
+            + self.spread.capacity())
+            * 8
+    }
+}
+
+impl Clusters {
     /// D(x, C), clamped at 0.
     #[inline(always)]
     fn mean_sq_dist(&self, c: usize, x: &[f64]) -> f64 {
@@ -277,7 +263,7 @@ mod tests {
     use crate::kmeans_udaf::KmeansAccumulator;
     use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
     use datafusion::arrow::array::{AsArray, Float64Array};
-    use datafusion::arrow::datatypes::Field;
+    use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::logical_expr::Accumulator;
     use std::sync::Arc;
 

@@ -48,25 +48,17 @@ use datafusion::arrow::array::{ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{AggregateUDF, Documentation};
+use datafusion::logical_expr::Documentation;
 
-use crate::args::{KmeansArgs, Leading};
-use crate::centroids::{nearest, parse_centroids, squared_norm};
+use crate::centroids::{nearest, squared_norm};
 use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
-use crate::kmeans_udaf::{KmeansAggregate, udaf};
+use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_step";
 
-/// `kmeans_step` as a [`KmeansAggregate`].
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Step;
-
-/// The SQL function, ready to register.
-pub fn kmeans_step_udaf() -> AggregateUDF {
-    udaf::<Step>()
-}
+kmeans_udaf!(Step, kmeans_step_udaf);
 
 /// `List(Float64)` with nullable items, the type `evaluate` returns.
 fn list_of_f64() -> DataType {
@@ -74,17 +66,10 @@ fn list_of_f64() -> DataType {
 }
 
 impl KmeansAggregate for Step {
-    const ARGS: KmeansArgs = KmeansArgs {
-        func: NAME,
-        leading: &[("centroids", Leading::ConstText)],
-    };
+    const NAME: &'static str = NAME;
 
     /// The centroids, k*d row-major.
     type Model = Vec<f64>;
-
-    fn parse(texts: &[&str], d: usize) -> Result<Self::Model, String> {
-        parse_centroids(texts[0], d)
-    }
 
     fn shape(centroids: &Self::Model, d: usize) -> Shape {
         let k = centroids.len() / d;
@@ -109,6 +94,11 @@ impl KmeansAggregate for Step {
         list_of_f64()
     }
 
+    /// NULL while no partition read the centroids.
+    fn empty_value() -> Option<ScalarValue> {
+        None
+    }
+
     /// The result list (see the module docs), or NULL while k is unknown.
     fn evaluate(sums: &ExactSums) -> ScalarValue {
         let Some(shape) = sums.shape() else {
@@ -121,10 +111,6 @@ impl KmeansAggregate for Step {
         out.extend((cost - k..=cost).map(|i| sums.value(i)));
         let values: ArrayRef = Arc::new(Float64Array::from(out));
         SingleRowListArrayBuilder::new(values).build_list_scalar()
-    }
-
-    fn model_size(centroids: &Self::Model) -> usize {
-        centroids.capacity() * 8
     }
 
     fn documentation() -> &'static Documentation {

@@ -24,23 +24,52 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Signature, Volatility,
 };
 
-use crate::args::KmeansArgs;
+use crate::args::{KmeansArgs, Leading};
+use crate::centroids::parse_centroids;
 use crate::exact_sum::{ExactSums, Shape};
 use crate::literal::ConstantText;
+
+/// What the leading literal arguments of a k-means UDAF describe, parsed once per
+/// accumulator: the centroids alone (`Vec<f64>`, k*d row-major), or more.
+pub(crate) trait Literals: Debug + Send + Sync + Sized {
+    /// The leading arguments, all [`Leading::ConstText`].
+    const LEADING: &'static [(&'static str, Leading)];
+
+    /// Parses the literal texts (in argument order) for d features; the message is without
+    /// the function name, which the caller adds.
+    fn parse(texts: &[&str], d: usize) -> Result<Self, String>;
+
+    /// Bytes held, for `Accumulator::size`.
+    fn size(&self) -> usize;
+}
+
+impl Literals for Vec<f64> {
+    const LEADING: &'static [(&'static str, Leading)] = &[("centroids", Leading::ConstText)];
+
+    fn parse(texts: &[&str], d: usize) -> Result<Self, String> {
+        parse_centroids(texts[0], d)
+    }
+
+    fn size(&self) -> usize {
+        self.capacity() * 8
+    }
+}
 
 /// What makes one k-means UDAF: its arguments and its maths over [`ExactSums`].
 pub(crate) trait KmeansAggregate:
     Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static
 {
-    /// The SQL name and the leading arguments, all [`crate::args::Leading::ConstText`].
-    const ARGS: KmeansArgs;
+    /// The SQL name.
+    const NAME: &'static str;
 
-    /// What the leading literals describe, parsed once per accumulator.
-    type Model: Debug + Send + Sync;
+    /// What the leading literals describe.
+    type Model: Literals;
 
-    /// Parses the leading literal texts (in argument order) for d features; the message
-    /// is without the function name, which the caller adds.
-    fn parse(texts: &[&str], d: usize) -> Result<Self::Model, String>;
+    /// The argument list: the model's literals, then the features.
+    const ARGS: KmeansArgs = KmeansArgs {
+        func: Self::NAME,
+        leading: <Self::Model as Literals>::LEADING,
+    };
 
     /// The shape of the exact sums for a model of d features.
     fn shape(model: &Self::Model, d: usize) -> Shape;
@@ -48,24 +77,39 @@ pub(crate) trait KmeansAggregate:
     /// Adds the rows of one batch (d feature columns, not yet cast) to `sums`.
     fn update(model: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()>;
 
-    /// The SQL result type.
-    fn return_type() -> DataType;
+    /// The SQL result type; by default Float64.
+    fn return_type() -> DataType {
+        DataType::Float64
+    }
 
     /// The result for the exact sums (of unknown shape when nothing was seen).
     fn evaluate(sums: &ExactSums) -> ScalarValue;
 
-    /// The value of a group without rows for a function that is never NULL; `None` for a
-    /// nullable function (DataFusion's default, NULL).
+    /// The value of a group without rows for a function that is never NULL (by default
+    /// 0.0); `None` for a nullable function (DataFusion's default, NULL).
     fn empty_value() -> Option<ScalarValue> {
-        None
+        Some(ScalarValue::Float64(Some(0.0)))
     }
-
-    /// Bytes the model holds, for `Accumulator::size`.
-    fn model_size(model: &Self::Model) -> usize;
 
     /// What `SHOW FUNCTIONS` and the docs API say about the function.
     fn documentation() -> &'static Documentation;
 }
+
+/// Declares a k-means UDAF: its [`KmeansAggregate`] marker type and its public
+/// constructor, `kmeans_udaf!(Cost, kmeans_cost_udaf)`.
+macro_rules! kmeans_udaf {
+    ($ty:ident, $ctor:ident) => {
+        #[doc = concat!("`", stringify!($ctor), "`'s [`KmeansAggregate`].")]
+        #[derive(Debug, Default, PartialEq, Eq, Hash)]
+        pub(crate) struct $ty;
+
+        /// The SQL function, ready to register.
+        pub fn $ctor() -> datafusion::logical_expr::AggregateUDF {
+            $crate::kmeans_udaf::udaf::<$ty>()
+        }
+    };
+}
+pub(crate) use kmeans_udaf;
 
 /// A k-means UDAF: [`KmeansAggregate`] `A` as DataFusion's `AggregateUDFImpl`.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -173,7 +217,7 @@ impl<A: KmeansAggregate> KmeansAccumulator<A> {
             return Ok(());
         }
         let texts: Option<Vec<&str>> = self.texts.iter().map(ConstantText::text).collect();
-        let Some(parsed) = texts.map(|texts| A::parse(&texts, d)) else {
+        let Some(parsed) = texts.map(|texts| A::Model::parse(&texts, d)) else {
             return Ok(());
         };
         match parsed {
@@ -246,7 +290,7 @@ impl<A: KmeansAggregate> Accumulator for KmeansAccumulator<A> {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + self.texts.iter().map(ConstantText::size).sum::<usize>()
-            + self.model.as_ref().map_or(0, |(m, _)| A::model_size(m))
+            + self.model.as_ref().map_or(0, |(m, _)| m.size())
             + self.sums.size()
     }
 }

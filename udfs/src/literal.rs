@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringViewArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Float64Type, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err};
 use datafusion::logical_expr::ColumnarValue;
 
@@ -140,50 +140,47 @@ pub(crate) fn constant_text<'a>(
 /// A leading Int64 argument of a scalar UDF as one constant: a scalar, or an array whose
 /// rows are all the same non-null value. `None` for an empty array.
 pub(crate) fn constant_i64(func: &str, name: &str, value: &ColumnarValue) -> Result<Option<i64>> {
-    match value {
-        ColumnarValue::Scalar(ScalarValue::Int64(Some(v))) => Ok(Some(*v)),
-        ColumnarValue::Scalar(s) if s.is_null() => {
-            exec_err!("{func}: argument {name} is NULL; expected an integer literal")
-        }
-        ColumnarValue::Scalar(s) => exec_err!(
-            "{func}: argument {name} must be an Int64 literal, got {}",
-            s.data_type()
-        ),
-        ColumnarValue::Array(a) => {
-            let Some(a) = a.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>() else {
-                return exec_err!(
-                    "{func}: argument {name} must be Int64, got {}",
-                    a.data_type()
-                );
-            };
-            constant_of(func, name, a.null_count(), a.values(), |x, y| x == y)
-        }
-    }
+    constant_number::<Int64Type>(func, name, value, "an integer", |x, y| x == y)
 }
 
 /// A leading Float64 argument of a scalar UDF as one constant (compared bit for bit).
 pub(crate) fn constant_f64(func: &str, name: &str, value: &ColumnarValue) -> Result<Option<f64>> {
-    match value {
-        ColumnarValue::Scalar(ScalarValue::Float64(Some(v))) => Ok(Some(*v)),
+    constant_number::<Float64Type>(func, name, value, "a numeric", |x, y| {
+        x.to_bits() == y.to_bits()
+    })
+}
+
+/// A leading argument of primitive type `T` as one constant (`kind` says what literal is
+/// expected, "an integer"); `None` for an empty array.
+fn constant_number<T: ArrowPrimitiveType>(
+    func: &str,
+    name: &str,
+    value: &ColumnarValue,
+    kind: &str,
+    same: impl Fn(T::Native, T::Native) -> bool,
+) -> Result<Option<T::Native>> {
+    let array = match value {
         ColumnarValue::Scalar(s) if s.is_null() => {
-            exec_err!("{func}: argument {name} is NULL; expected a numeric literal")
+            return exec_err!("{func}: argument {name} is NULL; expected {kind} literal");
         }
-        ColumnarValue::Scalar(s) => exec_err!(
-            "{func}: argument {name} must be a Float64 literal, got {}",
-            s.data_type()
-        ),
-        ColumnarValue::Array(a) => {
-            let Some(a) = a.as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>() else {
-                return exec_err!(
-                    "{func}: argument {name} must be Float64, got {}",
-                    a.data_type()
-                );
-            };
-            constant_of(func, name, a.null_count(), a.values(), |x, y| {
-                x.to_bits() == y.to_bits()
-            })
+        ColumnarValue::Scalar(s) if s.data_type() == T::DATA_TYPE => s.to_array()?,
+        ColumnarValue::Scalar(s) => {
+            return exec_err!(
+                "{func}: argument {name} must be a {} literal, got {}",
+                T::DATA_TYPE,
+                s.data_type()
+            );
         }
-    }
+        ColumnarValue::Array(a) => a.clone(),
+    };
+    let Some(a) = array.as_primitive_opt::<T>() else {
+        return exec_err!(
+            "{func}: argument {name} must be {}, got {}",
+            T::DATA_TYPE,
+            array.data_type()
+        );
+    };
+    constant_of(func, name, a.null_count(), a.values(), same)
 }
 
 fn constant_of<T: Copy + std::fmt::Debug>(
