@@ -96,10 +96,10 @@ impl RowSink for CostRows<'_> {
 mod tests {
     use super::*;
     use crate::centroids::format_centroids;
-    use crate::kmeans_udaf::KmeansAccumulator;
-    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{XorShift, blobs, columns, cuts, literal, session, shuffled, table};
+    use crate::test_plain::plain_cost;
     use datafusion::arrow::array::{AsArray, Float64Array};
-    use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::logical_expr::Accumulator;
     use std::sync::Arc;
 
@@ -125,22 +125,6 @@ mod tests {
         }
     }
 
-    fn merge_all(
-        accs: &mut [KmeansCostAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansCostAccumulator> {
-        let mut fin = KmeansCostAccumulator::default();
-        for &i in order {
-            let arrays: Vec<ArrayRef> = accs[i]
-                .state()?
-                .iter()
-                .map(|s| s.to_array())
-                .collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
     #[test]
     fn merge_of_any_split_equals_single_pass() -> Result<()> {
         let mut rng = XorShift::new(3);
@@ -156,19 +140,14 @@ mod tests {
         let want = value(&mut single);
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.extend([0, n]);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<_> = (0..parts)
                 .map(|_| KmeansCostAccumulator::default())
                 .collect();
             for p in 0..parts {
                 update(&mut accs[p], &text, &points, d, cuts[p], cuts[p + 1])?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = value(&mut merge_all(&mut accs, &order)?);
             assert_eq!(
                 got.to_bits(),
@@ -178,10 +157,7 @@ mod tests {
         }
         // And the plain f64 cost agrees to the fixed-point resolution.
         let centroids = crate::parse_centroids(&text, d).expect("valid");
-        let plain: f64 = (0..n)
-            .filter(|i| !is_null_row(*i, 9))
-            .map(|i| nearest(&centroids, d, &points[i * d..i * d + d]).1)
-            .sum();
+        let plain = plain_cost(&points, d, &centroids, 9);
         assert!((want - plain).abs() <= 1e-9 * plain, "{want} vs {plain}");
         Ok(())
     }
@@ -222,41 +198,20 @@ mod tests {
 
     #[tokio::test]
     async fn sql_cost_equals_step_cost_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::{Float64Type, Schema};
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
+        use datafusion::arrow::datatypes::Float64Type;
 
         let mut rng = XorShift::new(77);
         let (n, d) = (3000, 2);
         let points = blobs(&mut rng, n, d, 3);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 1000, 1001, 2500, n]
-            .windows(2)
-            .map(|w| {
-                Ok(vec![RecordBatch::try_new(
-                    schema.clone(),
-                    columns(&points, d, w[0], w[1], 9),
-                )?])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 1000, 1001, 2500, n], 9)?);
         let text = "-5.0,5.0,0.0,0.0,7.5,-2.0";
         let mut got = Vec::new();
         for target in [3, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
+            let sql = format!(
+                "SELECT kmeans_cost('{text}', x1, x2), kmeans_step('{text}', x1, x2) FROM t"
             );
-            ctx.register_udaf(kmeans_cost_udaf());
-            ctx.register_udaf(crate::kmeans_step_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
-            let sql =
-                format!("SELECT kmeans_cost('{text}', x, y), kmeans_step('{text}', x, y) FROM t");
             let batches = ctx.sql(&sql).await?.collect().await?;
             let cost = batches[0].column(0).as_primitive::<Float64Type>().value(0);
             let step = batches[0].column(1).as_list::<i32>().value(0);
@@ -270,7 +225,7 @@ mod tests {
             // No rows: 0.0.
             let empty = ctx
                 .sql(&format!(
-                    "SELECT kmeans_cost('{text}', x, y) FROM t WHERE x > 1e300"
+                    "SELECT kmeans_cost('{text}', x1, x2) FROM t WHERE x1 > 1e300"
                 ))
                 .await?
                 .collect()

@@ -198,7 +198,7 @@ impl Draw<'_> {
 mod tests {
     use super::*;
     use crate::centroids::format_centroids;
-    use crate::test_rng::{XorShift, blobs};
+    use crate::test_data::{XorShift, blobs};
     use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::datatypes::Field;
     use datafusion::common::ScalarValue;

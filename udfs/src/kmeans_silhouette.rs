@@ -260,32 +260,14 @@ impl RowSink for SilhouetteRows<'_> {
 mod tests {
     use super::*;
     use crate::centroids::format_centroids;
-    use crate::kmeans_udaf::KmeansAccumulator;
-    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{XorShift, blobs, columns, cuts, literal, session, shuffled, table};
+    use crate::test_plain::{direct_silhouette, stats_text};
     use datafusion::arrow::array::{AsArray, Float64Array};
-    use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::logical_expr::Accumulator;
     use std::sync::Arc;
 
     type KmeansSilhouetteAccumulator = KmeansAccumulator<Silhouette>;
-
-    /// The stats literal from per-cluster (count, sums, ssq) computed by a plain loop over
-    /// the non-NULL rows.
-    fn stats_text(points: &[f64], d: usize, centroids: &[f64], null_every: usize) -> String {
-        let k = centroids.len() / d;
-        let mut stats = vec![0.0; k * (d + 2)];
-        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
-            let x = &points[i * d..i * d + d];
-            let (c, _) = nearest(centroids, d, x);
-            let block = &mut stats[c * (d + 2)..(c + 1) * (d + 2)];
-            block[0] += 1.0;
-            for j in 0..d {
-                block[1 + j] += x[j];
-            }
-            block[d + 1] += x.iter().map(|v| v * v).sum::<f64>();
-        }
-        format_centroids(&stats)
-    }
 
     #[allow(clippy::too_many_arguments)]
     fn update(
@@ -308,59 +290,6 @@ mod tests {
             Ok(ScalarValue::Float64(Some(v))) => v,
             other => panic!("unexpected {other:?}"),
         }
-    }
-
-    fn merge_all(
-        accs: &mut [KmeansSilhouetteAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansSilhouetteAccumulator> {
-        let mut fin = KmeansSilhouetteAccumulator::default();
-        for &i in order {
-            let arrays: Vec<ArrayRef> = accs[i]
-                .state()?
-                .iter()
-                .map(|s| s.to_array())
-                .collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
-    /// The O(n²) definition: squared Euclidean distances, a(i) the mean over the other rows
-    /// of i's cluster, b(i) the smallest mean over another non-empty cluster.
-    fn direct_silhouette(points: &[f64], d: usize, centroids: &[f64]) -> f64 {
-        let n = points.len() / d;
-        let row = |i: usize| &points[i * d..i * d + d];
-        let label: Vec<usize> = (0..n).map(|i| nearest(centroids, d, row(i)).0).collect();
-        let k = centroids.len() / d;
-        let mut total = 0.0;
-        for i in 0..n {
-            let mut sum = vec![0.0; k];
-            let mut cnt = vec![0usize; k];
-            for j in 0..n {
-                if j == i {
-                    continue;
-                }
-                let dist: f64 = row(i)
-                    .iter()
-                    .zip(row(j))
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                sum[label[j]] += dist;
-                cnt[label[j]] += 1;
-            }
-            let own = label[i];
-            if cnt[own] == 0 {
-                continue; // a singleton: s = 0
-            }
-            let a = sum[own] / cnt[own] as f64;
-            let b = (0..k)
-                .filter(|c| *c != own && cnt[*c] > 0)
-                .map(|c| sum[c] / cnt[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            total += (b - a) / a.max(b);
-        }
-        total / n as f64
     }
 
     #[test]
@@ -418,9 +347,7 @@ mod tests {
         let want = value(&mut single);
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.extend([0, n]);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<_> = (0..parts)
                 .map(|_| KmeansSilhouetteAccumulator::default())
                 .collect();
@@ -436,10 +363,7 @@ mod tests {
                     6,
                 )?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = value(&mut merge_all(&mut accs, &order)?);
             assert_eq!(
                 got.to_bits(),
@@ -559,10 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn sql_silhouette_is_the_same_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::{Float64Type, Schema};
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
+        use datafusion::arrow::datatypes::Float64Type;
 
         let mut rng = XorShift::new(1234);
         let (n, d) = (1200, 2);
@@ -572,30 +493,12 @@ mod tests {
             .collect();
         let text = format_centroids(&centroids);
         let stats = stats_text(&points, d, &centroids, 10);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 300, 301, 900, n]
-            .windows(2)
-            .map(|w| {
-                Ok(vec![RecordBatch::try_new(
-                    schema.clone(),
-                    columns(&points, d, w[0], w[1], 10),
-                )?])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 300, 301, 900, n], 10)?);
         let mut got = Vec::new();
         for target in [4, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
-            );
-            ctx.register_udaf(kmeans_silhouette_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
-            let sql = format!("SELECT kmeans_silhouette('{text}', '{stats}', x, y) FROM t");
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
+            let sql = format!("SELECT kmeans_silhouette('{text}', '{stats}', x1, x2) FROM t");
             let batches = ctx.sql(&sql).await?.collect().await?;
             got.push(batches[0].column(0).as_primitive::<Float64Type>().value(0));
         }

@@ -169,8 +169,11 @@ mod tests {
     use super::*;
     use crate::centroids::format_centroids;
     use crate::exact_sum::FRAC_BITS;
-    use crate::kmeans_udaf::KmeansAccumulator;
-    use crate::test_rng::{XorShift, blobs, columns, is_null_row, literal};
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{
+        XorShift, blobs, columns, cuts, explain, is_null_row, literal, session, shuffled, table,
+    };
+    use crate::test_plain::{assert_close, plain_lloyd_step};
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Float64Type;
     use datafusion::logical_expr::Accumulator;
@@ -209,21 +212,6 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
-    /// Merges the states of `accs` into a fresh accumulator, in the given order.
-    fn merge_all(
-        accs: &mut [KmeansStepAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansStepAccumulator> {
-        let mut fin = new_acc();
-        for &i in order {
-            let state = accs[i].state()?;
-            let arrays: Vec<ArrayRef> =
-                state.iter().map(|s| s.to_array()).collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
     /// An update past the i128 range is an error, as a merge past it is: debug builds would
     /// panic and release builds wrap silently with an unchecked `+=`.
     #[test]
@@ -260,10 +248,7 @@ mod tests {
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
             // Random cut points, possibly equal (empty partitions).
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.push(0);
-            cuts.push(n);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<KmeansStepAccumulator> = (0..parts).map(|_| new_acc()).collect();
             for p in 0..parts {
                 let (lo, hi) = (cuts[p], cuts[p + 1]);
@@ -272,10 +257,7 @@ mod tests {
                 update(&mut accs[p], &text, &points, d, lo, mid, 7)?;
                 update(&mut accs[p], &text, &points, d, mid, hi, 7)?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = result_values(&merge_all(&mut accs, &order)?.evaluate()?).expect("rows seen");
             assert_eq!(bits(&got), bits(&want), "trial {trial}, {parts} partitions");
         }
@@ -321,54 +303,6 @@ mod tests {
             ScalarValue::new_null_list(DataType::Float64, true, 1)
         );
         Ok(())
-    }
-
-    /// One Lloyd step the plain way, over the rows not made NULL: f64 sums in row order.
-    fn plain_lloyd_step(
-        points: &[f64],
-        d: usize,
-        centroids: &[f64],
-        null_every: usize,
-    ) -> Vec<f64> {
-        let k = centroids.len() / d;
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0.0; k];
-        let mut ssq = vec![0.0; k];
-        let mut cost = 0.0;
-        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
-            let x = &points[i * d..i * d + d];
-            let mut best = 0;
-            let mut best_dist = f64::INFINITY;
-            for c in 0..k {
-                let dist: f64 = (0..d).map(|j| (x[j] - centroids[c * d + j]).powi(2)).sum();
-                if dist < best_dist {
-                    best = c;
-                    best_dist = dist;
-                }
-            }
-            for j in 0..d {
-                sums[best * d + j] += x[j];
-            }
-            counts[best] += 1.0;
-            ssq[best] += x.iter().map(|v| v * v).sum::<f64>();
-            cost += best_dist;
-        }
-        let mut out = sums;
-        out.extend(&counts);
-        out.extend(&ssq);
-        out.push(cost);
-        out
-    }
-
-    /// `got` equals the plain f64 values to 1e-9 relative (the UDAF sums exactly at 2^-40).
-    fn assert_close(got: &[f64], want: &[f64]) {
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-                "position {i}: got {g}, plain loop {w}"
-            );
-        }
     }
 
     #[test]
@@ -610,47 +544,22 @@ mod tests {
     /// the values of a plain computation.
     #[tokio::test]
     async fn sql_step_is_the_same_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::Schema;
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
-
         let mut rng = XorShift::new(2024);
         let (n, d) = (4000, 3);
         let points = blobs(&mut rng, n, d, 3);
         let centroids = [-10.0, 0.0, 5.0, 0.0, 0.0, 0.0, 10.0, 10.0, -5.0];
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-            Field::new("z", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 700, 1500, 1500, 3100, n]
-            .windows(2)
-            .map(|w| {
-                let batch =
-                    RecordBatch::try_new(schema.clone(), columns(&points, d, w[0], w[1], 17))?;
-                Ok(vec![batch])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 700, 1500, 1500, 3100, n], 17)?);
         let sql = format!(
-            "SELECT kmeans_step('{}', x, y, z) AS s FROM t",
+            "SELECT kmeans_step('{}', x1, x2, x3) AS s FROM t",
             format_centroids(&centroids)
         );
         let mut results = Vec::new();
         for target in [4, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
-            );
-            ctx.register_udaf(kmeans_step_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
             if target > 1 {
                 // Partial then final aggregation: merge_batch really runs.
-                let plan = ctx.sql(&format!("EXPLAIN {sql}")).await?.collect().await?;
-                let text =
-                    datafusion::arrow::util::pretty::pretty_format_batches(&plan)?.to_string();
+                let text = explain(&ctx, &sql).await?;
                 assert!(
                     text.contains("mode=Partial") && text.contains("mode=Final"),
                     "{text}"

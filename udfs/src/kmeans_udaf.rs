@@ -294,3 +294,22 @@ impl<A: KmeansAggregate> Accumulator for KmeansAccumulator<A> {
             + self.sums.size()
     }
 }
+
+/// Merges the states of `accs` into a fresh accumulator, in the given order, as a final
+/// aggregation does.
+#[cfg(test)]
+pub(crate) fn merge_all<A: KmeansAggregate>(
+    accs: &mut [KmeansAccumulator<A>],
+    order: &[usize],
+) -> Result<KmeansAccumulator<A>> {
+    let mut fin = KmeansAccumulator::default();
+    for &i in order {
+        let arrays: Vec<ArrayRef> = accs[i]
+            .state()?
+            .iter()
+            .map(|s| s.to_array())
+            .collect::<Result<_>>()?;
+        fin.merge_batch(&arrays)?;
+    }
+    Ok(fin)
+}

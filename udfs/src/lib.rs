@@ -22,7 +22,9 @@ pub mod stable_hash;
 mod state_bytes;
 mod string_arg;
 #[cfg(test)]
-mod test_rng;
+mod test_data;
+#[cfg(test)]
+mod test_plain;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
