@@ -25,6 +25,8 @@ mod string_arg;
 mod test_data;
 #[cfg(test)]
 mod test_plain;
+#[cfg(test)]
+mod udaf_laws;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
