@@ -14,7 +14,7 @@
 //! overflow before 2^35 (34 billion) rows at the largest magnitude. A value at or beyond
 //! 2^52, an infinity or a NaN is an execution error naming the value, never wrapped or
 //! saturated silently; so is a sum that would leave the `i128` range, in `update` as in
-//! `merge`: both go through the one state type of every k-means UDAF, [`ExactSums`].
+//! `merge`: both go through the one state type of every k-means UDAF, `ExactSums`.
 
 use datafusion::common::{Result, exec_datafusion_err, exec_err};
 

@@ -13,7 +13,7 @@
 //!
 //! # State
 //!
-//! The [`ExactSums`] of every k-means UDAF (see [`crate::state_bytes`]) with one sum,
+//! The `ExactSums` of every k-means UDAF (see `state_bytes`) with one sum,
 //! Σ min_c ‖x − c‖² in units of 2^-40, and no count. Merge rule: integer addition of the
 //! exact fixed-point sums (see [`crate::exact_sum`]), associative and commutative, so any
 //! split into partitions and any merge order give the same bits. A partition without rows

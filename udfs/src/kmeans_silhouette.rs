@@ -24,7 +24,7 @@
 //!
 //! # State
 //!
-//! The [`ExactSums`] of every k-means UDAF (see [`crate::state_bytes`]) with one sum,
+//! The `ExactSums` of every k-means UDAF (see `state_bytes`) with one sum,
 //! Σ s(x) in units of 2^-40 (the silhouette values, in [−1, 1], are summed in exact fixed
 //! point, see [`crate::exact_sum`]), and one count, the rows scored. Merge rule: integer
 //! addition of both, associative and commutative, so any split into partitions and any

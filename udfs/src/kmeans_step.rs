@@ -27,8 +27,8 @@
 //!
 //! # State
 //!
-//! The [`ExactSums`] of every k-means UDAF (one versioned `Binary` field, see
-//! [`crate::state_bytes`]; sums in units of 2^-40, see [`crate::exact_sum`]), of shape
+//! The `ExactSums` of every k-means UDAF (one versioned `Binary` field, see
+//! `state_bytes`; sums in units of 2^-40, see [`crate::exact_sum`]), of shape
 //! k*d + k + 1 sums and k counts:
 //!
 //! | sums | meaning |

@@ -99,7 +99,7 @@ pub(crate) trait KmeansAggregate:
 /// constructor, `kmeans_udaf!(Cost, kmeans_cost_udaf)`.
 macro_rules! kmeans_udaf {
     ($ty:ident, $ctor:ident) => {
-        #[doc = concat!("`", stringify!($ctor), "`'s [`KmeansAggregate`].")]
+        #[doc = concat!("The [`KmeansAggregate`] of `", stringify!($ctor), "`.")]
         #[derive(Debug, Default, PartialEq, Eq, Hash)]
         pub(crate) struct $ty;
 
@@ -115,6 +115,7 @@ pub(crate) use kmeans_udaf;
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct KmeansUdaf<A> {
     signature: Signature,
+    /// The marker type, a zero-sized value (compared and hashed with the signature).
     kind: A,
 }
 
