@@ -12,21 +12,27 @@
 //! to the lowest index, so it is the centre whose sums `kmeans_step` adds the row to. NULL
 //! when any feature is NULL; a NaN or infinite feature is an error.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{ArrayRef, Int32Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
-use crate::kmeans_common::{
-    Leading, coerce_args, constant_text, feature_columns, for_each_valid_row, nearest,
-    parse_centroids,
-};
+use crate::args::{KmeansArgs, Leading};
+use crate::centroids::nearest;
+use crate::documentation::{CENTROIDS, kmeans_doc};
+use crate::rows::for_each_valid_row;
 
 const NAME: &str = "kmeans_assign";
+
+const ARGS: KmeansArgs = KmeansArgs {
+    func: NAME,
+    leading: &[("centroids", Leading::Text)],
+};
 
 /// The UDF struct holds only its signature: functions travel to Ballista executors by
 /// name, so the centroids arrive as a SQL literal argument.
@@ -54,43 +60,29 @@ impl ScalarUDFImpl for KmeansAssignUdf {
 
     /// centroids stays a string; x → Float64.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_assign(centroids, x1, ..., xd)",
-            &[("centroids", Leading::Text)],
-            arg_types,
-        )
+        ARGS.coerce_types(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Int32)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [centroids, features @ ..] = args.args.as_slice() else {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
-        };
-        if features.is_empty() {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
-        }
-        let n = args.number_rows;
-        let d = features.len();
-        let text = constant_text(NAME, "centroids", centroids)?;
-        if n == 0 {
+        let Some(call) = ARGS.read_scalar(&args)? else {
             return Ok(ColumnarValue::Array(Arc::new(Int32Array::from(
                 Vec::<i32>::new(),
             ))));
-        }
-        let centres = match parse_centroids(&text, d) {
-            Ok(c) => c,
-            Err(msg) => return exec_err!("{NAME}: {msg}"),
         };
-        if centres.len() / d > i32::MAX as usize {
+        let centres = call.centres;
+        if centres.len() / call.features.len() > i32::MAX as usize {
             return exec_err!("{NAME}: too many centres for an Int32 index");
         }
-        let (columns, nulls) = feature_columns(NAME, features, n)?;
-        let mut out = vec![0i32; n];
-        for_each_valid_row(NAME, &columns, &mut |i, x: &[f64]| {
+        let mut out = vec![0i32; args.number_rows];
+        for_each_valid_row(NAME, &call.features, &mut |i, x: &[f64]| {
             if x.iter().any(|v| !v.is_finite()) {
                 return Err(i);
             }
@@ -99,10 +91,22 @@ impl ScalarUDFImpl for KmeansAssignUdf {
         })?
         .or_else(|row| exec_err!("{NAME}: row {row} has a NaN or infinite feature"))?;
         Ok(ColumnarValue::Array(
-            Arc::new(Int32Array::new(out.into(), nulls)) as ArrayRef,
+            Arc::new(Int32Array::new(out.into(), call.nulls)) as ArrayRef,
         ))
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `kmeans_assign`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    kmeans_doc(
+        &ARGS,
+        "The index (0-based, Int32) of the centre nearest to a row: smallest squared \
+         Euclidean distance, ties to the lowest index, so the centre whose sums kmeans_step \
+         adds the row to. NULL when a feature is NULL; a NaN or infinite feature is an error.",
+        &[CENTROIDS],
+        "> SELECT kmeans_assign('0.0,0.0,10.0,0.0', 9.0, 1.0);\n1",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn kmeans_assign_udf() -> ScalarUDF {

@@ -13,104 +13,72 @@
 //!
 //! # State
 //!
-//! | position | field | Arrow type | meaning |
-//! |---|---|---|---|
-//! | 0 | `cost` | Binary | one little-endian `i128`: Σ min_c ‖x − c‖² in units of 2^-40 |
-//!
-//! Merge rule: integer addition of the exact fixed-point sums (see
-//! [`crate::kmeans_common`]), associative and commutative, so any split into partitions and
-//! any merge order give the same bits. A partition without rows emits 0 (an empty binary
-//! is accepted too): the identity.
+//! The `ExactSums` of every k-means UDAF (see `state_bytes`) with one sum,
+//! Σ min_c ‖x − c‖² in units of 2^-40, and no count. Merge rule: integer addition of the
+//! exact fixed-point sums (see [`crate::exact_sum`]), associative and commutative, so any
+//! split into partitions and any merge order give the same bits. A partition without rows
+//! emits the empty state or 0 (an empty binary is accepted too): the identity.
 
-use std::sync::Arc;
+use std::sync::LazyLock;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::Documentation;
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids,
-};
+use crate::centroids::nearest;
+use crate::documentation::{CENTROIDS, kmeans_doc};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
+use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
+use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_cost";
 
-/// The UDAF struct holds only its signature: functions travel to Ballista executors by
-/// name, so the centroids arrive as a SQL literal argument.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KmeansCostUdaf {
-    signature: Signature,
-}
+kmeans_udaf!(Cost, kmeans_cost_udaf);
 
-impl Default for KmeansCostUdaf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl KmeansAggregate for Cost {
+    const NAME: &'static str = NAME;
 
-impl AggregateUDFImpl for KmeansCostUdaf {
-    fn name(&self) -> &str {
-        NAME
+    /// The centroids, k*d row-major.
+    type Model = Vec<f64>;
+
+    fn shape(_centroids: &Self::Model, _d: usize) -> Shape {
+        Shape { sums: 1, counts: 0 }
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn update(centroids: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
+        let mut rows = CostRows { centroids, sums };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
     }
 
-    /// centroids → Utf8View (stored once per batch, not once per row); x → Float64.
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_cost(centroids, x1, ..., xd)",
-            &[("centroids", Leading::ConstText)],
-            arg_types,
-        )
+    fn evaluate(sums: &ExactSums) -> ScalarValue {
+        ScalarValue::Float64(Some(sums.shape().map_or(0.0, |_| sums.value(0))))
     }
 
-    /// Must match what `evaluate` returns.
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
+    // Never NULL: no rows cost 0.0 (the default `empty_value`).
 
-    /// Never NULL: no rows cost 0.0.
-    fn is_nullable(&self) -> bool {
-        false
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Cost::ARGS,
+                "The k-means cost (within-cluster sum of squares, WCSS) of fixed centroids: \
+                 the sum over the rows of the squared Euclidean distance to the nearest \
+                 centre, for the elbow curve. Exact (fixed point at 2^-40) and equal, bit for \
+                 bit, to the last value of kmeans_step for the same centroids; 0.0 without \
+                 rows.",
+                &[CENTROIDS],
+                "> SELECT kmeans_cost('0.0,0.0,10.0,0.0', x, y)\n  \
+                 FROM (VALUES (1.0, 1.0), (-1.0, 0.0), (9.0, 0.0), (5.0, 0.0)) t(x, y);\n\
+                 29.0",
+            )
+        });
+        &DOC
     }
-
-    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansCostAccumulator>::default())
-    }
-
-    /// The intermediate state, in the order `state()` emits it.
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "cost"),
-            DataType::Binary,
-            true,
-        ))])
-    }
-}
-
-/// The SQL function, ready to register.
-pub fn kmeans_cost_udaf() -> AggregateUDF {
-    AggregateUDF::from(KmeansCostUdaf::default())
 }
 
 /// The per-row work of `update_batch`: add the squared distance to the nearest centre.
 struct CostRows<'a> {
     centroids: &'a [f64],
-    cost: &'a mut i128,
+    sums: &'a mut ExactSums,
 }
 
 impl RowSink for CostRows<'_> {
@@ -118,113 +86,24 @@ impl RowSink for CostRows<'_> {
 
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
-        let (_, dist) = nearest(self.centroids, x.len(), x);
-        add_exact(self.cost, "squared distance", dist)?;
-        Ok(())
-    }
-}
-
-/// The exact cost of the rows of one group.
-#[derive(Debug, Default)]
-pub struct KmeansCostAccumulator {
-    centroids_text: ConstantText,
-    /// k*d, row-major; empty until the first batch.
-    centroids: Vec<f64>,
-    /// d of the parsed centroids.
-    d: usize,
-    cost: i128,
-}
-
-impl Accumulator for KmeansCostAccumulator {
-    /// Called with the argument arrays of each input batch: `values[0]` the centroids
-    /// literal broadcast to the batch, `values[1..]` the feature columns.
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [centroids, features @ ..] = values else {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
-        };
-        if features.is_empty() {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
-        }
-        let d = features.len();
-        if let Some(text) = self.centroids_text.observe(NAME, "centroids", centroids)? {
-            match parse_centroids(text, d) {
-                Ok(p) => {
-                    self.centroids = p;
-                    self.d = d;
-                }
-                Err(msg) => {
-                    self.centroids_text.forget();
-                    return exec_err!("{NAME}: {msg}");
-                }
-            }
-        }
-        if centroids.is_empty() {
-            return Ok(());
-        }
-        if self.d != d {
-            return exec_err!(
-                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
-                self.d
-            );
-        }
-        let mut rows = CostRows {
-            centroids: &self.centroids,
-            cost: &mut self.cost,
-        };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
-    }
-
-    /// The intermediate state, passed between execution stages: the exact cost.
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(
-            self.cost.to_le_bytes().to_vec(),
-        ))])
-    }
-
-    /// Adds the costs produced by `state()` of other accumulators, one per row.
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [cost] = states else {
-            return exec_err!("{NAME} expects one state array, got {}", states.len());
-        };
-        let Some(cost) = cost.as_binary_opt::<i32>() else {
-            return exec_err!(
-                "{NAME} expects a Binary state array, got {}",
-                cost.data_type()
-            );
-        };
-        for i in 0..cost.len() {
-            let bytes = cost.value(i);
-            if cost.is_null(i) || bytes.is_empty() {
-                continue;
-            }
-            let mut c = [0i128];
-            if add_i128s(&mut c, bytes).is_none() {
-                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
-            }
-            let Some(sum) = self.cost.checked_add(c[0]) else {
-                return exec_err!("{NAME}: the exact cost overflows");
-            };
-            self.cost = sum;
-        }
-        Ok(())
-    }
-
-    /// The final value: must have the type `return_type` declares.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(dequantise(self.cost))))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.centroids_text.size() + self.centroids.capacity() * 8
+        let d = x.len();
+        let (_, dist) = nearest(self.centroids, d, x);
+        self.sums.add(0, Summed::SquaredDistance { d }, dist)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
-    use datafusion::arrow::array::Float64Array;
+    use crate::centroids::format_centroids;
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{XorShift, blobs, columns, cuts, literal, session, shuffled, table};
+    use crate::test_plain::plain_cost;
+    use datafusion::arrow::array::{AsArray, Float64Array};
+    use datafusion::logical_expr::Accumulator;
+    use std::sync::Arc;
+
+    type KmeansCostAccumulator = KmeansAccumulator<Cost>;
 
     fn update(
         acc: &mut KmeansCostAccumulator,
@@ -246,22 +125,6 @@ mod tests {
         }
     }
 
-    fn merge_all(
-        accs: &mut [KmeansCostAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansCostAccumulator> {
-        let mut fin = KmeansCostAccumulator::default();
-        for &i in order {
-            let arrays: Vec<ArrayRef> = accs[i]
-                .state()?
-                .iter()
-                .map(|s| s.to_array())
-                .collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
     #[test]
     fn merge_of_any_split_equals_single_pass() -> Result<()> {
         let mut rng = XorShift::new(3);
@@ -277,19 +140,14 @@ mod tests {
         let want = value(&mut single);
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.extend([0, n]);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<_> = (0..parts)
                 .map(|_| KmeansCostAccumulator::default())
                 .collect();
             for p in 0..parts {
                 update(&mut accs[p], &text, &points, d, cuts[p], cuts[p + 1])?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = value(&mut merge_all(&mut accs, &order)?);
             assert_eq!(
                 got.to_bits(),
@@ -299,10 +157,7 @@ mod tests {
         }
         // And the plain f64 cost agrees to the fixed-point resolution.
         let centroids = crate::parse_centroids(&text, d).expect("valid");
-        let plain: f64 = (0..n)
-            .filter(|i| !is_null_row(*i, 9))
-            .map(|i| nearest(&centroids, d, &points[i * d..i * d + d]).1)
-            .sum();
+        let plain = plain_cost(&points, d, &centroids, 9);
         assert!((want - plain).abs() <= 1e-9 * plain, "{want} vs {plain}");
         Ok(())
     }
@@ -343,41 +198,20 @@ mod tests {
 
     #[tokio::test]
     async fn sql_cost_equals_step_cost_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::{Float64Type, Schema};
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
+        use datafusion::arrow::datatypes::Float64Type;
 
         let mut rng = XorShift::new(77);
         let (n, d) = (3000, 2);
         let points = blobs(&mut rng, n, d, 3);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 1000, 1001, 2500, n]
-            .windows(2)
-            .map(|w| {
-                Ok(vec![RecordBatch::try_new(
-                    schema.clone(),
-                    columns(&points, d, w[0], w[1], 9),
-                )?])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 1000, 1001, 2500, n], 9)?);
         let text = "-5.0,5.0,0.0,0.0,7.5,-2.0";
         let mut got = Vec::new();
         for target in [3, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
+            let sql = format!(
+                "SELECT kmeans_cost('{text}', x1, x2), kmeans_step('{text}', x1, x2) FROM t"
             );
-            ctx.register_udaf(kmeans_cost_udaf());
-            ctx.register_udaf(crate::kmeans_step_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
-            let sql =
-                format!("SELECT kmeans_cost('{text}', x, y), kmeans_step('{text}', x, y) FROM t");
             let batches = ctx.sql(&sql).await?.collect().await?;
             let cost = batches[0].column(0).as_primitive::<Float64Type>().value(0);
             let step = batches[0].column(1).as_list::<i32>().value(0);
@@ -391,7 +225,7 @@ mod tests {
             // No rows: 0.0.
             let empty = ctx
                 .sql(&format!(
-                    "SELECT kmeans_cost('{text}', x, y) FROM t WHERE x > 1e300"
+                    "SELECT kmeans_cost('{text}', x1, x2) FROM t WHERE x1 > 1e300"
                 ))
                 .await?
                 .collect()

@@ -17,22 +17,37 @@
 //! drawn; a NaN or infinite feature is an error. Leading arguments may arrive as scalars or
 //! as (constant) arrays.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArrayType};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_datafusion_err, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
-use crate::kmeans_common::{
-    Leading, coerce_args, constant_f64, constant_i64, constant_text, feature_columns,
-    for_each_valid_row, nearest, parse_centroids, sample_uniform,
-};
+use crate::args::{KmeansArgs, Leading};
+use crate::centroids::nearest;
+use crate::documentation::kmeans_doc;
+use crate::literal::{constant_f64, constant_i64};
+use crate::rows::for_each_valid_row;
+use crate::sample_draw::sample_uniform;
 
 const NAME: &str = "kmeans_sample";
+
+const ARGS: KmeansArgs = KmeansArgs {
+    func: NAME,
+    leading: &[
+        ("centroids", Leading::Text),
+        ("seed", Leading::Int64),
+        ("round", Leading::Int64),
+        ("l", Leading::Float64),
+        ("cost", Leading::Float64),
+        ("key", Leading::Text),
+    ],
+};
 
 /// The UDF struct holds only its signature: functions travel to Ballista executors by
 /// name, so centroids, seed, round, l and cost arrive as SQL literal arguments.
@@ -60,42 +75,25 @@ impl ScalarUDFImpl for KmeansSampleUdf {
 
     /// centroids and key stay strings, seed and round → Int64, l, cost and x → Float64.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_sample(centroids, seed, round, l, cost, key, x1, ..., xd)",
-            &[
-                ("centroids", Leading::Text),
-                ("seed", Leading::Int64),
-                ("round", Leading::Int64),
-                ("l", Leading::Float64),
-                ("cost", Leading::Float64),
-                ("key", Leading::Text),
-            ],
-            arg_types,
-        )
+        ARGS.coerce_types(arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Boolean)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [centroids, seed, round, l, cost, key, features @ ..] = args.args.as_slice() else {
-            return exec_err!(
-                "{NAME} expects (centroids, seed, round, l, cost, key, x1, ..., xd), got {} \
-                 argument(s)",
-                args.args.len()
-            );
+        let no_rows = || ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<bool>::new())));
+        let Some(call) = ARGS.read_scalar(&args)? else {
+            return Ok(no_rows());
         };
-        if features.is_empty() {
-            return exec_err!(
-                "{NAME} expects (centroids, seed, round, l, cost, key, x1, ..., xd) with \
-                 d >= 1, got d = 0"
-            );
-        }
-        let n = args.number_rows;
-        let d = features.len();
-        let text = constant_text(NAME, "centroids", centroids)?;
+        let [_, seed, round, l, cost, key] = call.leading else {
+            return exec_err!("{NAME}: expected six leading arguments");
+        };
         let (Some(seed), Some(round), Some(l), Some(cost)) = (
             constant_i64(NAME, "seed", seed)?,
             constant_i64(NAME, "round", round)?,
@@ -103,41 +101,29 @@ impl ScalarUDFImpl for KmeansSampleUdf {
             constant_f64(NAME, "cost", cost)?,
         ) else {
             // Constant arrays of zero rows.
-            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<
-                bool,
-            >::new(
-            )))));
+            return Ok(no_rows());
         };
-        if n == 0 {
-            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(Vec::<
-                bool,
-            >::new(
-            )))));
-        }
-        let centres = match parse_centroids(&text, d) {
-            Ok(c) => c,
-            Err(msg) => return exec_err!("{NAME}: {msg}"),
-        };
+        let n = args.number_rows;
         let mut out = vec![false; n];
         // No cost (every point is a candidate already), or a NaN: nothing to draw.
         if cost > 0.0 {
             let keys = key.to_array(n)?;
-            let (columns, _) = feature_columns(NAME, features, n)?;
+            let columns = &call.features;
             let draw = Draw {
-                centres: &centres,
+                centres: &call.centres,
                 seed,
                 round,
                 l,
                 cost,
             };
             match keys.data_type() {
-                DataType::Utf8 => draw.rows(keys.as_string::<i32>(), &columns, &mut out)?,
-                DataType::LargeUtf8 => draw.rows(keys.as_string::<i64>(), &columns, &mut out)?,
-                DataType::Utf8View => draw.rows(keys.as_string_view(), &columns, &mut out)?,
+                DataType::Utf8 => draw.rows(keys.as_string::<i32>(), columns, &mut out)?,
+                DataType::LargeUtf8 => draw.rows(keys.as_string::<i64>(), columns, &mut out)?,
+                DataType::Utf8View => draw.rows(keys.as_string_view(), columns, &mut out)?,
                 _ => {
                     let keys = cast(&keys, &DataType::Utf8)
                         .map_err(|e| exec_datafusion_err!("{NAME}: argument key: {e}"))?;
-                    draw.rows(keys.as_string::<i32>(), &columns, &mut out)?
+                    draw.rows(keys.as_string::<i32>(), columns, &mut out)?
                 }
             }
         }
@@ -146,6 +132,29 @@ impl ScalarUDFImpl for KmeansSampleUdf {
         ))
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `kmeans_sample`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    kmeans_doc(
+        &ARGS,
+        "Whether a row is drawn in one round of k-means|| initialisation: with probability \
+         min(1, l * dist / cost), dist the squared distance to the nearest candidate so far. \
+         The uniform draw is a pure function of (seed, round, key), so a row is drawn the \
+         same way on any machine, partitioning and batch size. cost <= 0 draws nothing; a \
+         NULL key or feature is never drawn; a NaN or infinite feature is an error.",
+        &[
+            "string literal of the candidates chosen so far, k*d comma-separated numbers, \
+             row-major",
+            "Int64 literal: the seed of the run",
+            "Int64 literal: the k-means|| round",
+            "Float64 literal: the oversampling factor",
+            "Float64 literal: the total cost of the candidates (kmeans_cost)",
+            "string: the key of the row (the customer id) the draw is a function of",
+        ],
+        "> SELECT customer_id FROM features\n  \
+         WHERE kmeans_sample('0.5,1.0,2.0', 42, 1, 20.0, 1234.5, customer_id, x, y, z);",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn kmeans_sample_udf() -> ScalarUDF {
@@ -188,8 +197,8 @@ impl Draw<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs};
+    use crate::centroids::format_centroids;
+    use crate::test_data::{XorShift, blobs};
     use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::datatypes::Field;
     use datafusion::common::ScalarValue;

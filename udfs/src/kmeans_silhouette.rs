@@ -24,116 +24,85 @@
 //!
 //! # State
 //!
-//! | position | field | Arrow type | meaning |
-//! |---|---|---|---|
-//! | 0 | `s_sum` | Binary | one little-endian `i128`: Σ s(x) in units of 2^-40 |
-//! | 1 | `n` | Int64 | rows counted |
-//!
-//! Merge rule: integer addition of both (the silhouette values, in [−1, 1], are summed in
-//! exact fixed point, see [`crate::kmeans_common`]), associative and commutative, so any
-//! split into partitions and any merge order give the same bits; a partition without rows
-//! emits (0, 0), the identity.
+//! The `ExactSums` of every k-means UDAF (see `state_bytes`) with one sum,
+//! Σ s(x) in units of 2^-40 (the silhouette values, in [−1, 1], are summed in exact fixed
+//! point, see [`crate::exact_sum`]), and one count, the rows scored. Merge rule: integer
+//! addition of both, associative and commutative, so any split into partitions and any
+//! merge order give the same bits; a partition without rows emits the empty state or
+//! (0, 0), the identity.
 
-use std::sync::Arc;
+use std::sync::LazyLock;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue, exec_datafusion_err};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::Documentation;
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, add_exact, add_i128s, coerce_args, dequantise,
-    for_each_valid_row, nearest, parse_centroids, parse_f64_list,
-};
+use crate::args::Leading;
+use crate::centroids::{nearest, parse_centroids, parse_f64_list};
+use crate::documentation::{CENTROIDS, kmeans_doc};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
+use crate::kmeans_udaf::{KmeansAggregate, Literals, kmeans_udaf};
+use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_silhouette";
 
-/// The UDAF struct holds only its signature: functions travel to Ballista executors by
-/// name, so centroids and stats arrive as SQL literal arguments.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KmeansSilhouetteUdaf {
-    signature: Signature,
-}
+kmeans_udaf!(Silhouette, kmeans_silhouette_udaf);
 
-impl Default for KmeansSilhouetteUdaf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl KmeansAggregate for Silhouette {
+    const NAME: &'static str = NAME;
 
-impl AggregateUDFImpl for KmeansSilhouetteUdaf {
-    fn name(&self) -> &str {
-        NAME
+    type Model = Clusters;
+
+    fn shape(_clusters: &Clusters, _d: usize) -> Shape {
+        Shape { sums: 1, counts: 1 }
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn update(clusters: &Clusters, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
+        let mut rows = SilhouetteRows { clusters, sums };
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
     }
 
-    /// centroids, stats → Utf8View (stored once per batch, not once per row); x → Float64.
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_silhouette(centroids, stats, x1, ..., xd)",
-            &[
-                ("centroids", Leading::ConstText),
-                ("stats", Leading::ConstText),
-            ],
-            arg_types,
-        )
+    /// Σ s(x) / n, or 0.0 without rows.
+    fn evaluate(sums: &ExactSums) -> ScalarValue {
+        let n = sums.counts().first().copied().unwrap_or(0);
+        let mean = if n == 0 {
+            0.0
+        } else {
+            sums.value(0) / n as f64
+        };
+        ScalarValue::Float64(Some(mean))
     }
 
-    /// Must match what `evaluate` returns.
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
+    // Never NULL: no rows give 0.0 (the default `empty_value`).
 
-    /// Never NULL: no rows give 0.0.
-    fn is_nullable(&self) -> bool {
-        false
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Silhouette::ARGS,
+                "The mean silhouette of a k-means clustering with squared Euclidean distance, \
+                 exact in O(n*k) as Spark ML's ClusteringEvaluator computes it: each row is \
+                 scored against its nearest centre's cluster and the nearest other cluster \
+                 from per-cluster statistics. 0.0 without rows or with fewer than two \
+                 non-empty clusters.",
+                &[
+                    CENTROIDS,
+                    "string literal of k*(d+2) numbers: per cluster, in centre order, its row \
+                     count, its d coordinate sums and its sum of squared norms (kmeans_step's \
+                     result for the same centroids and rows, regrouped)",
+                ],
+                "> SELECT kmeans_silhouette('1.0,10.0', '2.0,2.0,4.0,1.0,10.0,100.0', x)\n  \
+                 FROM (VALUES (0.0), (2.0), (10.0)) t(x);\n\
+                 0.6325",
+            )
+        });
+        &DOC
     }
-
-    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(Some(0.0)))
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansSilhouetteAccumulator>::default())
-    }
-
-    /// The intermediate state, in the order `state()` emits it.
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![
-            Arc::new(Field::new(
-                format_state_name(args.name, "s_sum"),
-                DataType::Binary,
-                true,
-            )),
-            Arc::new(Field::new(
-                format_state_name(args.name, "n"),
-                DataType::Int64,
-                true,
-            )),
-        ])
-    }
-}
-
-/// The SQL function, ready to register.
-pub fn kmeans_silhouette_udaf() -> AggregateUDF {
-    AggregateUDF::from(KmeansSilhouetteUdaf::default())
 }
 
 /// The clustering the rows are scored against, parsed once per accumulator.
 #[derive(Debug, Default)]
-struct Clusters {
-    d: usize,
+pub(crate) struct Clusters {
     /// k*d, row-major.
     centroids: Vec<f64>,
     /// n_C per cluster.
@@ -146,11 +115,17 @@ struct Clusters {
     scorable: bool,
 }
 
-impl Clusters {
-    fn parse(centroids_text: &str, stats_text: &str, d: usize) -> Result<Self, String> {
-        let centroids = parse_centroids(centroids_text, d)?;
+impl Literals for Clusters {
+    const LEADING: &'static [(&'static str, Leading)] = &[
+        ("centroids", Leading::ConstText),
+        ("stats", Leading::ConstText),
+    ];
+
+    /// Parses the centroids and the stats.
+    fn parse(texts: &[&str], d: usize) -> Result<Self, String> {
+        let centroids = parse_centroids(texts[0], d)?;
         let k = centroids.len() / d;
-        let stats = parse_f64_list("stats", stats_text)?;
+        let stats = parse_f64_list("stats", texts[1])?;
         if stats.len() != k * (d + 2) {
             return Err(format!(
                 "stats has {} values, expected k*(d+2) = {k}*({d}+2) = {} (per cluster: \
@@ -180,7 +155,6 @@ impl Clusters {
         }
         let scorable = counts.iter().filter(|n| **n > 0.0).count() >= 2;
         Ok(Self {
-            d,
             centroids,
             counts,
             means,
@@ -189,6 +163,16 @@ impl Clusters {
         })
     }
 
+    fn size(&self) -> usize {
+        (self.centroids.capacity()
+            + self.counts.capacity()
+            + self.means.capacity()
+            + self.spread.capacity())
+            * 8
+    }
+}
+
+impl Clusters {
     /// D(x, C), clamped at 0.
     #[inline(always)]
     fn mean_sq_dist(&self, c: usize, x: &[f64]) -> f64 {
@@ -232,12 +216,12 @@ impl Clusters {
 
 /// Why a row could not be scored.
 enum RowError {
-    Unsummable(crate::kmeans_common::Unsummable),
+    Unsummable(Unsummable),
     EmptyOwnCluster(usize),
 }
 
-impl From<crate::kmeans_common::Unsummable> for RowError {
-    fn from(e: crate::kmeans_common::Unsummable) -> Self {
+impl From<Unsummable> for RowError {
+    fn from(e: Unsummable) -> Self {
         Self::Unsummable(e)
     }
 }
@@ -257,8 +241,7 @@ impl RowError {
 /// The per-row work of `update_batch`: add s(x) and count the row.
 struct SilhouetteRows<'a> {
     clusters: &'a Clusters,
-    s_sum: &'a mut i128,
-    n: &'a mut i64,
+    sums: &'a mut ExactSums,
 }
 
 impl RowSink for SilhouetteRows<'_> {
@@ -267,171 +250,24 @@ impl RowSink for SilhouetteRows<'_> {
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), RowError> {
         let s = self.clusters.silhouette(x)?;
-        add_exact(self.s_sum, "silhouette", s)?;
-        *self.n += 1;
+        self.sums.add(0, Summed::Silhouette, s)?;
+        self.sums.count(0);
         Ok(())
-    }
-}
-
-/// The exact sum of silhouette values of the rows of one group.
-#[derive(Debug, Default)]
-pub struct KmeansSilhouetteAccumulator {
-    centroids_text: ConstantText,
-    stats_text: ConstantText,
-    clusters: Option<Clusters>,
-    s_sum: i128,
-    n: i64,
-}
-
-impl KmeansSilhouetteAccumulator {
-    /// Parses the leading literals on the first batch and checks them on later ones.
-    fn learn(&mut self, centroids: &ArrayRef, stats: &ArrayRef, d: usize) -> Result<()> {
-        let new_centroids = self
-            .centroids_text
-            .observe(NAME, "centroids", centroids)?
-            .is_some();
-        let new_stats = self.stats_text.observe(NAME, "stats", stats)?.is_some();
-        if !(new_centroids || new_stats) {
-            return Ok(());
-        }
-        let (Some(c), Some(s)) = (self.centroids_text.text(), self.stats_text.text()) else {
-            return Ok(());
-        };
-        match Clusters::parse(c, s, d) {
-            Ok(clusters) => {
-                self.clusters = Some(clusters);
-                Ok(())
-            }
-            Err(msg) => {
-                self.centroids_text.forget();
-                self.stats_text.forget();
-                exec_err!("{NAME}: {msg}")
-            }
-        }
-    }
-}
-
-impl Accumulator for KmeansSilhouetteAccumulator {
-    /// Called with the argument arrays of each input batch: `values[0]` and `values[1]`
-    /// the centroids and stats literals broadcast to the batch, then the feature columns.
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [centroids, stats, features @ ..] = values else {
-            return exec_err!(
-                "{NAME} expects (centroids, stats, x1, ..., xd), got {} argument(s)",
-                values.len()
-            );
-        };
-        if features.is_empty() {
-            return exec_err!(
-                "{NAME} expects (centroids, stats, x1, ..., xd) with d >= 1, got d = 0"
-            );
-        }
-        let d = features.len();
-        self.learn(centroids, stats, d)?;
-        if centroids.is_empty() {
-            return Ok(());
-        }
-        let Some(clusters) = &self.clusters else {
-            return exec_err!("{NAME}: centroids and stats were not read");
-        };
-        if clusters.d != d {
-            return exec_err!(
-                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
-                clusters.d
-            );
-        }
-        let mut rows = SilhouetteRows {
-            clusters,
-            s_sum: &mut self.s_sum,
-            n: &mut self.n,
-        };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(RowError::into_error)
-    }
-
-    /// The intermediate state, passed between execution stages: (Σ s exact, n).
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![
-            ScalarValue::Binary(Some(self.s_sum.to_le_bytes().to_vec())),
-            ScalarValue::Int64(Some(self.n)),
-        ])
-    }
-
-    /// Adds the states produced by `state()` of other accumulators, one per row.
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [s_sum, n] = states else {
-            return exec_err!("{NAME} expects two state arrays, got {}", states.len());
-        };
-        let (Some(s_sum), Some(n)) = (
-            s_sum.as_binary_opt::<i32>(),
-            n.as_primitive_opt::<Int64Type>(),
-        ) else {
-            return exec_err!("{NAME} expects (Binary, Int64) state arrays");
-        };
-        for i in 0..n.len() {
-            if n.is_null(i) || s_sum.is_null(i) {
-                continue;
-            }
-            let bytes = s_sum.value(i);
-            let mut s = [0i128];
-            if !bytes.is_empty() && add_i128s(&mut s, bytes).is_none() {
-                return exec_err!("{NAME}: malformed state of {} bytes", bytes.len());
-            }
-            match (self.s_sum.checked_add(s[0]), self.n.checked_add(n.value(i))) {
-                (Some(a), Some(b)) => (self.s_sum, self.n) = (a, b),
-                _ => return exec_err!("{NAME}: the exact sums overflow"),
-            }
-        }
-        Ok(())
-    }
-
-    /// The final value: must have the type `return_type` declares.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mean = if self.n == 0 {
-            0.0
-        } else {
-            dequantise(self.s_sum) / self.n as f64
-        };
-        Ok(ScalarValue::Float64(Some(mean)))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.centroids_text.size()
-            + self.stats_text.size()
-            + self.clusters.as_ref().map_or(0, |c| {
-                (c.centroids.capacity()
-                    + c.counts.capacity()
-                    + c.means.capacity()
-                    + c.spread.capacity())
-                    * 8
-            })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::format_centroids;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
-    use datafusion::arrow::array::Float64Array;
+    use crate::centroids::format_centroids;
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{XorShift, blobs, columns, cuts, literal, session, shuffled, table};
+    use crate::test_plain::{direct_silhouette, stats_text};
+    use datafusion::arrow::array::{AsArray, Float64Array};
+    use datafusion::logical_expr::Accumulator;
+    use std::sync::Arc;
 
-    /// The stats literal from per-cluster (count, sums, ssq) computed by a plain loop over
-    /// the non-NULL rows.
-    fn stats_text(points: &[f64], d: usize, centroids: &[f64], null_every: usize) -> String {
-        let k = centroids.len() / d;
-        let mut stats = vec![0.0; k * (d + 2)];
-        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
-            let x = &points[i * d..i * d + d];
-            let (c, _) = nearest(centroids, d, x);
-            let block = &mut stats[c * (d + 2)..(c + 1) * (d + 2)];
-            block[0] += 1.0;
-            for j in 0..d {
-                block[1 + j] += x[j];
-            }
-            block[d + 1] += x.iter().map(|v| v * v).sum::<f64>();
-        }
-        format_centroids(&stats)
-    }
+    type KmeansSilhouetteAccumulator = KmeansAccumulator<Silhouette>;
 
     #[allow(clippy::too_many_arguments)]
     fn update(
@@ -454,59 +290,6 @@ mod tests {
             Ok(ScalarValue::Float64(Some(v))) => v,
             other => panic!("unexpected {other:?}"),
         }
-    }
-
-    fn merge_all(
-        accs: &mut [KmeansSilhouetteAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansSilhouetteAccumulator> {
-        let mut fin = KmeansSilhouetteAccumulator::default();
-        for &i in order {
-            let arrays: Vec<ArrayRef> = accs[i]
-                .state()?
-                .iter()
-                .map(|s| s.to_array())
-                .collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
-    /// The O(n²) definition: squared Euclidean distances, a(i) the mean over the other rows
-    /// of i's cluster, b(i) the smallest mean over another non-empty cluster.
-    fn direct_silhouette(points: &[f64], d: usize, centroids: &[f64]) -> f64 {
-        let n = points.len() / d;
-        let row = |i: usize| &points[i * d..i * d + d];
-        let label: Vec<usize> = (0..n).map(|i| nearest(centroids, d, row(i)).0).collect();
-        let k = centroids.len() / d;
-        let mut total = 0.0;
-        for i in 0..n {
-            let mut sum = vec![0.0; k];
-            let mut cnt = vec![0usize; k];
-            for j in 0..n {
-                if j == i {
-                    continue;
-                }
-                let dist: f64 = row(i)
-                    .iter()
-                    .zip(row(j))
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                sum[label[j]] += dist;
-                cnt[label[j]] += 1;
-            }
-            let own = label[i];
-            if cnt[own] == 0 {
-                continue; // a singleton: s = 0
-            }
-            let a = sum[own] / cnt[own] as f64;
-            let b = (0..k)
-                .filter(|c| *c != own && cnt[*c] > 0)
-                .map(|c| sum[c] / cnt[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            total += (b - a) / a.max(b);
-        }
-        total / n as f64
     }
 
     #[test]
@@ -564,9 +347,7 @@ mod tests {
         let want = value(&mut single);
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.extend([0, n]);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<_> = (0..parts)
                 .map(|_| KmeansSilhouetteAccumulator::default())
                 .collect();
@@ -582,10 +363,7 @@ mod tests {
                     6,
                 )?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = value(&mut merge_all(&mut accs, &order)?);
             assert_eq!(
                 got.to_bits(),
@@ -705,10 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn sql_silhouette_is_the_same_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::{Float64Type, Schema};
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
+        use datafusion::arrow::datatypes::Float64Type;
 
         let mut rng = XorShift::new(1234);
         let (n, d) = (1200, 2);
@@ -718,30 +493,12 @@ mod tests {
             .collect();
         let text = format_centroids(&centroids);
         let stats = stats_text(&points, d, &centroids, 10);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 300, 301, 900, n]
-            .windows(2)
-            .map(|w| {
-                Ok(vec![RecordBatch::try_new(
-                    schema.clone(),
-                    columns(&points, d, w[0], w[1], 10),
-                )?])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 300, 301, 900, n], 10)?);
         let mut got = Vec::new();
         for target in [4, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
-            );
-            ctx.register_udaf(kmeans_silhouette_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
-            let sql = format!("SELECT kmeans_silhouette('{text}', '{stats}', x, y) FROM t");
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
+            let sql = format!("SELECT kmeans_silhouette('{text}', '{stats}', x1, x2) FROM t");
             let batches = ctx.sql(&sql).await?.collect().await?;
             got.push(batches[0].column(0).as_primitive::<Float64Type>().value(0));
         }

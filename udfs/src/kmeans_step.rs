@@ -27,366 +27,158 @@
 //!
 //! # State
 //!
-//! All sums are exact fixed-point `i128` in units of 2^-40 (see [`crate::kmeans_common`]);
-//! every state field is `Binary`, little-endian:
+//! The `ExactSums` of every k-means UDAF (one versioned `Binary` field, see
+//! `state_bytes`; sums in units of 2^-40, see [`crate::exact_sum`]), of shape
+//! k*d + k + 1 sums and k counts:
 //!
-//! | position | field | Arrow type | meaning |
-//! |---|---|---|---|
-//! | 0 | `sums` | Binary | k*d `i128`, per-centre coordinate sums, row-major |
-//! | 1 | `counts` | Binary | k `i64`, per-centre row counts |
-//! | 2 | `sq_norms` | Binary | k `i128`, per-centre sums of ‖x‖² |
-//! | 3 | `cost` | Binary | one `i128`, Σ min_c ‖x − c‖² |
+//! | sums | meaning |
+//! |---|---|
+//! | [0, k*d) | per-centre coordinate sums, row-major |
+//! | [k*d, k*d+k) | per-centre sums of ‖x‖² |
+//! | k*d+k | Σ min_c ‖x − c‖² |
 //!
-//! k is `counts`' length / 8 and d is `sums`' length / (16 k). An accumulator that has not
-//! learned k (no batch and no state seen) emits four empty binaries.
-//!
-//! Merge rule: element-wise integer addition; an empty state is skipped, and an
-//! accumulator that has not learned k adopts the shape of the first non-empty state. Integer
-//! addition is associative and commutative, so any split into partitions and any merge
-//! order give the same bits; an empty state (no rows, or k unknown) is the identity.
+//! and the counts are the per-centre row counts. Merge rule: element-wise integer
+//! addition, associative and commutative, so any split into partitions and any merge order
+//! give the same bits; an empty state (no rows, or k unknown) is the identity, and an
+//! accumulator that has not learned k adopts the shape of the first non-empty state.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::array::{ArrayRef, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::Documentation;
 
-use crate::kmeans_common::{
-    ConstantText, Leading, RowSink, Unsummable, add_exact, add_i64s, add_i128s, coerce_args,
-    dequantise, for_each_valid_row, nearest, parse_centroids, put_i64s, put_i128s, squared_norm,
-};
+use crate::centroids::{nearest, squared_norm};
+use crate::documentation::{CENTROIDS, kmeans_doc};
+use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
+use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
+use crate::rows::{RowSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_step";
 
-/// The UDAF struct holds only its signature: functions travel to Ballista executors by
-/// name, so the centroids arrive as a SQL literal argument.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KmeansStepUdaf {
-    signature: Signature,
-}
-
-impl Default for KmeansStepUdaf {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+kmeans_udaf!(Step, kmeans_step_udaf);
 
 /// `List(Float64)` with nullable items, the type `evaluate` returns.
 fn list_of_f64() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
 }
 
-impl AggregateUDFImpl for KmeansStepUdaf {
-    fn name(&self) -> &str {
-        NAME
-    }
+impl KmeansAggregate for Step {
+    const NAME: &'static str = NAME;
 
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
+    /// The centroids, k*d row-major.
+    type Model = Vec<f64>;
 
-    /// centroids → Utf8View (stored once per batch, not once per row); x → Float64.
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_args(
-            NAME,
-            "kmeans_step(centroids, x1, ..., xd)",
-            &[("centroids", Leading::ConstText)],
-            arg_types,
-        )
-    }
-
-    /// Must match what `evaluate` returns.
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(list_of_f64())
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansStepAccumulator>::default())
-    }
-
-    /// The intermediate state passed between the partial and the final aggregation, in the
-    /// order `state()` emits it (see the table in the module docs).
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(["sums", "counts", "sq_norms", "cost"]
-            .into_iter()
-            .map(|f| {
-                Arc::new(Field::new(
-                    format_state_name(args.name, f),
-                    DataType::Binary,
-                    true,
-                ))
-            })
-            .collect())
-    }
-}
-
-/// The SQL function, ready to register.
-pub fn kmeans_step_udaf() -> AggregateUDF {
-    AggregateUDF::from(KmeansStepUdaf::default())
-}
-
-/// The exact per-centre sums of one partition (or of merged partitions).
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct StepSums {
-    /// 0 until learned from the centroids or from a merged state.
-    k: usize,
-    d: usize,
-    sums: Vec<i128>,
-    counts: Vec<i64>,
-    sq_norms: Vec<i128>,
-    cost: i128,
-}
-
-impl StepSums {
-    /// Sets the shape if unknown; errors if a different shape is already known.
-    fn learn_shape(&mut self, k: usize, d: usize) -> Result<()> {
-        if self.k == 0 {
-            *self = Self {
-                k,
-                d,
-                sums: vec![0; k * d],
-                counts: vec![0; k],
-                sq_norms: vec![0; k],
-                cost: 0,
-            };
-            Ok(())
-        } else if (self.k, self.d) != (k, d) {
-            exec_err!(
-                "{NAME}: cannot combine k = {k}, d = {d} with k = {}, d = {} (different \
-                 centroids or feature counts in one query?)",
-                self.k,
-                self.d
-            )
-        } else {
-            Ok(())
+    fn shape(centroids: &Self::Model, d: usize) -> Shape {
+        let k = centroids.len() / d;
+        Shape {
+            sums: k * d + k + 1,
+            counts: k,
         }
     }
 
-    /// Adds one row `x`, nearest to centre `best` at squared distance `dist`.
-    #[inline(always)]
-    fn add_row(&mut self, best: usize, dist: f64, x: &[f64]) -> Result<(), Unsummable> {
-        let d = x.len();
-        let sums = &mut self.sums[best * d..best * d + d];
-        for (s, v) in sums.iter_mut().zip(x) {
-            add_exact(s, "coordinate", *v)?;
-        }
-        add_exact(&mut self.sq_norms[best], "squared norm", squared_norm(x))?;
-        self.counts[best] += 1;
-        add_exact(&mut self.cost, "squared distance", dist)?;
-        Ok(())
-    }
-
-    /// The four state fields; empty binaries while k is unknown.
-    fn to_state(&self) -> Vec<ScalarValue> {
-        let mut sums = Vec::with_capacity(self.sums.len() * 16);
-        put_i128s(&mut sums, &self.sums);
-        let mut counts = Vec::with_capacity(self.counts.len() * 8);
-        put_i64s(&mut counts, &self.counts);
-        let mut sq_norms = Vec::with_capacity(self.sq_norms.len() * 16);
-        put_i128s(&mut sq_norms, &self.sq_norms);
-        let cost = if self.k == 0 {
-            Vec::new()
-        } else {
-            self.cost.to_le_bytes().to_vec()
+    fn update(centroids: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
+        let kd = centroids.len();
+        let mut rows = StepRows {
+            centroids,
+            sq_norms: kd,
+            cost: kd + kd / features.len(),
+            sums,
         };
-        [sums, counts, sq_norms, cost]
-            .into_iter()
-            .map(|b| ScalarValue::Binary(Some(b)))
-            .collect()
+        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
     }
 
-    /// Adds one encoded state (see the module docs); empty is the identity.
-    fn merge_encoded(
-        &mut self,
-        sums: &[u8],
-        counts: &[u8],
-        sq_norms: &[u8],
-        cost: &[u8],
-    ) -> Result<()> {
-        let malformed = || {
-            exec_err!(
-                "{NAME}: malformed state ({} + {} + {} + {} bytes); were the partial and final \
-                 aggregations run by different rfmseg versions?",
-                sums.len(),
-                counts.len(),
-                sq_norms.len(),
-                cost.len()
-            )
-        };
-        if counts.is_empty() {
-            if sums.is_empty() && sq_norms.is_empty() && cost.is_empty() {
-                return Ok(());
-            }
-            return malformed();
-        }
-        let k = counts.len() / 8;
-        if !counts.len().is_multiple_of(8) || sums.is_empty() || !sums.len().is_multiple_of(16 * k)
-        {
-            return malformed();
-        }
-        let d = sums.len() / (16 * k);
-        if sq_norms.len() != 16 * k || cost.len() != 16 {
-            return malformed();
-        }
-        self.learn_shape(k, d)?;
-        let mut c = [0i128];
-        let ok = add_i128s(&mut self.sums, sums)
-            .and_then(|_| add_i64s(&mut self.counts, counts))
-            .and_then(|_| add_i128s(&mut self.sq_norms, sq_norms))
-            .and_then(|_| add_i128s(&mut c, cost))
-            .and_then(|_| {
-                self.cost = self.cost.checked_add(c[0])?;
-                Some(())
-            });
-        match ok {
-            Some(()) => Ok(()),
-            None => exec_err!("{NAME}: a state does not fit its shape or overflows the exact sums"),
-        }
+    fn return_type() -> DataType {
+        list_of_f64()
+    }
+
+    /// NULL while no partition read the centroids.
+    fn empty_value() -> Option<ScalarValue> {
+        None
     }
 
     /// The result list (see the module docs), or NULL while k is unknown.
-    fn to_result(&self) -> ScalarValue {
-        if self.k == 0 {
+    fn evaluate(sums: &ExactSums) -> ScalarValue {
+        let Some(shape) = sums.shape() else {
             return ScalarValue::new_null_list(DataType::Float64, true, 1);
-        }
-        let mut out = Vec::with_capacity(self.k * self.d + 2 * self.k + 1);
-        out.extend(self.sums.iter().map(|s| dequantise(*s)));
-        out.extend(self.counts.iter().map(|n| *n as f64));
-        out.extend(self.sq_norms.iter().map(|s| dequantise(*s)));
-        out.push(dequantise(self.cost));
+        };
+        let (k, cost) = (shape.counts, shape.sums - 1);
+        let mut out = Vec::with_capacity(shape.sums + k);
+        out.extend((0..cost - k).map(|i| sums.value(i)));
+        out.extend(sums.counts().iter().map(|n| *n as f64));
+        out.extend((cost - k..=cost).map(|i| sums.value(i)));
         let values: ArrayRef = Arc::new(Float64Array::from(out));
         SingleRowListArrayBuilder::new(values).build_list_scalar()
     }
 
-    fn size(&self) -> usize {
-        self.sums.capacity() * 16 + self.counts.capacity() * 8 + self.sq_norms.capacity() * 16
+    fn documentation() -> &'static Documentation {
+        static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+            kmeans_doc(
+                &Step::ARGS,
+                "One Lloyd iteration of k-means in one aggregate pass. Each row goes to its \
+                 nearest centre (squared Euclidean distance, ties to the lowest index); the \
+                 result is a list of k*d + 2k + 1 Float64: the per-centre coordinate sums \
+                 (row-major), the per-centre row counts, the per-centre sums of squared norms, \
+                 then the total cost (WCSS). The sums are exact (fixed point at 2^-40), so any \
+                 partitioning gives the same bits; zeros without rows, NULL if no partition \
+                 read the centroids.",
+                &[CENTROIDS],
+                "> SELECT kmeans_step('0.0,0.0,10.0,0.0', x, y)\n  \
+                 FROM (VALUES (1.0, 1.0), (-1.0, 0.0), (9.0, 0.0), (5.0, 0.0)) t(x, y);\n\
+                 [5.0, 1.0, 9.0, 0.0, 3.0, 1.0, 28.0, 81.0, 29.0]",
+            )
+        });
+        &DOC
     }
 }
 
 /// The per-row work of `update_batch`: nearest centre, then add the row to its sums.
 struct StepRows<'a> {
     centroids: &'a [f64],
-    sums: &'a mut StepSums,
+    /// Where the sums of squared norms start (k*d) and where the cost is (k*d + k).
+    sq_norms: usize,
+    cost: usize,
+    sums: &'a mut ExactSums,
 }
 
 impl RowSink for StepRows<'_> {
     type Error = Unsummable;
 
+    /// Adds row `x` to the sums of its nearest centre and to the cost.
     #[inline(always)]
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
-        let (best, dist) = nearest(self.centroids, x.len(), x);
-        self.sums.add_row(best, dist, x)
-    }
-}
-
-/// One Lloyd iteration's exact sums over the rows of one group.
-#[derive(Debug, Default)]
-pub struct KmeansStepAccumulator {
-    centroids_text: ConstantText,
-    /// k*d, row-major; empty until the first batch.
-    centroids: Vec<f64>,
-    sums: StepSums,
-}
-
-impl Accumulator for KmeansStepAccumulator {
-    /// Called with the argument arrays of each input batch: `values[0]` the centroids
-    /// literal broadcast to the batch, `values[1..]` the feature columns.
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [centroids, features @ ..] = values else {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd), got no arguments");
-        };
-        if features.is_empty() {
-            return exec_err!("{NAME} expects (centroids, x1, ..., xd) with d >= 1, got d = 0");
-        }
-        let d = features.len();
-        if let Some(text) = self.centroids_text.observe(NAME, "centroids", centroids)? {
-            let parsed = parse_centroids(text, d);
-            match parsed {
-                Ok(p) => {
-                    self.sums.learn_shape(p.len() / d, d)?;
-                    self.centroids = p;
-                }
-                Err(msg) => {
-                    self.centroids_text.forget();
-                    return exec_err!("{NAME}: {msg}");
-                }
-            }
-        }
-        if centroids.is_empty() {
-            return Ok(());
-        }
-        if self.sums.d != d || self.centroids.len() != self.sums.k * d {
-            return exec_err!(
-                "{NAME}: this batch has d = {d} feature columns, earlier ones had d = {}",
-                self.sums.d
-            );
-        }
-        let mut rows = StepRows {
-            centroids: &self.centroids,
-            sums: &mut self.sums,
-        };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
-    }
-
-    /// The intermediate state, passed between execution stages (see the module docs).
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self.sums.to_state())
-    }
-
-    /// Adds states produced by `state()` of other accumulators, one per row.
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [sums, counts, sq_norms, cost] = states else {
-            return exec_err!("{NAME} expects four state arrays, got {}", states.len());
-        };
-        let (Some(sums), Some(counts), Some(sq_norms), Some(cost)) = (
-            sums.as_binary_opt::<i32>(),
-            counts.as_binary_opt::<i32>(),
-            sq_norms.as_binary_opt::<i32>(),
-            cost.as_binary_opt::<i32>(),
-        ) else {
-            return exec_err!("{NAME} expects Binary state arrays");
-        };
-        for i in 0..counts.len() {
-            if counts.is_null(i) {
-                continue;
-            }
-            self.sums.merge_encoded(
-                sums.value(i),
-                counts.value(i),
-                sq_norms.value(i),
-                cost.value(i),
-            )?;
-        }
+        let d = x.len();
+        let (best, dist) = nearest(self.centroids, d, x);
+        self.sums.add_all(best * d, Summed::Coordinate, x)?;
+        self.sums.add(
+            self.sq_norms + best,
+            Summed::SquaredNorm { d },
+            squared_norm(x),
+        )?;
+        self.sums.count(best);
+        self.sums
+            .add(self.cost, Summed::SquaredDistance { d }, dist)?;
         Ok(())
-    }
-
-    /// The final value: must have the type `return_type` declares.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(self.sums.to_result())
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.centroids_text.size()
-            + self.centroids.capacity() * 8
-            + self.sums.size()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kmeans_common::test_support::{XorShift, blobs, columns, is_null_row, literal};
-    use crate::kmeans_common::{FRAC_BITS, format_centroids, nearest};
+    use crate::centroids::format_centroids;
+    use crate::exact_sum::FRAC_BITS;
+    use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
+    use crate::test_data::{
+        XorShift, blobs, columns, cuts, explain, is_null_row, literal, session, shuffled, table,
+    };
+    use crate::test_plain::{assert_close, plain_lloyd_step};
+    use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Float64Type;
+    use datafusion::logical_expr::Accumulator;
+
+    type KmeansStepAccumulator = KmeansAccumulator<Step>;
 
     fn new_acc() -> KmeansStepAccumulator {
         KmeansStepAccumulator::default()
@@ -420,21 +212,6 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
-    /// Merges the states of `accs` into a fresh accumulator, in the given order.
-    fn merge_all(
-        accs: &mut [KmeansStepAccumulator],
-        order: &[usize],
-    ) -> Result<KmeansStepAccumulator> {
-        let mut fin = new_acc();
-        for &i in order {
-            let state = accs[i].state()?;
-            let arrays: Vec<ArrayRef> =
-                state.iter().map(|s| s.to_array()).collect::<Result<_>>()?;
-            fin.merge_batch(&arrays)?;
-        }
-        Ok(fin)
-    }
-
     /// An update past the i128 range is an error, as a merge past it is: debug builds would
     /// panic and release builds wrap silently with an unchecked `+=`.
     #[test]
@@ -442,8 +219,8 @@ mod tests {
         let text = format_centroids(&[0.0, 0.0]);
         let mut acc = new_acc();
         update(&mut acc, &text, &[1.0, 1.0], 2, 0, 1, 0)?;
-        let before = acc.sums.sums.clone();
-        acc.sums.sums[0] = i128::MAX - 1;
+        let before = acc.sums.sums().to_vec();
+        acc.sums.sums_mut()[0] = i128::MAX - 1;
         let err = update(&mut acc, &text, &[1.0, 1.0], 2, 0, 1, 0)
             .unwrap_err()
             .to_string();
@@ -451,7 +228,7 @@ mod tests {
             err.contains("kmeans_step: adding coordinate 1.0 overflows the exact sum"),
             "{err}"
         );
-        assert_eq!(acc.sums.sums[0], i128::MAX - 1, "not wrapped");
+        assert_eq!(acc.sums.sums()[0], i128::MAX - 1, "not wrapped");
         assert_eq!(before[0], 1i128 << FRAC_BITS);
         Ok(())
     }
@@ -471,10 +248,7 @@ mod tests {
         for trial in 0..20 {
             let parts = 1 + rng.below(16);
             // Random cut points, possibly equal (empty partitions).
-            let mut cuts: Vec<usize> = (0..parts - 1).map(|_| rng.below(n + 1)).collect();
-            cuts.push(0);
-            cuts.push(n);
-            cuts.sort_unstable();
+            let cuts = cuts(&mut rng, n, parts);
             let mut accs: Vec<KmeansStepAccumulator> = (0..parts).map(|_| new_acc()).collect();
             for p in 0..parts {
                 let (lo, hi) = (cuts[p], cuts[p + 1]);
@@ -483,10 +257,7 @@ mod tests {
                 update(&mut accs[p], &text, &points, d, lo, mid, 7)?;
                 update(&mut accs[p], &text, &points, d, mid, hi, 7)?;
             }
-            let mut order: Vec<usize> = (0..parts).collect();
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
+            let order = shuffled(&mut rng, parts);
             let got = result_values(&merge_all(&mut accs, &order)?.evaluate()?).expect("rows seen");
             assert_eq!(bits(&got), bits(&want), "trial {trial}, {parts} partitions");
         }
@@ -532,54 +303,6 @@ mod tests {
             ScalarValue::new_null_list(DataType::Float64, true, 1)
         );
         Ok(())
-    }
-
-    /// One Lloyd step the plain way, over the rows not made NULL: f64 sums in row order.
-    fn plain_lloyd_step(
-        points: &[f64],
-        d: usize,
-        centroids: &[f64],
-        null_every: usize,
-    ) -> Vec<f64> {
-        let k = centroids.len() / d;
-        let mut sums = vec![0.0; k * d];
-        let mut counts = vec![0.0; k];
-        let mut ssq = vec![0.0; k];
-        let mut cost = 0.0;
-        for i in (0..points.len() / d).filter(|i| !is_null_row(*i, null_every)) {
-            let x = &points[i * d..i * d + d];
-            let mut best = 0;
-            let mut best_dist = f64::INFINITY;
-            for c in 0..k {
-                let dist: f64 = (0..d).map(|j| (x[j] - centroids[c * d + j]).powi(2)).sum();
-                if dist < best_dist {
-                    best = c;
-                    best_dist = dist;
-                }
-            }
-            for j in 0..d {
-                sums[best * d + j] += x[j];
-            }
-            counts[best] += 1.0;
-            ssq[best] += x.iter().map(|v| v * v).sum::<f64>();
-            cost += best_dist;
-        }
-        let mut out = sums;
-        out.extend(&counts);
-        out.extend(&ssq);
-        out.push(cost);
-        out
-    }
-
-    /// `got` equals the plain f64 values to 1e-9 relative (the UDAF sums exactly at 2^-40).
-    fn assert_close(got: &[f64], want: &[f64]) {
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-                "position {i}: got {g}, plain loop {w}"
-            );
-        }
     }
 
     #[test]
@@ -708,6 +431,30 @@ mod tests {
         assert_eq!(got, vec![6e7, 2.0, 1.8e15, 1.8e15]);
     }
 
+    /// Features past the range limit of the fixed-point sums (2^26/√d, about 3.9e7 at
+    /// d = 3): the squared norm leaves the exact range and the error names the limit.
+    #[test]
+    fn a_row_past_the_feature_range_limit_is_an_error_naming_it() {
+        let row = |v: f64| -> Vec<ArrayRef> {
+            let mut args = vec![literal("0.0,0.0,0.0", 1)];
+            args.extend((0..3).map(|_| Arc::new(Float64Array::from(vec![v])) as ArrayRef));
+            args
+        };
+        let err = new_acc().update_batch(&row(4e7)).unwrap_err().to_string();
+        assert!(
+            err.contains("kmeans_step: squared norm 4800000000000000.0 cannot be summed exactly")
+                && err.contains("the feature range limit")
+                && err.contains("every |x_j| must stay below 2^26/√d ≈ 3.9e7"),
+            "{err}"
+        );
+        // Just inside the limit: summed exactly.
+        let mut acc = new_acc();
+        acc.update_batch(&row(3.8e7)).expect("in range");
+        let got = result_values(&acc.evaluate().expect("evaluates")).expect("rows");
+        assert_eq!(got[..4], [3.8e7, 3.8e7, 3.8e7, 1.0]);
+        assert_eq!(got[4], 3.0 * 3.8e7 * 3.8e7);
+    }
+
     #[test]
     fn mismatched_shapes_do_not_merge() -> Result<()> {
         let xs: ArrayRef = Arc::new(Float64Array::from(vec![1.0]));
@@ -797,47 +544,22 @@ mod tests {
     /// the values of a plain computation.
     #[tokio::test]
     async fn sql_step_is_the_same_for_any_partitioning() -> Result<()> {
-        use datafusion::arrow::datatypes::Schema;
-        use datafusion::arrow::record_batch::RecordBatch;
-        use datafusion::datasource::MemTable;
-        use datafusion::prelude::{SessionConfig, SessionContext};
-
         let mut rng = XorShift::new(2024);
         let (n, d) = (4000, 3);
         let points = blobs(&mut rng, n, d, 3);
         let centroids = [-10.0, 0.0, 5.0, 0.0, 0.0, 0.0, 10.0, 10.0, -5.0];
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("x", DataType::Float64, true),
-            Field::new("y", DataType::Float64, true),
-            Field::new("z", DataType::Float64, true),
-        ]));
-        let partitions: Vec<Vec<RecordBatch>> = [0, 700, 1500, 1500, 3100, n]
-            .windows(2)
-            .map(|w| {
-                let batch =
-                    RecordBatch::try_new(schema.clone(), columns(&points, d, w[0], w[1], 17))?;
-                Ok(vec![batch])
-            })
-            .collect::<Result<_>>()?;
+        let t = Arc::new(table(&points, d, &[0, 700, 1500, 1500, 3100, n], 17)?);
         let sql = format!(
-            "SELECT kmeans_step('{}', x, y, z) AS s FROM t",
+            "SELECT kmeans_step('{}', x1, x2, x3) AS s FROM t",
             format_centroids(&centroids)
         );
         let mut results = Vec::new();
         for target in [4, 1] {
-            let ctx = SessionContext::new_with_config(
-                SessionConfig::new().with_target_partitions(target),
-            );
-            ctx.register_udaf(kmeans_step_udaf());
-            ctx.register_table(
-                "t",
-                Arc::new(MemTable::try_new(schema.clone(), partitions.clone())?),
-            )?;
+            let ctx = session(target);
+            ctx.register_table("t", t.clone())?;
             if target > 1 {
                 // Partial then final aggregation: merge_batch really runs.
-                let plan = ctx.sql(&format!("EXPLAIN {sql}")).await?.collect().await?;
-                let text =
-                    datafusion::arrow::util::pretty::pretty_format_batches(&plan)?.to_string();
+                let text = explain(&ctx, &sql).await?;
                 assert!(
                     text.contains("mode=Partial") && text.contains("mode=Final"),
                     "{text}"

@@ -3,27 +3,61 @@
 //! Functions reach Ballista executors by name only, so the client, the scheduler and the
 //! executors must all register the same list: [`scalar_udfs`] and [`aggregate_udfs`] are
 //! that one list, and [`register_all`] applies it to a context.
+//!
+//! # Layout
+//!
+//! One module per SQL function (`kmeans_step`, `kmeans_cost`, `kmeans_silhouette`,
+//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`), each holding only what
+//! is its own, and what they share, one concern a module:
+//!
+//! | module | what it does |
+//! |---|---|
+//! | `centroids` | the centroid text format and the nearest-centre rule (also used by the driver) |
+//! | `exact_sum` | fixed-point exact sums, the feature range limit, `ExactSums`: the one UDAF state |
+//! | `state_bytes` | the versioned byte encoding of that state |
+//! | `kmeans_udaf` | the one `AggregateUDFImpl` and `Accumulator` behind every k-means UDAF |
+//! | `args` | the k-means argument list: coercion, and the one reader of centroids + features |
+//! | `literal` | checks that a leading argument is one constant literal |
+//! | `rows` | the row loop over the Float64 feature columns |
+//! | `sample_draw` | the k-means|| draw, a pure function of (seed, round, key) |
+//! | `documentation` | the `Documentation` helpers every function's docs are built with |
+//! | `string_arg` | the body of the string → number scalar functions |
 
+mod args;
+pub mod centroids;
+mod documentation;
+pub mod exact_sum;
 pub mod kmeans_assign;
-pub mod kmeans_common;
 pub mod kmeans_cost;
 pub mod kmeans_sample;
 pub mod kmeans_silhouette;
 pub mod kmeans_step;
+mod kmeans_udaf;
+mod literal;
 pub mod parse_price;
+mod rows;
+pub mod sample_draw;
 pub mod stable_hash;
+mod state_bytes;
 mod string_arg;
+#[cfg(test)]
+mod test_data;
+#[cfg(test)]
+mod test_plain;
+#[cfg(test)]
+mod udaf_laws;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub use centroids::{format_centroids, nearest, parse_centroids};
 pub use kmeans_assign::kmeans_assign_udf;
-pub use kmeans_common::{format_centroids, nearest, parse_centroids, sample_uniform};
 pub use kmeans_cost::kmeans_cost_udaf;
 pub use kmeans_sample::kmeans_sample_udf;
 pub use kmeans_silhouette::kmeans_silhouette_udaf;
 pub use kmeans_step::kmeans_step_udaf;
 pub use parse_price::{parse_price, parse_price_udf};
+pub use sample_draw::sample_uniform;
 pub use stable_hash::{stable_hash, stable_hash_udf};
 
 /// Every scalar function rfmseg's SQL calls.

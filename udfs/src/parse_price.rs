@@ -12,12 +12,16 @@
 //! The range check (`> 0`, `<= max_price`) is the cleaning SQL's job, so the data-quality
 //! table can count "unparseable" apart from "out of range".
 
+use std::sync::LazyLock;
+
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
+use crate::documentation::doc;
 use crate::string_arg::map_string;
 
 /// The UDF struct holds only its signature: functions travel to Ballista executors by
@@ -48,10 +52,27 @@ impl ScalarUDFImpl for ParsePriceUdf {
         Ok(DataType::Float64)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_string::<Float64Type>("parse_price", &args.args, parse_price)
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `parse_price`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        "The raw price text of an item as a Float64: a number (\"19.99\", \"1e3\") or a \
+         formatted amount (\"$1,299.99\", \"US$12.50\"). Anything that is not one \
+         well-formed amount (\"None\", \"n/a\", ranges, other currencies, NaN) is NULL, \
+         never an error.",
+        "parse_price(raw)",
+        &[("raw", "the price text, a string expression")],
+        "> SELECT parse_price('$1,299.99'), parse_price('None');\n1299.99 | NULL",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn parse_price_udf() -> ScalarUDF {

@@ -9,12 +9,16 @@
 //! mini-batch that embedded and distributed runs agree on. This is FNV-1a (64-bit) over
 //! the UTF-8 bytes, with the top bit cleared so the result is a non-negative BIGINT.
 
+use std::sync::LazyLock;
+
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
+use crate::documentation::doc;
 use crate::string_arg::map_string;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -43,10 +47,26 @@ impl ScalarUDFImpl for StableHashUdf {
         Ok(DataType::Int64)
     }
 
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOC)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_string::<Int64Type>("stable_hash", &args.args, |s| Some(stable_hash(s)))
     }
 }
+
+/// What `SHOW FUNCTIONS` and the docs API say about `stable_hash`.
+static DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    doc(
+        "A non-negative 63-bit hash (BIGINT) of a string that is the same on every machine, \
+         run and rfmseg version: FNV-1a 64 over the UTF-8 bytes, top bit cleared. \
+         DataFusion's own hashes are seeded per process. NULL for NULL.",
+        "stable_hash(text)",
+        &[("text", "a string expression")],
+        "> SELECT stable_hash('AGKHLEW2SOWHNMFQIJGBECAF7INQ') % 16;",
+    )
+});
 
 /// The SQL function, ready to register.
 pub fn stable_hash_udf() -> ScalarUDF {

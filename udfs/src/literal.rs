@@ -1,0 +1,206 @@
+//! Checks that a leading argument is one constant literal for the whole query.
+//!
+//! DataFusion broadcasts a literal argument to a batch-sized array, and nothing stops a user
+//! from passing a column instead: these helpers read the literal once and turn a
+//! non-constant or NULL value into an error naming the function and the argument.
+
+use std::borrow::Cow;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringViewArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Float64Type, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err};
+use datafusion::logical_expr::ColumnarValue;
+
+/// A long literal shortened for an error message.
+fn abbreviate(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        format!("'{s}'")
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("'{head}…'")
+    }
+}
+
+/// A leading string argument of a UDAF that must be the same literal on every row of the
+/// query. The accumulator keeps the first text it sees and checks every later batch
+/// against it (for a broadcast `Utf8View` literal: one comparison of the 16-byte views per
+/// row, and one string comparison per batch).
+#[derive(Debug, Default)]
+pub(crate) struct ConstantText {
+    text: Option<String>,
+}
+
+impl ConstantText {
+    /// Checks `array` (one value per row). Returns `Some(text)` the first time a text is
+    /// seen (the caller parses it), `None` when it equals the known text or the batch is
+    /// empty; errors on NULL or a value that differs from the others.
+    pub fn observe(&mut self, func: &str, name: &str, array: &ArrayRef) -> Result<Option<&str>> {
+        if array.is_empty() {
+            return Ok(None);
+        }
+        let casted;
+        let views: &StringViewArray = match array.as_string_view_opt() {
+            Some(v) => v,
+            None => {
+                casted = cast(array, &DataType::Utf8View)
+                    .map_err(|e| exec_datafusion_err!("{func}: argument {name}: {e}"))?;
+                casted.as_string_view()
+            }
+        };
+        if views.null_count() > 0 {
+            return exec_err!("{func}: argument {name} is NULL; expected a string literal");
+        }
+        let first = views.value(0);
+        let raw = views.views();
+        let v0 = raw[0];
+        if raw.iter().any(|v| *v != v0) {
+            // Equal texts may still have different views (different buffers): compare text.
+            for i in 1..views.len() {
+                let other = views.value(i);
+                if other != first {
+                    return exec_err!(
+                        "{func}: argument {name} must be one constant literal for the whole \
+                         query, but it is both {} and {}",
+                        abbreviate(first),
+                        abbreviate(other)
+                    );
+                }
+            }
+        }
+        match &self.text {
+            Some(known) if known == first => Ok(None),
+            Some(known) => exec_err!(
+                "{func}: argument {name} must be one constant literal for the whole query, \
+                 but it is both {} and {}",
+                abbreviate(known),
+                abbreviate(first)
+            ),
+            None => Ok(Some(self.text.insert(first.to_owned()))),
+        }
+    }
+
+    /// The known text, if any.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// Forgets the known text (after it failed to parse), so the next batch re-checks it.
+    pub fn forget(&mut self) {
+        self.text = None;
+    }
+
+    /// Bytes held, for `Accumulator::size`.
+    pub fn size(&self) -> usize {
+        self.text.as_ref().map_or(0, String::capacity)
+    }
+}
+
+/// A leading string argument of a scalar UDF as one constant text: a scalar, or an array
+/// whose rows are all the same non-null text.
+pub(crate) fn constant_text<'a>(
+    func: &str,
+    name: &str,
+    value: &'a ColumnarValue,
+) -> Result<Cow<'a, str>> {
+    match value {
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+        ) => Ok(Cow::Borrowed(s.as_str())),
+        ColumnarValue::Scalar(ScalarValue::Dictionary(_, inner)) => match inner.as_ref() {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => Ok(Cow::Owned(s.clone())),
+            _ => exec_err!(
+                "{func}: argument {name} is NULL or not a string; expected a string literal"
+            ),
+        },
+        ColumnarValue::Scalar(other) if other.is_null() => {
+            exec_err!("{func}: argument {name} is NULL; expected a string literal")
+        }
+        ColumnarValue::Scalar(other) => exec_err!(
+            "{func}: argument {name} must be a string literal, got {}",
+            other.data_type()
+        ),
+        ColumnarValue::Array(array) => {
+            let mut seen = ConstantText::default();
+            seen.observe(func, name, array)?;
+            match seen.text {
+                Some(t) => Ok(Cow::Owned(t)),
+                // An empty batch: no row will use the text.
+                None => Ok(Cow::Borrowed("")),
+            }
+        }
+    }
+}
+
+/// A leading Int64 argument of a scalar UDF as one constant: a scalar, or an array whose
+/// rows are all the same non-null value. `None` for an empty array.
+pub(crate) fn constant_i64(func: &str, name: &str, value: &ColumnarValue) -> Result<Option<i64>> {
+    constant_number::<Int64Type>(func, name, value, "an integer", |x, y| x == y)
+}
+
+/// A leading Float64 argument of a scalar UDF as one constant (compared bit for bit).
+pub(crate) fn constant_f64(func: &str, name: &str, value: &ColumnarValue) -> Result<Option<f64>> {
+    constant_number::<Float64Type>(func, name, value, "a numeric", |x, y| {
+        x.to_bits() == y.to_bits()
+    })
+}
+
+/// A leading argument of primitive type `T` as one constant (`kind` says what literal is
+/// expected, "an integer"); `None` for an empty array.
+fn constant_number<T: ArrowPrimitiveType>(
+    func: &str,
+    name: &str,
+    value: &ColumnarValue,
+    kind: &str,
+    same: impl Fn(T::Native, T::Native) -> bool,
+) -> Result<Option<T::Native>> {
+    let array = match value {
+        ColumnarValue::Scalar(s) if s.is_null() => {
+            return exec_err!("{func}: argument {name} is NULL; expected {kind} literal");
+        }
+        ColumnarValue::Scalar(s) if s.data_type() == T::DATA_TYPE => s.to_array()?,
+        ColumnarValue::Scalar(s) => {
+            return exec_err!(
+                "{func}: argument {name} must be a {} literal, got {}",
+                T::DATA_TYPE,
+                s.data_type()
+            );
+        }
+        ColumnarValue::Array(a) => a.clone(),
+    };
+    let Some(a) = array.as_primitive_opt::<T>() else {
+        return exec_err!(
+            "{func}: argument {name} must be {}, got {}",
+            T::DATA_TYPE,
+            array.data_type()
+        );
+    };
+    constant_of(func, name, a.null_count(), a.values(), same)
+}
+
+fn constant_of<T: Copy + std::fmt::Debug>(
+    func: &str,
+    name: &str,
+    null_count: usize,
+    values: &[T],
+    same: impl Fn(T, T) -> bool,
+) -> Result<Option<T>> {
+    if null_count > 0 {
+        return exec_err!("{func}: argument {name} is NULL; expected a literal");
+    }
+    let Some(&first) = values.first() else {
+        return Ok(None);
+    };
+    if let Some(other) = values.iter().find(|v| !same(**v, first)) {
+        return exec_err!(
+            "{func}: argument {name} must be one constant literal, but it is both {first:?} \
+             and {other:?}"
+        );
+    }
+    Ok(Some(first))
+}
