@@ -1,8 +1,8 @@
 -- histograms: customers per bin of recency, frequency and monetary, for the report.
 --
 -- Input:      customers. Produces (measure, bin, customers).
--- Parameters: the bin widths (HistogramBins in crates/rfmseg/src/pipeline.rs, which also
---             computes the bins' edges from them, so edges and bins cannot disagree)
+-- Parameters: the bin widths (HistogramBins in crates/rfmseg/src/stages/report_data.rs, which
+--             also computes the bins' edges from them, so edges and bins cannot disagree)
 --   recency_bin_days             bin b holds 1 + w*b <= recency < 1 + w*(b+1)
 --   frequency_bins_per_doubling  bin b holds 2^(b/n) <= frequency < 2^((b+1)/n)
 --   monetary_bins_per_decade     bin b holds 10^(b/n) <= monetary < 10^((b+1)/n) (USD)

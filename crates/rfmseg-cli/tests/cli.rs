@@ -289,3 +289,29 @@ fn a_lake_that_does_not_exist_is_named_by_run_features_and_clean() {
         "nothing written"
     );
 }
+
+/// `rfmseg sql` lists rfmseg's functions with their documentation, from the registry the
+/// library registers (`rfmseg_udfs::scalar_udfs()` and `aggregate_udfs()`).
+#[test]
+fn sql_lists_every_rfmseg_function_with_its_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::ok(
+        &[
+            "sql",
+            "-c",
+            "SELECT DISTINCT routine_name, description IS NOT NULL AND length(description) > 20 \
+             AS documented FROM information_schema.routines \
+             WHERE routine_name IN ('parse_price', 'stable_hash', 'kmeans_assign', \
+             'kmeans_sample', 'kmeans_step', 'kmeans_cost', 'kmeans_silhouette') \
+             ORDER BY routine_name",
+        ],
+        dir.path(),
+    );
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("| true") || l.contains("| false"))
+        .collect();
+    assert_eq!(rows.len(), 7, "{out}");
+    assert!(rows.iter().all(|r| r.contains("| true")), "{out}");
+    assert!(out.contains("kmeans_silhouette"), "{out}");
+}

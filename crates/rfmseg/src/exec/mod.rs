@@ -94,6 +94,9 @@ pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionCon
         .execution
         .parquet
         .schema_force_view_types = false;
+    // `rfmseg sql` users list the functions and their documentation with
+    // `SELECT * FROM information_schema.routines`.
+    session = session.with_information_schema(true);
     if config.engine.target_partitions > 0 {
         session = session.with_target_partitions(config.engine.target_partitions);
     }
