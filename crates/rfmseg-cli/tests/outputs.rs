@@ -212,3 +212,55 @@ fn a_stale_temporary_lake_is_deleted_not_merged() {
     // And the lake reads: a run over it succeeds.
     ok(&["run", "--lake", "lake", "--out", "out", "--k", "2"], d);
 }
+
+/// An object-store URL is refused wherever a path goes, before any work, instead of
+/// becoming a local folder named `s3:`.
+#[test]
+fn urls_are_refused_and_never_become_a_local_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = common::generated_lake(dir.path(), 2_000);
+    let lake = lake.to_str().unwrap();
+    let cases: [&[&str]; 6] = [
+        &[
+            "ingest",
+            "--reviews",
+            "raw/Electronics.jsonl",
+            "--items",
+            "raw/meta_Electronics.jsonl",
+            "--out",
+            "s3://bucket/lake",
+        ],
+        &[
+            "ingest",
+            "--reviews",
+            "s3://bucket/raw/Electronics.jsonl",
+            "--items",
+            "raw/meta_Electronics.jsonl",
+            "--out",
+            "lake2",
+        ],
+        &["run", "--lake", "s3://bucket/lake", "--out", "out"],
+        &["features", "--lake", lake, "--out", "gs://bucket/features"],
+        &[
+            "score",
+            "--model",
+            "s3://bucket/model.json",
+            "--lake",
+            lake,
+            "--out",
+            "scored",
+        ],
+        &["sql", "-c", "SELECT 1", "--out", "s3://bucket/r.csv"],
+    ];
+    for args in cases {
+        let out = common::rfmseg_env(args, dir.path(), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("://bucket/"), "{args:?}: {err}");
+        assert!(err.contains("local paths only"), "{args:?}: {err}");
+        assert!(err.contains("hint: copy the data"), "{args:?}: {err}");
+    }
+    for name in ["s3:", "gs:", "lake2", "out", "scored"] {
+        assert!(!dir.path().join(name).exists(), "{name} was created");
+    }
+}

@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::storage::absolute;
+use crate::storage::{absolute, local_path};
 
 /// A lake table (and the raw files that feed it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +71,7 @@ pub fn items_schema() -> SchemaRef {
 /// Registers `lake_reviews` and `lake_items` from a lake folder, checking that each has
 /// the columns `ingest` writes, so a wrong folder fails here with a hint, not mid-query.
 pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
+    local_path(lake)?;
     // Said first, in plain words: a mistyped --lake would otherwise read as a lake
     // without Parquet files.
     if !lake.exists() {

@@ -85,6 +85,7 @@ impl Model {
     }
 
     pub fn read(path: &Path) -> Result<Model> {
+        crate::storage::local_path(path)?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let model: Model = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
             path: path.to_path_buf(),

@@ -219,6 +219,7 @@ fn bind_params(source: &str, sql: &str, params: &BTreeMap<String, String>) -> Re
 }
 
 async fn register_table(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+    storage::local_path(path)?;
     if !path.exists() {
         return Err(Error::BadInput {
             path: path.to_path_buf(),

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use crate::lake::{Table, items_schema, reviews_schema};
-use crate::storage::{OutputDir, OutputKind, write_json};
+use crate::storage::{OutputDir, OutputKind, local_path, write_json};
 use crate::text::group_thousands;
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
@@ -275,6 +275,7 @@ const DATA_SUFFIXES: [&str; 7] = [
 
 /// The data files behind a `--reviews`/`--items` argument, in name order.
 fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
+    local_path(path)?;
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::BadInput {
             path: path.to_path_buf(),

@@ -290,6 +290,7 @@ impl OutputDir {
     /// a wrong `--out` fails at once), removes leftovers of killed runs, and creates the
     /// temporary folder.
     pub fn create(dest: &Path, kind: OutputKind) -> Result<OutputDir> {
+        local_path(dest)?;
         check_dest(dest, kind)?;
         existing_parent(dest)?;
         remove_leftovers(dest)?;
@@ -353,6 +354,7 @@ impl Drop for OutputDir {
 /// out/, each swapped in by its own [`OutputDir`]): created with its marker if missing or
 /// empty, accepted if it already has the same marker, refused otherwise.
 pub fn ensure_container(dir: &Path, kind: OutputKind) -> Result<()> {
+    local_path(dir)?;
     if check_dest(dir, kind)? && dir.join(MARKER).exists() {
         return Ok(());
     }
@@ -392,6 +394,7 @@ pub fn write_new_file<T>(dest: &Path, write: impl FnOnce(&Path) -> Result<T>) ->
 /// Fails unless a new file can be written at `dest`: called before a command's work, so
 /// a taken name fails at once, and again when writing.
 pub fn check_new_file(dest: &Path) -> Result<()> {
+    local_path(dest)?;
     if fs::symlink_metadata(dest).is_ok() {
         return Err(Error::BadInput {
             path: dest.to_path_buf(),
@@ -532,6 +535,7 @@ pub struct ScratchDir {
 
 impl ScratchDir {
     pub fn create(near: &Path) -> Result<ScratchDir> {
+        local_path(near)?;
         remove_leftovers(near)?;
         let temp = TempName::new(near)?;
         fs::create_dir(&temp.path).map_err(|e| Error::io(&temp.path, e))?;
@@ -549,6 +553,30 @@ impl Drop for ScratchDir {
     }
 }
 
+/// Fails for a path that is a URL (`s3://bucket/lake`, `gs://...`, `file://...`): this
+/// version reads and writes local paths only, and taken as a local path such a URL would
+/// silently become a folder named `s3:` beside the user's data.
+pub fn local_path(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    let scheme = text.split_once("://").map(|(s, _)| s).filter(|s| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme {
+        None => Ok(()),
+        Some(scheme) => Err(Error::BadInput {
+            path: path.to_path_buf(),
+            message: format!(
+                "is a {scheme}:// URL; this version of rfmseg reads and writes local paths only"
+            ),
+            hint: "copy the data to a local or mounted folder (for example with rclone or \
+                   s3fs) and give that path"
+                .into(),
+        }),
+    }
+}
+
 /// `path` made absolute against this process's folder: every path a cluster session
 /// registers or writes is resolved by executors that run elsewhere.
 pub fn absolute(path: &Path) -> Result<PathBuf> {
@@ -558,6 +586,30 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_not_local_paths() {
+        for url in [
+            "s3://bucket/lake",
+            "gs://b/x",
+            "file:///tmp/lake",
+            "s3a://b",
+            "minio+s3://b",
+        ] {
+            let e = local_path(Path::new(url)).unwrap_err().to_string();
+            assert!(e.contains(url) && e.contains("local paths only"), "{e}");
+        }
+        for path in [
+            "lake",
+            "./data/s3_dump",
+            "/tmp/a:b",
+            "1://x",
+            "./x://y",
+            "C:/data",
+        ] {
+            assert!(local_path(Path::new(path)).is_ok(), "{path}");
+        }
+    }
 
     fn files(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
