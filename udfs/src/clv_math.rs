@@ -252,7 +252,7 @@ fn non_positive_integer(v: f64) -> bool {
 /// does not converge within [`SERIES_TERM_CAP`] terms, loses more than 8 digits to
 /// cancellation, or is undefined (c a non-positive integer), rather than a wrong number.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, f64)> {
-    if !(z.abs() < 1.0) || !a.is_finite() || !b.is_finite() || !c.is_finite() {
+    if z.is_nan() || z.abs() >= 1.0 || !a.is_finite() || !b.is_finite() || !c.is_finite() {
         return None;
     }
     if non_positive_integer(c)
@@ -315,7 +315,7 @@ pub fn p_alive(params: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> f64 {
 /// (see [`ln_hyp2f1`]) or the arguments are out of range.
 pub fn expected_purchases(params: &[f64; 4], x: f64, t_x: f64, big_t: f64, t: f64) -> Option<f64> {
     let [r, alpha, a, b] = *params;
-    if !(t >= 0.0) || !t.is_finite() {
+    if !t.is_finite() || t < 0.0 {
         return None;
     }
     if t == 0.0 {
@@ -356,7 +356,7 @@ pub fn expected_value(params: &[f64; 3], x: f64, m: f64) -> Option<f64> {
     let [p, q, gamma] = *params;
     let (x, m) = if x > 0.0 { (x, m) } else { (0.0, 0.0) };
     let denominator = p * x + q - 1.0;
-    if !(denominator > 0.0) {
+    if denominator.is_nan() || denominator <= 0.0 {
         return None;
     }
     let v = p * (gamma + m * x) / denominator;

@@ -11,6 +11,9 @@
 //!
 //! Place in the flow: features (`purchases`, the RFM window) -> **clv** -> model/report.
 
+// The small K x K matrix algebra reads best with the indices of its formulas.
+#![allow(clippy::needless_range_loop)]
+
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
@@ -234,7 +237,7 @@ where
     let first = eval(natural(&theta)).await?;
     evaluations += 1;
     let n = first.rows;
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return Err(Error::BadInput {
             path: table.into(),
             message: format!("no customers to fit the {model} model on"),
