@@ -277,3 +277,36 @@ async fn the_summary_groups_purchases_by_day_within_the_rfm_window() {
     let t = batches[0].column(1).as_primitive::<Float64Type>().value(0);
     assert_eq!(t, 100.0);
 }
+
+/// The time unit only rescales alpha (a rate parameter) and the Gamma-Gamma fit not at
+/// all: the same customers in days fit r, a, b as in weeks and alpha times 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_instead_of_weeks_rescale_alpha_only() {
+    let weeks = simulate(3_000, BG, GG, 11);
+    let days: Vec<Summary> = weeks
+        .iter()
+        .map(|c| Summary {
+            x: c.x,
+            t_x: 7.0 * c.t_x,
+            big_t: 7.0 * c.big_t,
+            m: c.m,
+        })
+        .collect();
+    let w = fit_clv(&session(&weeks, 2), 7.0).await.expect("fit");
+    let d = fit_clv(&session(&days, 2), 1.0).await.expect("fit");
+    assert!(w.converged && d.converged, "{w:?} {d:?}");
+    let scaled = [d.bgnbd[0], d.bgnbd[1] / 7.0, d.bgnbd[2], d.bgnbd[3]];
+    for (s, w) in scaled.iter().zip(&w.bgnbd) {
+        assert!((s / w - 1.0).abs() < 1e-4, "{:?} vs {:?}", d.bgnbd, w);
+    }
+    // LL in days = LL in weeks - (Σ x) ln 7: the density of each repeat time shrinks by 7.
+    let repeats: f64 = weeks.iter().map(|c| c.x).sum();
+    assert!(
+        (d.bgnbd_loglik - (w.bgnbd_loglik - repeats * 7f64.ln())).abs()
+            < 1e-6 * w.bgnbd_loglik.abs(),
+        "{} vs {}",
+        d.bgnbd_loglik,
+        w.bgnbd_loglik
+    );
+    assert_eq!(d.gamma_gamma, w.gamma_gamma);
+}
