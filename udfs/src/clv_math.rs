@@ -312,7 +312,8 @@ pub fn p_alive(params: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> f64 {
 /// -expm1((a-1) ln(1-z))/(a-1) - (1-z)^(a-1) G, with G = Σ_{n>=1} (a+b-1-r)_n (a)_(n-1)
 /// z^n / ((a+b+x-1)_n n!), which has no 0/0 at a = 1 and no overflow for large x (its
 /// terms shrink as fast as C grows). `None` when the series cannot be summed accurately
-/// (see [`ln_hyp2f1`]) or the arguments are out of range.
+/// (see [`ln_hyp2f1`]) or the arguments are out of range. At x = t_x = T = 0 it is the
+/// unconditional E[X(t)] of a new customer.
 pub fn expected_purchases(params: &[f64; 4], x: f64, t_x: f64, big_t: f64, t: f64) -> Option<f64> {
     let [r, alpha, a, b] = *params;
     if !t.is_finite() || t < 0.0 {

@@ -310,3 +310,33 @@ async fn days_instead_of_weeks_rescale_alpha_only() {
     );
     assert_eq!(d.gamma_gamma, w.gamma_gamma);
 }
+
+/// Without a repeat purchase there is no proper maximum (the rates run to 0): the BG/NBD
+/// fit still ends cleanly inside the parameter bounds, not converged, and the Gamma-Gamma fit, with no
+/// customer to fit, is an error saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_repeat_purchases_the_fit_ends_cleanly_or_says_why() {
+    let customers: Vec<Summary> = (0..500)
+        .map(|i| Summary {
+            x: 0.0,
+            t_x: 0.0,
+            big_t: f64::from(30 + i % 31),
+            m: 0.0,
+        })
+        .collect();
+    let ctx = session(&customers, 2);
+    let err = fit_clv(&ctx, 7.0).await.unwrap_err().to_string();
+    assert!(
+        err.contains("no customers to fit the Gamma-Gamma model on"),
+        "{err}"
+    );
+    let bg = rfmseg::stages::clv::fit_bgnbd(&ctx, "clv_triples")
+        .await
+        .expect("BG/NBD ends");
+    eprintln!("{bg:?}");
+    assert!(
+        bg.params.iter().all(|p| p.is_finite() && *p > 0.0),
+        "{bg:?}"
+    );
+    assert!(bg.loglik.is_finite() && bg.loglik <= 0.0, "{bg:?}");
+}

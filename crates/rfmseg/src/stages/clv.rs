@@ -71,6 +71,7 @@ pub struct MlFit<const K: usize> {
     pub rows: f64,
     #[serde(with = "serde_option_array")]
     pub std_errors: Option<[f64; K]>,
+    /// The gradient tolerance was met inside the parameter bounds.
     pub converged: bool,
     pub iterations: u32,
     /// Likelihood evaluations (queries), the Hessian's included.
@@ -316,6 +317,11 @@ where
             converged = true;
             break;
         }
+    }
+    // A parameter at its bound is no maximum, however flat the likelihood is there (no
+    // repeat purchase at all: the rates run to 0).
+    if theta.iter().any(|t| t.abs() >= LOG_BOUND - 1e-6) {
+        converged = false;
     }
     let params = natural(&theta);
     let at_optimum = eval(params).await?;
