@@ -283,7 +283,7 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// P(alive | x, t_x, T) under BG/NBD: 1 / (1 + [x > 0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x)).
+/// P(alive | x, t_x, T) under BG/NBD: `1 / (1 + [x > 0] a/(b+x-1) ((α+T)/(α+t_x))^(r+x))`.
 pub fn p_alive(params: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> f64 {
     let [r, alpha, a, b] = *params;
     if x <= 0.0 {
@@ -653,6 +653,15 @@ mod tests {
                     let got = expected_purchases(p, x, t_x, big_t, t).unwrap();
                     assert_close(got, want, 1e-9);
                 }
+            }
+        }
+        // A new customer (x = t_x = T = 0): the unconditional E[X(t)] of FHL (2005), eq. 9.
+        for p in &BG {
+            let [r, alpha, a, b] = *p;
+            for t in [0.5, 39.0, 78.0] {
+                let f = hyp2f1(r, b, a + b - 1.0, t / (alpha + t)).unwrap();
+                let want = (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)).powf(r) * f);
+                assert_close(expected_purchases(p, 0.0, 0.0, 0.0, t).unwrap(), want, 1e-9);
             }
         }
         // a = 1: the limit, continuous with its neighbours.
