@@ -7,7 +7,8 @@
 //! # Layout
 //!
 //! One module per SQL function (`kmeans_step`, `kmeans_cost`, `kmeans_silhouette`,
-//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`), each holding only what
+//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`, and the CLV likelihoods
+//! `bgnbd_ll`, `gamma_gamma_ll` in `clv_bgnbd_ll`, `clv_gamma_gamma_ll`), each holding only what
 //! is its own, and what they share, one concern a module:
 //!
 //! | module | what it does |
@@ -22,9 +23,15 @@
 //! | `sample_draw` | the k-means|| draw, a pure function of (seed, round, key) |
 //! | `documentation` | the `Documentation` helpers every function's docs are built with |
 //! | `string_arg` | the body of the string → number scalar functions |
+//! | `clv_math` | customer lifetime value: ln Γ, ψ, 2F1, the BG/NBD and Gamma-Gamma likelihoods and gradients, the predictions (also used by the driver) |
+//! | `clv_udaf` | what the likelihood UDAFs `bgnbd_ll` and `gamma_gamma_ll` (modules `clv_bgnbd_ll`, `clv_gamma_gamma_ll`) share |
 
 mod args;
 pub mod centroids;
+pub mod clv_bgnbd_ll;
+pub mod clv_gamma_gamma_ll;
+pub mod clv_math;
+mod clv_udaf;
 mod documentation;
 pub mod exact_sum;
 pub mod kmeans_assign;
@@ -51,6 +58,8 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 pub use centroids::{format_centroids, nearest, parse_centroids};
+pub use clv_bgnbd_ll::bgnbd_ll_udaf;
+pub use clv_gamma_gamma_ll::gamma_gamma_ll_udaf;
 pub use kmeans_assign::kmeans_assign_udf;
 pub use kmeans_cost::kmeans_cost_udaf;
 pub use kmeans_sample::kmeans_sample_udf;
@@ -76,6 +85,8 @@ pub fn aggregate_udfs() -> Vec<AggregateUDF> {
         kmeans_step_udaf(),
         kmeans_cost_udaf(),
         kmeans_silhouette_udaf(),
+        bgnbd_ll_udaf(),
+        gamma_gamma_ll_udaf(),
     ]
 }
 

@@ -79,10 +79,71 @@ fn case(name: &str) -> Case {
             let plain = direct_silhouette(&kept, d, &centroids);
             (vec![format_centroids(&centroids), stats], vec![plain])
         }
+        "bgnbd_ll" | "gamma_gamma_ll" => return clv_case(name, &mut rng, n, null_every),
         other => panic!("{other}: add a representative input for the new UDAF to `case`"),
     };
     Case {
         literals,
+        d,
+        n,
+        points,
+        null_every,
+        plain,
+    }
+}
+
+/// The representative input of a CLV likelihood UDAF: weighted customer summaries
+/// (x, t_x, T, n) for `bgnbd_ll`, (x, m, n) for `gamma_gamma_ll` (x = 0 rows included,
+/// which it skips), and the plain f64 sums of the per-row values over the rows kept.
+fn clv_case(name: &str, rng: &mut XorShift, n: usize, null_every: usize) -> Case {
+    let bgnbd = name == "bgnbd_ll";
+    let d = if bgnbd { 4 } else { 3 };
+    let mut points = Vec::with_capacity(n * d);
+    let mut plain = vec![0.0; if bgnbd { 6 } else { 5 }];
+    let bg = [0.6, 3.5, 1.3, 2.2];
+    let gg = [5.0, 3.0, 12.0];
+    for i in 0..n {
+        let big_t = 1.0 + (rng.uniform() * 60.0).floor();
+        let x = if rng.uniform() < 0.4 {
+            0.0
+        } else {
+            1.0 + rng.below(12) as f64
+        };
+        let weight = 1.0 + rng.below(5) as f64;
+        let kept = !is_null_row(i, null_every);
+        let (ll, grad) = if bgnbd {
+            let t_x = if x > 0.0 {
+                (rng.uniform() * big_t).floor()
+            } else {
+                0.0
+            };
+            points.extend([x, t_x, big_t, weight]);
+            let (ll, g) = crate::clv_math::bgnbd_ll_grad(&bg, x, t_x, big_t);
+            (ll, g.to_vec())
+        } else {
+            let m = 1.0 + rng.uniform() * 100.0;
+            points.extend([x, m, weight]);
+            if x == 0.0 {
+                continue;
+            }
+            let (ll, g) = crate::clv_math::gamma_gamma_ll_grad(&gg, x, m);
+            (ll, g.to_vec())
+        };
+        if kept {
+            plain[0] += weight * ll;
+            for (s, g) in plain[1..].iter_mut().zip(&grad) {
+                *s += weight * g;
+            }
+            *plain.last_mut().expect("Σ n") += weight;
+        }
+    }
+    let literal = if bgnbd {
+        format_centroids(&bg)
+    } else {
+        format_centroids(&gg)
+    };
+    Case {
+        literals: vec![literal],
         d,
         n,
         points,
@@ -178,7 +239,13 @@ fn every_udaf_has_a_case() {
         .collect();
     assert_eq!(
         names,
-        ["kmeans_step", "kmeans_cost", "kmeans_silhouette"],
+        [
+            "kmeans_step",
+            "kmeans_cost",
+            "kmeans_silhouette",
+            "bgnbd_ll",
+            "gamma_gamma_ll"
+        ],
         "a new UDAF: add its case"
     );
 }

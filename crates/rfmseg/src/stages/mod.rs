@@ -10,6 +10,7 @@
 //! report's numbers).
 
 pub mod clean;
+pub mod clv;
 pub mod kmeans;
 pub mod labels;
 pub mod purchases;

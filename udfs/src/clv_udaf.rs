@@ -1,0 +1,130 @@
+//! What the two CLV likelihood UDAFs (`bgnbd_ll`, `gamma_gamma_ll`) share: their
+//! parameter literal, the row checks, the exact sums with errors that name the row, and
+//! the result list. They run on the generic k-means UDAF ([`crate::kmeans_udaf`]): the
+//! parameters are the one leading literal (a text of K comma-separated numbers, so they
+//! reach Ballista executors as SQL), the customer summary columns are the "features".
+//!
+//! Each returns a `List<Float64>`: the sum over rows of n·LL, the sums of n·∂LL/∂θ for
+//! each parameter θ in literal order, then Σ n (n = 1 without a weight column). The sums
+//! are exact fixed point ([`crate::exact_sum`]), so any partitioning gives the same bits:
+//! an embedded and a cluster fit take the same optimiser steps.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{DataFusionError, ScalarValue, exec_datafusion_err};
+
+use crate::exact_sum::{ExactSums, Shape, Summed};
+
+/// `List(Float64)` with nullable items, the type both UDAFs return.
+pub(crate) fn list_of_f64() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+}
+
+/// Parses the parameter literal: exactly K comma-separated finite numbers > 0 (`names` in
+/// order, for the message).
+pub(crate) fn parse_params<const K: usize>(
+    text: &str,
+    names: &[&str; K],
+) -> Result<[f64; K], String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let want = || format!("'{}'", names.join(","));
+    if parts.len() != K {
+        return Err(format!(
+            "params {text:?} has {} values, expected {K}: {}",
+            parts.len(),
+            want()
+        ));
+    }
+    let mut out = [0.0; K];
+    for (i, part) in parts.iter().enumerate() {
+        let v: f64 = part
+            .parse()
+            .map_err(|_| format!("params {text:?}: {} = {part:?} is not a number", names[i]))?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(format!(
+                "params {text:?}: {} = {v:?} must be a finite number > 0",
+                names[i]
+            ));
+        }
+        out[i] = v;
+    }
+    Ok(out)
+}
+
+/// Checks the number of summary columns: `base` (no weight) or `base + 1` (a weight n).
+pub(crate) fn check_columns(usage: &str, base: usize, d: usize) -> Result<(), String> {
+    if d == base || d == base + 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "expects {usage}: {base} summary columns and an optional weight, got {d} columns \
+             after the parameters"
+        ))
+    }
+}
+
+/// The shape of the sums for K parameters: LL, K gradient components, Σ n.
+pub(crate) fn shape(k: usize) -> Shape {
+    Shape {
+        sums: k + 2,
+        counts: 0,
+    }
+}
+
+/// Adds n·(LL, gradient) and n to the sums; `row` describes the row for an error.
+pub(crate) fn add_row<const K: usize>(
+    func: &str,
+    names: &[&str; K],
+    sums: &mut ExactSums,
+    n: f64,
+    ll: f64,
+    grad: &[f64; K],
+    row: impl Fn() -> String,
+) -> Result<(), DataFusionError> {
+    let values = std::iter::once(("log-likelihood".to_string(), ll)).chain(
+        grad.iter()
+            .zip(names)
+            .map(|(g, name)| (format!("gradient dLL/d{name}"), *g)),
+    );
+    for (i, (what, v)) in values.enumerate() {
+        let weighted = n * v;
+        if !weighted.is_finite() {
+            return Err(exec_datafusion_err!(
+                "{func}: the {what} of {} is {v:?} (weight {n:?}); the parameters are \
+                 outside the range where the likelihood can be evaluated",
+                row()
+            ));
+        }
+        sums.add(i, Summed::Coordinate, weighted).map_err(|e| {
+            let why = if e.overflow {
+                "overflows the exact sum (i128 at 2^-40)"
+            } else {
+                "cannot be summed exactly (|v| must stay below 2^52)"
+            };
+            exec_datafusion_err!(
+                "{func}: the weighted {what} {weighted:?} of {} {why}",
+                row()
+            )
+        })?;
+    }
+    sums.add(K + 1, Summed::Coordinate, n).map_err(|_| {
+        exec_datafusion_err!(
+            "{func}: the weight {n:?} of {} overflows the exact sum",
+            row()
+        )
+    })
+}
+
+/// The result list, or NULL while no partition parsed the parameters.
+pub(crate) fn evaluate(sums: &ExactSums) -> ScalarValue {
+    let Some(shape) = sums.shape() else {
+        return ScalarValue::new_null_list(DataType::Float64, true, 1);
+    };
+    let values: ArrayRef = Arc::new(Float64Array::from_iter_values(
+        (0..shape.sums).map(|i| sums.value(i)),
+    ));
+    SingleRowListArrayBuilder::new(values).build_list_scalar()
+}
