@@ -22,92 +22,56 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err};
+use datafusion::common::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::args::Leading;
 use crate::clv_math::bgnbd_ll_grad;
-use crate::clv_udaf::{add_row, check_columns, evaluate, list_of_f64, parse_params, shape};
+use crate::clv_udaf::{Likelihood, likelihood_udaf};
 use crate::documentation::doc;
-use crate::exact_sum::{ExactSums, Shape};
-use crate::kmeans_udaf::{KmeansAggregate, Literals, kmeans_udaf};
-use crate::rows::for_each_valid_row;
 
 const NAME: &str = "bgnbd_ll";
 const USAGE: &str = "bgnbd_ll(params, x, t_x, T[, n])";
 const PARAMS: [&str; 4] = ["r", "alpha", "a", "b"];
 
-kmeans_udaf!(BgNbdLl, bgnbd_ll_udaf);
+likelihood_udaf!(BgNbdLl, bgnbd_ll_udaf, BgNbd, 4);
 
-/// The parameters `[r, alpha, a, b]`.
-#[derive(Debug)]
-pub(crate) struct BgNbdParams([f64; 4]);
+/// The model `bgnbd_ll` sums.
+pub(crate) struct BgNbd;
 
-impl Literals for BgNbdParams {
-    const LEADING: &'static [(&'static str, Leading)] = &[("params", Leading::ConstText)];
-
-    fn parse(texts: &[&str], d: usize) -> Result<Self, String> {
-        check_columns(USAGE, 3, d)?;
-        parse_params(texts[0], &PARAMS).map(BgNbdParams)
-    }
-
-    fn size(&self) -> usize {
-        0
-    }
-}
-
-impl KmeansAggregate for BgNbdLl {
+impl Likelihood<4> for BgNbd {
     const NAME: &'static str = NAME;
+    const USAGE: &'static str = USAGE;
+    const PARAMS: [&'static str; 4] = PARAMS;
+    const COLUMNS: usize = 3;
 
-    type Model = BgNbdParams;
-
-    fn shape(_params: &Self::Model, _d: usize) -> Shape {
-        shape(4)
+    fn check(row: &[f64], n: f64) -> Result<bool, String> {
+        let (x, t_x, big_t) = (row[0], row[1], row[2]);
+        let valid = [x, t_x, big_t, n].iter().all(|v| v.is_finite())
+            && x >= 0.0
+            && t_x >= 0.0
+            && t_x <= big_t
+            && (x > 0.0 || t_x == 0.0)
+            && n >= 0.0;
+        if valid {
+            Ok(true)
+        } else {
+            Err(
+                "is not a customer summary: expected finite x >= 0, 0 <= t_x <= T (t_x = 0 \
+                 when x = 0) and a weight n >= 0"
+                    .into(),
+            )
+        }
     }
 
-    fn update(params: &Self::Model, sums: &mut ExactSums, columns: &[ArrayRef]) -> Result<()> {
-        let p = &params.0;
-        let mut sink = |_i: usize, row: &[f64]| -> Result<(), DataFusionError> {
-            let (x, t_x, big_t) = (row[0], row[1], row[2]);
-            let n = row.get(3).copied().unwrap_or(1.0);
-            let describe = || format!("row (x = {x:?}, t_x = {t_x:?}, T = {big_t:?}, n = {n:?})");
-            let valid = [x, t_x, big_t, n].iter().all(|v| v.is_finite())
-                && x >= 0.0
-                && t_x >= 0.0
-                && t_x <= big_t
-                && (x > 0.0 || t_x == 0.0)
-                && n >= 0.0;
-            if !valid {
-                return Err(exec_datafusion_err!(
-                    "{NAME}: {} is not a customer summary: expected finite x >= 0, \
-                     0 <= t_x <= T (t_x = 0 when x = 0) and a weight n >= 0",
-                    describe()
-                ));
-            }
-            if n == 0.0 {
-                return Ok(());
-            }
-            let (ll, grad) = bgnbd_ll_grad(p, x, t_x, big_t);
-            add_row(NAME, &PARAMS, sums, n, ll, &grad, || {
-                format!("{} at r,alpha,a,b = {p:?}", describe())
-            })
-        };
-        for_each_valid_row(NAME, columns, &mut sink)?
+    fn describe(row: &[f64], n: f64) -> String {
+        format!(
+            "row (x = {:?}, t_x = {:?}, T = {:?}, n = {n:?})",
+            row[0], row[1], row[2]
+        )
     }
 
-    fn return_type() -> DataType {
-        list_of_f64()
-    }
-
-    /// NULL while no partition read the parameters.
-    fn empty_value() -> Option<ScalarValue> {
-        None
-    }
-
-    fn evaluate(sums: &ExactSums) -> ScalarValue {
-        evaluate(sums)
+    fn ll_grad(p: &[f64; 4], row: &[f64]) -> (f64, [f64; 4]) {
+        bgnbd_ll_grad(p, row[0], row[1], row[2])
     }
 
     fn documentation() -> &'static Documentation {
@@ -157,21 +121,8 @@ impl KmeansAggregate for BgNbdLl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_data::session;
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::Float64Type;
 
-    async fn query(sql: &str) -> Result<Option<Vec<f64>>> {
-        let ctx = session(4);
-        let batches = ctx.sql(sql).await?.collect().await?;
-        let list = batches[0].column(0).as_list::<i32>();
-        Ok((!list.is_null(0)).then(|| {
-            list.value(0)
-                .as_primitive::<Float64Type>()
-                .values()
-                .to_vec()
-        }))
-    }
+    use crate::test_data::list_query as query;
 
     #[tokio::test]
     async fn sums_weighted_rows_and_equals_repeated_rows() -> Result<()> {

@@ -21,90 +21,50 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err};
+use datafusion::common::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::args::Leading;
 use crate::clv_math::gamma_gamma_ll_grad;
-use crate::clv_udaf::{add_row, check_columns, evaluate, list_of_f64, parse_params, shape};
+use crate::clv_udaf::{Likelihood, likelihood_udaf};
 use crate::documentation::doc;
-use crate::exact_sum::{ExactSums, Shape};
-use crate::kmeans_udaf::{KmeansAggregate, Literals, kmeans_udaf};
-use crate::rows::for_each_valid_row;
 
 const NAME: &str = "gamma_gamma_ll";
 const USAGE: &str = "gamma_gamma_ll(params, x, m[, n])";
 const PARAMS: [&str; 3] = ["p", "q", "gamma"];
 
-kmeans_udaf!(GammaGammaLl, gamma_gamma_ll_udaf);
+likelihood_udaf!(GammaGammaLl, gamma_gamma_ll_udaf, GammaGamma, 3);
 
-/// The parameters `[p, q, gamma]`.
-#[derive(Debug)]
-pub(crate) struct GammaGammaParams([f64; 3]);
+/// The model `gamma_gamma_ll` sums.
+pub(crate) struct GammaGamma;
 
-impl Literals for GammaGammaParams {
-    const LEADING: &'static [(&'static str, Leading)] = &[("params", Leading::ConstText)];
-
-    fn parse(texts: &[&str], d: usize) -> Result<Self, String> {
-        check_columns(USAGE, 2, d)?;
-        parse_params(texts[0], &PARAMS).map(GammaGammaParams)
-    }
-
-    fn size(&self) -> usize {
-        0
-    }
-}
-
-impl KmeansAggregate for GammaGammaLl {
+impl Likelihood<3> for GammaGamma {
     const NAME: &'static str = NAME;
+    const USAGE: &'static str = USAGE;
+    const PARAMS: [&'static str; 3] = PARAMS;
+    const COLUMNS: usize = 2;
 
-    type Model = GammaGammaParams;
-
-    fn shape(_params: &Self::Model, _d: usize) -> Shape {
-        shape(3)
+    fn check(row: &[f64], n: f64) -> Result<bool, String> {
+        let (x, m) = (row[0], row[1]);
+        if x == 0.0 && m.is_finite() && n.is_finite() && n >= 0.0 {
+            return Ok(false);
+        }
+        if [x, m, n].iter().all(|v| v.is_finite()) && x > 0.0 && m > 0.0 && n >= 0.0 {
+            Ok(true)
+        } else {
+            Err(
+                "is not a spend summary: expected finite x >= 0 (rows with x = 0 are \
+                 skipped), a mean amount m > 0 and a weight n >= 0"
+                    .into(),
+            )
+        }
     }
 
-    fn update(params: &Self::Model, sums: &mut ExactSums, columns: &[ArrayRef]) -> Result<()> {
-        let p = &params.0;
-        let mut sink = |_i: usize, row: &[f64]| -> Result<(), DataFusionError> {
-            let (x, m) = (row[0], row[1]);
-            let n = row.get(2).copied().unwrap_or(1.0);
-            let describe = || format!("row (x = {x:?}, m = {m:?}, n = {n:?})");
-            if x == 0.0 && m.is_finite() && n.is_finite() && n >= 0.0 {
-                return Ok(());
-            }
-            let valid = [x, m, n].iter().all(|v| v.is_finite()) && x > 0.0 && m > 0.0 && n >= 0.0;
-            if !valid {
-                return Err(exec_datafusion_err!(
-                    "{NAME}: {} is not a spend summary: expected finite x >= 0 (rows with \
-                     x = 0 are skipped), a mean amount m > 0 and a weight n >= 0",
-                    describe()
-                ));
-            }
-            if n == 0.0 {
-                return Ok(());
-            }
-            let (ll, grad) = gamma_gamma_ll_grad(p, x, m);
-            add_row(NAME, &PARAMS, sums, n, ll, &grad, || {
-                format!("{} at p,q,gamma = {p:?}", describe())
-            })
-        };
-        for_each_valid_row(NAME, columns, &mut sink)?
+    fn describe(row: &[f64], n: f64) -> String {
+        format!("row (x = {:?}, m = {:?}, n = {n:?})", row[0], row[1])
     }
 
-    fn return_type() -> DataType {
-        list_of_f64()
-    }
-
-    /// NULL while no partition read the parameters.
-    fn empty_value() -> Option<ScalarValue> {
-        None
-    }
-
-    fn evaluate(sums: &ExactSums) -> ScalarValue {
-        evaluate(sums)
+    fn ll_grad(p: &[f64; 3], row: &[f64]) -> (f64, [f64; 3]) {
+        gamma_gamma_ll_grad(p, row[0], row[1])
     }
 
     fn documentation() -> &'static Documentation {
@@ -147,22 +107,10 @@ impl KmeansAggregate for GammaGammaLl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv_udaf::{add_row, shape};
     use crate::exact_sum::ExactSums;
-    use crate::test_data::session;
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::Float64Type;
 
-    async fn query(sql: &str) -> Result<Option<Vec<f64>>> {
-        let ctx = session(4);
-        let batches = ctx.sql(sql).await?.collect().await?;
-        let list = batches[0].column(0).as_list::<i32>();
-        Ok((!list.is_null(0)).then(|| {
-            list.value(0)
-                .as_primitive::<Float64Type>()
-                .values()
-                .to_vec()
-        }))
-    }
+    use crate::test_data::list_query as query;
 
     #[tokio::test]
     async fn skips_rows_without_repeat_purchases_and_weights_the_others() -> Result<()> {

@@ -14,9 +14,114 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{DataFusionError, ScalarValue, exec_datafusion_err};
+use datafusion::common::{DataFusionError, Result, ScalarValue, exec_datafusion_err};
+use datafusion::logical_expr::Documentation;
 
 use crate::exact_sum::{ExactSums, Shape, Summed};
+use crate::rows::for_each_valid_row;
+
+/// What a likelihood UDAF declares; [`likelihood_udaf!`] makes the aggregate of it.
+pub(crate) trait Likelihood<const K: usize> {
+    const NAME: &'static str;
+    const USAGE: &'static str;
+    /// The parameters, in literal order.
+    const PARAMS: [&'static str; K];
+    /// Summary columns after the parameters, without the optional weight n.
+    const COLUMNS: usize;
+    /// Whether the row (with weight `n`) counts, or why it is not a valid row.
+    fn check(row: &[f64], n: f64) -> std::result::Result<bool, String>;
+    /// How an error names the row.
+    fn describe(row: &[f64], n: f64) -> String;
+    /// One row's log-likelihood and gradient at the parameters `p`.
+    fn ll_grad(p: &[f64; K], row: &[f64]) -> (f64, [f64; K]);
+    fn documentation() -> &'static Documentation;
+}
+
+/// The parameters of a [`Likelihood`] as its leading literal parsed them.
+#[derive(Debug)]
+pub(crate) struct Params<const K: usize>(pub(crate) [f64; K]);
+
+/// Adds every valid row of `columns` to the sums: n·(LL, gradient) and n.
+pub(crate) fn update_rows<L: Likelihood<K>, const K: usize>(
+    p: &[f64; K],
+    sums: &mut ExactSums,
+    columns: &[ArrayRef],
+) -> Result<()> {
+    let mut sink = |_i: usize, row: &[f64]| -> Result<(), DataFusionError> {
+        let n = row.get(L::COLUMNS).copied().unwrap_or(1.0);
+        let counts = L::check(row, n)
+            .map_err(|why| exec_datafusion_err!("{}: {} {why}", L::NAME, L::describe(row, n)))?;
+        if !counts || n == 0.0 {
+            return Ok(());
+        }
+        let (ll, grad) = L::ll_grad(p, row);
+        add_row(L::NAME, &L::PARAMS, sums, n, ll, &grad, || {
+            format!("{} at {} = {p:?}", L::describe(row, n), L::PARAMS.join(","))
+        })
+    };
+    for_each_valid_row(L::NAME, columns, &mut sink)?
+}
+
+/// The aggregate `$ctor` (marker type `$ty`) of the [`Likelihood`] `$lik` with `$k`
+/// parameters: its literal is the parameters, its columns the summary, its result the
+/// list of sums.
+macro_rules! likelihood_udaf {
+    ($ty:ident, $ctor:ident, $lik:ty, $k:literal) => {
+        $crate::kmeans_udaf::kmeans_udaf!($ty, $ctor);
+
+        impl $crate::kmeans_udaf::Literals for $crate::clv_udaf::Params<$k> {
+            const LEADING: &'static [(&'static str, $crate::args::Leading)] =
+                &[("params", $crate::args::Leading::ConstText)];
+
+            fn parse(texts: &[&str], d: usize) -> std::result::Result<Self, String> {
+                use $crate::clv_udaf::Likelihood;
+                $crate::clv_udaf::check_columns(<$lik>::USAGE, <$lik>::COLUMNS, d)?;
+                $crate::clv_udaf::parse_params(texts[0], &<$lik>::PARAMS)
+                    .map($crate::clv_udaf::Params)
+            }
+
+            fn size(&self) -> usize {
+                0
+            }
+        }
+
+        impl $crate::kmeans_udaf::KmeansAggregate for $ty {
+            const NAME: &'static str = <$lik as $crate::clv_udaf::Likelihood<$k>>::NAME;
+
+            type Model = $crate::clv_udaf::Params<$k>;
+
+            fn shape(_params: &Self::Model, _d: usize) -> $crate::exact_sum::Shape {
+                $crate::clv_udaf::shape($k)
+            }
+
+            fn update(
+                params: &Self::Model,
+                sums: &mut $crate::exact_sum::ExactSums,
+                columns: &[datafusion::arrow::array::ArrayRef],
+            ) -> datafusion::common::Result<()> {
+                $crate::clv_udaf::update_rows::<$lik, $k>(&params.0, sums, columns)
+            }
+
+            fn return_type() -> datafusion::arrow::datatypes::DataType {
+                $crate::clv_udaf::list_of_f64()
+            }
+
+            /// NULL while no partition read the parameters.
+            fn empty_value() -> Option<datafusion::common::ScalarValue> {
+                None
+            }
+
+            fn evaluate(sums: &$crate::exact_sum::ExactSums) -> datafusion::common::ScalarValue {
+                $crate::clv_udaf::evaluate(sums)
+            }
+
+            fn documentation() -> &'static datafusion::logical_expr::Documentation {
+                <$lik as $crate::clv_udaf::Likelihood<$k>>::documentation()
+            }
+        }
+    };
+}
+pub(crate) use likelihood_udaf;
 
 /// `List(Float64)` with nullable items, the type both UDAFs return.
 pub(crate) fn list_of_f64() -> DataType {

@@ -143,3 +143,17 @@ pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<String> {
     let plan = ctx.sql(&format!("EXPLAIN {sql}")).await?.collect().await?;
     Ok(pretty_format_batches(&plan)?.to_string())
 }
+
+/// The one-row list result of `sql` on a 4-partition session, or None when it is NULL.
+pub(crate) async fn list_query(sql: &str) -> datafusion::common::Result<Option<Vec<f64>>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Float64Type;
+    let batches = session(4).sql(sql).await?.collect().await?;
+    let list = batches[0].column(0).as_list::<i32>();
+    Ok((!list.is_null(0)).then(|| {
+        list.value(0)
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec()
+    }))
+}

@@ -220,25 +220,14 @@ fn urls_are_refused_and_never_become_a_local_folder() {
     let dir = tempfile::tempdir().unwrap();
     let lake = common::generated_lake(dir.path(), 2_000);
     let lake = lake.to_str().unwrap();
+    let mut ingest_to_url = INGEST_RAW;
+    ingest_to_url[6] = "s3://bucket/lake";
+    let mut ingest_from_url = INGEST_RAW;
+    ingest_from_url[2] = "s3://bucket/raw/Electronics.jsonl";
+    ingest_from_url[6] = "lake2";
     let cases: [&[&str]; 6] = [
-        &[
-            "ingest",
-            "--reviews",
-            "raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-            "s3://bucket/lake",
-        ],
-        &[
-            "ingest",
-            "--reviews",
-            "s3://bucket/raw/Electronics.jsonl",
-            "--items",
-            "raw/meta_Electronics.jsonl",
-            "--out",
-            "lake2",
-        ],
+        &ingest_to_url,
+        &ingest_from_url,
         &["run", "--lake", "s3://bucket/lake", "--out", "out"],
         &["features", "--lake", lake, "--out", "gs://bucket/features"],
         &[
