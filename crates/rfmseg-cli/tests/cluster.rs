@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 use arrow::compute::concat_batches;
 
 mod common;
@@ -290,6 +290,49 @@ fn cluster_run_score_and_sql_equal_embedded_and_run_on_the_executors() {
     assert_eq!(e, c);
     let customers = read_parquet(&dir.join("embedded/customers.parquet")).num_rows();
     assert_eq!(e.len() - 1, customers, "one rfm row per customer");
+
+    // The CLV likelihoods (exact sums): the same bits on both engines.
+    let summary = include_str!("../../../sql/clv_summary.sql");
+    std::fs::write(
+        dir.join("clv_ll.sql"),
+        format!(
+            "SELECT bgnbd_ll('0.25,4.0,0.8,2.5', x, t_x, t_cal) AS bgnbd, \
+             gamma_gamma_ll('6.0,4.0,15.0', x, m) AS gamma_gamma FROM ({summary}) s"
+        ),
+    )
+    .unwrap();
+    for (out, cluster_args) in [
+        ("clv_e.parquet", vec![]),
+        ("clv_c.parquet", vec!["--cluster", cluster.url.as_str()]),
+    ] {
+        let mut args = vec![
+            "sql",
+            "-f",
+            "clv_ll.sql",
+            "--lake",
+            lake,
+            "--upto",
+            "features",
+            "--param",
+            "time_unit=7",
+            "--out",
+            out,
+        ];
+        args.extend(cluster_args);
+        ok(rfmseg(&args, dir));
+    }
+    let (e, c) = (
+        read_parquet(&dir.join("clv_e.parquet")),
+        read_parquet(&dir.join("clv_c.parquet")),
+    );
+    assert_eq!(e.num_rows(), 1);
+    assert!(!e.column(0).is_null(0) && !e.column(1).is_null(0));
+    assert_eq!(e.column(0).to_data(), c.column(0).to_data(), "bgnbd_ll");
+    assert_eq!(
+        e.column(1).to_data(),
+        c.column(1).to_data(),
+        "gamma_gamma_ll"
+    );
 
     // Stopped by PID.
     let pids: Vec<u32> = ["scheduler", "executor-1", "executor-2"]
