@@ -18,5 +18,9 @@
 --       coordinate sums and sums of squared norms (from kmeans_step with the same centres).
 --
 --   CENTROIDS is a literal 'c11,c12,c13,c21,...'; STATS 'n1,s11,s12,s13,q1,...'.
+--
+-- The driver appends `count(*) AS round_rows` and checks it against the customers it
+-- clusters: on a cluster, a round that lost or double-counted a partial result after an
+-- executor died is resubmitted instead of moving the centres.
 SELECT {{aggregates}}
 FROM kmeans_input

@@ -384,3 +384,28 @@ async fn one_lloyd_iteration_moves_centres_to_the_plain_rust_means() {
         }
     }
 }
+
+/// Every k-means round counts the customers it saw: a round that does not see exactly the
+/// customers being clustered (as after a partial result lost or read twice on a cluster)
+/// is an error, never moved centres.
+#[tokio::test]
+async fn a_round_that_does_not_see_every_customer_is_an_error() {
+    let (pts, _) = blobs(&FOUR[..3], 100, 1.0, 4);
+    let n = (pts.len() / D) as u64;
+    let ctx = session(&pts, 4, 4);
+    let centres = [0.5, 0.5, 0.5, 5.0, 1.0, 0.0, 1.0, 5.0, 1.0];
+    let right = kmeans::Queries::new(&ctx).expecting_rows(n);
+    let step = right.step(&centres, 0, u32::MAX).await.unwrap();
+    assert_eq!(step.rows(), n as f64);
+    let wrong = kmeans::Queries::new(&ctx).expecting_rows(n + 1);
+    let err = wrong
+        .step(&centres, 0, u32::MAX)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("saw {n} customers, kmeans_input has {}", n + 1)),
+        "{err}"
+    );
+    assert!(err.contains("did not add up"), "{err}");
+}

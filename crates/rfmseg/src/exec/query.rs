@@ -91,6 +91,7 @@ fn executor_lost(e: &Error) -> bool {
         "tcp connect error",
         "Shuffle fetch partition error",
         RERUN_LEFTOVERS,
+        DID_NOT_ADD_UP,
     ]
     .iter()
     .any(|s| text.contains(s))
@@ -182,6 +183,8 @@ async fn write_shared(
 
 const RERUN_LEFTOVERS: &str = "a write task was rerun after an executor was lost";
 
+const DID_NOT_ADD_UP: &str = "a result did not add up (partial results lost or counted twice)";
+
 /// Rows in the Parquet files of `dir`, from their footers; None if a file is unreadable
 /// (for example cut short when its writer was killed).
 fn rows_on_disk(dir: &std::path::Path) -> Option<u64> {
@@ -231,12 +234,16 @@ pub async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec
 
 /// Runs a stage's SQL that returns exactly one row.
 pub async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<RecordBatch> {
-    let batches = collect(ctx, stage, sql).await?;
+    single_row(stage, &collect(ctx, stage, sql).await?)
+}
+
+/// The one row of a result, or an error naming the stage.
+fn single_row(stage: &str, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let schema = batches
         .first()
         .map(|b| b.schema())
         .ok_or_else(|| Error::Internal(format!("stage {stage}: no result")))?;
-    let batch = arrow::compute::concat_batches(&schema, &batches)
+    let batch = arrow::compute::concat_batches(&schema, batches)
         .map_err(|e| Error::Internal(format!("stage {stage}: {e}")))?;
     if batch.num_rows() != 1 {
         return Err(Error::Internal(format!(
@@ -245,6 +252,36 @@ pub async fn one_row(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Rec
         )));
     }
     Ok(batch)
+}
+
+/// [`one_row`], with `check` run on the row inside the cluster's retry: a row whose
+/// totals do not add up (`check` says why) is treated like a lost executor, resubmitted
+/// once, and otherwise an error, never an answer. Ballista can lose or double-count a
+/// partial aggregate when an executor dies at the wrong moment; a stage whose inputs'
+/// count is known checks it here.
+pub async fn one_row_checked(
+    ctx: &SessionContext,
+    stage: &str,
+    sql: &str,
+    check: impl Fn(&RecordBatch) -> std::result::Result<(), String>,
+) -> Result<RecordBatch> {
+    on_cluster(ctx, stage, || async {
+        let batches = ctx
+            .sql(sql)
+            .await
+            .map_err(|e| Error::stage(stage, e))?
+            .collect()
+            .await
+            .map_err(|e| Error::stage(stage, e))?;
+        let batch = single_row(stage, &batches)?;
+        check(&batch).map_err(|why| Error::Cluster {
+            url: format!("stage {stage}"),
+            message: format!("{why}: {DID_NOT_ADD_UP}"),
+            hint: "rerun; if it happens without lost executors, report it".into(),
+        })?;
+        Ok(batch)
+    })
+    .await
 }
 
 /// Column `name` of a one-row result as i64 (NULL -> None).

@@ -64,7 +64,7 @@ pub async fn use_input(ctx: &SessionContext, table: &str) -> Result<()> {
 /// Clusters `kmeans_input` (`customers` rows): a fixed k, or the k chosen from the range.
 pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> Result<Clustering> {
     let km = &config.kmeans;
-    let q = Queries::new(ctx);
+    let q = Queries::new(ctx).expecting_rows(customers);
     let algorithm = resolve_algorithm(km, customers);
     let sample = q.silhouette_sample(km.seed, km.silhouette_sample).await?;
     let (ks, capped): (Vec<usize>, Option<String>) = match km.k {

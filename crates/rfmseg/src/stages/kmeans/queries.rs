@@ -17,7 +17,7 @@ use rfmseg_udfs::format_centroids;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::exec::query::{collect, get_i64, one_row};
+use crate::exec::query::{collect, get_i64, one_row, one_row_checked};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../../sql/kmeans_round.sql");
@@ -76,6 +76,8 @@ pub struct Queries<'a> {
     round: Round,
     /// The seeded first centre, with its seed.
     first_centre: tokio::sync::Mutex<Option<(u64, Vec<f64>)>>,
+    /// Rows of `kmeans_input`, when known: every round checks that it saw exactly these.
+    rows: Option<u64>,
 }
 
 /// The aggregates asked for and not yet taken by a query. The first asker leads: it lets
@@ -103,8 +105,16 @@ impl<'a> Queries<'a> {
         Queries {
             ctx,
             round: Round::default(),
+            rows: None,
             first_centre: Default::default(),
         }
+    }
+
+    /// Every round also counts its rows and fails (on a cluster: is resubmitted) unless
+    /// they are `rows`, the size of `kmeans_input`.
+    pub fn expecting_rows(mut self, rows: u64) -> Self {
+        self.rows = Some(rows);
+        self
     }
 
     async fn rows(&self, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -173,8 +183,20 @@ impl<'a> Queries<'a> {
             "k-means round"
         );
         let row: std::result::Result<RecordBatch, Arc<Error>> = async {
+            let list = format!("{list},\n       count(*) AS round_rows");
             let sql = render("kmeans_round", KMEANS_ROUND_SQL, &[("aggregates", list)])?;
-            one_row(self.ctx, "kmeans_round", &sql).await
+            one_row_checked(self.ctx, "kmeans_round", &sql, |row| {
+                let seen = get_i64(row, "round_rows")
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(0);
+                match self.rows {
+                    Some(rows) if seen as u64 != rows => Err(format!(
+                        "a k-means round saw {seen} customers, kmeans_input has {rows}"
+                    )),
+                    _ => Ok(()),
+                }
+            })
+            .await
         }
         .await
         .map_err(Arc::new);
