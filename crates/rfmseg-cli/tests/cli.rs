@@ -107,30 +107,12 @@ fn small_lake(dir: &std::path::Path) {
     common::generated_lake(dir, 300);
 }
 
-/// Every file under `dir` with its bytes, by path.
-fn files(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
-    let mut found = std::collections::BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                found.insert(path, bytes);
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn sql_rejects_statements_that_write_and_leaves_the_lake_alone() {
     let dir = tempfile::tempdir().unwrap();
     small_lake(dir.path());
     let lake = dir.path().join("lake");
-    let before = files(&lake);
+    let before = common::snapshot(&lake);
     let elsewhere = dir.path().join("copied.parquet");
     let copy_out = format!(
         "COPY (SELECT * FROM lake_items) TO '{}'",
@@ -177,7 +159,7 @@ fn sql_rejects_statements_that_write_and_leaves_the_lake_alone() {
         );
         assert_eq!(out, "", "{sql}");
     }
-    let after = files(&lake);
+    let after = common::snapshot(&lake);
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>(),

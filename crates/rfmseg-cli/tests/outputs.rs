@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{INGEST_RAW, generated_lake, ok};
+use common::{INGEST_RAW, generated_lake, ok, snapshot};
 
 fn rfmseg_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = common::rfmseg_env(args, dir, env);
@@ -15,26 +15,6 @@ fn rfmseg_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Option<i32>, 
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    files
 }
 
 fn names(dir: &Path) -> Vec<String> {

@@ -347,40 +347,6 @@ async fn all_125_score_combinations_get_the_designed_segment() {
     assert_eq!(names.len(), 11, "every segment is reachable: {names:?}");
 }
 
-/// Writes a tiny lake: purchases (user, unix seconds, item) and items (asin, price).
-fn tiny_lake(
-    dir: &Path,
-    purchases: &[(&str, i64, &str)],
-    items: &[(&str, f64)],
-) -> std::path::PathBuf {
-    let reviews: String = purchases
-        .iter()
-        .map(|(u, s, a)| {
-            format!(
-                r#"{{"rating": 5.0, "asin": "{a}", "parent_asin": "{a}", "user_id": "{u}", "timestamp": {}, "helpful_vote": 0, "verified_purchase": true}}"#,
-                s * 1000
-            ) + "\n"
-        })
-        .collect();
-    let meta: String = items
-        .iter()
-        .map(|(a, p)| {
-            format!(r#"{{"main_category": "Computers", "price": {p}, "parent_asin": "{a}"}}"#)
-                + "\n"
-        })
-        .collect();
-    std::fs::write(dir.join("r.jsonl"), reviews).unwrap();
-    std::fs::write(dir.join("m.jsonl"), meta).unwrap();
-    let lake = dir.join("lake");
-    ingest(&IngestOptions::new(
-        dir.join("r.jsonl"),
-        dir.join("m.jsonl"),
-        &lake,
-    ))
-    .unwrap();
-    lake
-}
-
 const DAY: i64 = 86_400;
 /// 2023-09-13 00:00:00 UTC.
 const AS_OF: i64 = 19_613 * DAY;

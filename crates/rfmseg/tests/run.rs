@@ -324,32 +324,12 @@ fn five_customer_lake(dir: &Path) -> PathBuf {
         ("C4", 220, "B1"),
         ("C5", 300, "B2"),
     ];
-    let reviews: String = purchases
-        .iter()
-        .map(|(u, days, a)| {
-            format!(
-                r#"{{"rating": 5.0, "asin": "{a}", "parent_asin": "{a}", "user_id": "{u}", "timestamp": {}, "helpful_vote": 0, "verified_purchase": true}}"#,
-                (as_of - days * 86_400) * 1000
-            ) + "\n"
-        })
-        .collect();
-    let items: String = [("B1", 10.0), ("B2", 50.0), ("B3", 200.0)]
-        .iter()
-        .map(|(a, p)| {
-            format!(r#"{{"main_category": "Computers", "price": {p}, "parent_asin": "{a}"}}"#)
-                + "\n"
-        })
-        .collect();
-    std::fs::write(dir.join("r.jsonl"), reviews).unwrap();
-    std::fs::write(dir.join("m.jsonl"), items).unwrap();
-    let lake = dir.join("lake");
-    ingest(&IngestOptions::new(
-        dir.join("r.jsonl"),
-        dir.join("m.jsonl"),
-        &lake,
-    ))
-    .unwrap();
-    lake
+    let purchases = purchases.map(|(u, days, a)| (u, as_of - days * 86_400, a));
+    tiny_lake(
+        dir,
+        &purchases,
+        &[("B1", 10.0), ("B2", 50.0), ("B3", 200.0)],
+    )
 }
 
 /// Fewer customers than the top of the default k range (10): the run caps the range to

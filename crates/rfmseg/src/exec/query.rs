@@ -391,6 +391,27 @@ pub fn str_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The one value of a `List<Float64>` result column (an aggregate such as `kmeans_step`
+/// or `bgnbd_ll`): None when it is NULL (the aggregate saw no rows), an error unless it
+/// holds `len` values.
+pub fn f64_list(column: &ArrayRef, stage: &str, len: usize) -> Result<Option<Vec<f64>>> {
+    let list = column
+        .as_list_opt::<i32>()
+        .ok_or_else(|| Error::Internal(format!("stage {stage}: the result is not a list")))?;
+    if list.is_null(0) {
+        return Ok(None);
+    }
+    let values = list.value(0);
+    let values = values.as_primitive::<Float64Type>().values();
+    if values.len() != len {
+        return Err(Error::Internal(format!(
+            "stage {stage}: the result has {} values, expected {len}",
+            values.len()
+        )));
+    }
+    Ok(Some(values.to_vec()))
+}
+
 fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     b.column_by_name(name)
         .ok_or_else(|| Error::Internal(format!("no column {name}")))

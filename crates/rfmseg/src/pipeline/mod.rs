@@ -160,7 +160,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         &features,
         &clustering,
         data,
-        timer.timings(),
+        timer.into_timings(),
     );
     write_json(&tmp.join(REPORT_JSON), &report)?;
     write_text(&tmp.join("report.html"), &html::render(&report))?;

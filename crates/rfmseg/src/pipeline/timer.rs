@@ -25,8 +25,8 @@ impl Timer {
     }
 
     /// The finished stages' timings.
-    pub fn timings(&self) -> Vec<StageTiming> {
-        self.done.clone()
+    pub fn into_timings(self) -> Vec<StageTiming> {
+        self.done
     }
 
     pub fn start(&mut self, stage: &str) {

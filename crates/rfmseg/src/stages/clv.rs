@@ -14,14 +14,13 @@
 // The small K x K matrix algebra reads best with the indices of its formulas.
 #![allow(clippy::needless_range_loop)]
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
+use rfmseg_udfs::format_centroids;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::exec::query::{materialize, one_row};
+use crate::exec::query::{f64_list, materialize, one_row};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const CLV_SUMMARY_SQL: &str = include_str!("../../../../sql/clv_summary.sql");
@@ -132,7 +131,7 @@ pub async fn fit_bgnbd(ctx: &SessionContext, table: &str) -> Result<MlFit<4>> {
     let eval = |p: [f64; 4]| {
         let aggregate = format!(
             "bgnbd_ll({}, x, t_x, t_cal, n)",
-            sql_string(&params_text(&p))
+            sql_string(&format_centroids(&p))
         );
         evaluate::<4>(ctx, "clv_bgnbd", aggregate, table.to_string())
     };
@@ -143,18 +142,13 @@ pub async fn fit_bgnbd(ctx: &SessionContext, table: &str) -> Result<MlFit<4>> {
 /// from p = q = 1 and gamma = 1.
 pub async fn fit_gamma_gamma(ctx: &SessionContext, table: &str) -> Result<MlFit<3>> {
     let eval = |p: [f64; 3]| {
-        let aggregate = format!("gamma_gamma_ll({}, x, m)", sql_string(&params_text(&p)));
+        let aggregate = format!(
+            "gamma_gamma_ll({}, x, m)",
+            sql_string(&format_centroids(&p))
+        );
         evaluate::<3>(ctx, "clv_gamma_gamma", aggregate, table.to_string())
     };
     maximise(eval, [1.0; 3], "Gamma-Gamma", table).await
-}
-
-/// The parameter literal: `{:?}` of each, so the UDAF reads back the same f64.
-fn params_text(p: &[f64]) -> String {
-    p.iter()
-        .map(|v| format!("{v:?}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// One value of the likelihood: Σ LL, the gradient in the natural parameters, Σ n.
@@ -178,26 +172,13 @@ async fn evaluate<const K: usize>(
         &[("aggregate", aggregate), ("input", input)],
     )?;
     let row = one_row(ctx, stage, &sql).await?;
-    let list = row
-        .column(0)
-        .as_list_opt::<i32>()
-        .ok_or_else(|| Error::Internal(format!("stage {stage}: the likelihood is not a list")))?;
-    if list.is_null(0) {
+    let Some(values) = f64_list(row.column(0), stage, K + 2)? else {
         return Ok(Value {
             ll: 0.0,
             grad: [0.0; K],
             rows: 0.0,
         });
-    }
-    let values = list.value(0);
-    let values = values.as_primitive::<Float64Type>().values();
-    if values.len() != K + 2 {
-        return Err(Error::Internal(format!(
-            "stage {stage}: the likelihood has {} values, expected {}",
-            values.len(),
-            K + 2
-        )));
-    }
+    };
     Ok(Value {
         ll: values[0],
         grad: std::array::from_fn(|i| values[1 + i]),

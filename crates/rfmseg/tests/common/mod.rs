@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use rfmseg::generate::{GenerateOptions, GenerateSummary, generate};
+use rfmseg::ingest::{IngestOptions, ingest};
 
 /// Generates `reviews` lines with `seed` into `dir`.
 pub fn generated(
@@ -95,4 +96,34 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// Writes a tiny lake: purchases (user, unix seconds, item) and items (asin, price).
+pub fn tiny_lake(dir: &Path, purchases: &[(&str, i64, &str)], items: &[(&str, f64)]) -> PathBuf {
+    let reviews: String = purchases
+        .iter()
+        .map(|(u, s, a)| {
+            format!(
+                r#"{{"rating": 5.0, "asin": "{a}", "parent_asin": "{a}", "user_id": "{u}", "timestamp": {}, "helpful_vote": 0, "verified_purchase": true}}"#,
+                s * 1000
+            ) + "\n"
+        })
+        .collect();
+    let meta: String = items
+        .iter()
+        .map(|(a, p)| {
+            format!(r#"{{"main_category": "Computers", "price": {p}, "parent_asin": "{a}"}}"#)
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("r.jsonl"), reviews).unwrap();
+    std::fs::write(dir.join("m.jsonl"), meta).unwrap();
+    let lake = dir.join("lake");
+    ingest(&IngestOptions::new(
+        dir.join("r.jsonl"),
+        dir.join("m.jsonl"),
+        &lake,
+    ))
+    .unwrap();
+    lake
 }

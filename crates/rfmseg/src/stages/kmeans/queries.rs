@@ -17,7 +17,7 @@ use rfmseg_udfs::format_centroids;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::exec::query::{collect, get_i64, one_row, one_row_checked};
+use crate::exec::query::{collect, f64_list, get_i64, one_row, one_row_checked};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../../sql/kmeans_round.sql");
@@ -224,24 +224,14 @@ impl<'a> Queries<'a> {
                 centroids_literal(centres)
             ))
             .await?;
-        let list = column.as_list::<i32>();
-        if list.is_null(0) {
+        let Some(v) = f64_list(&column, "kmeans_step", k * D + 2 * k + 1)? else {
             return Ok(Step {
                 sums: vec![0.0; k * D],
                 counts: vec![0.0; k],
                 sumsq: vec![0.0; k],
                 cost: 0.0,
             });
-        }
-        let values = list.value(0);
-        let v = values.as_primitive::<Float64Type>().values();
-        if v.len() != k * D + 2 * k + 1 {
-            return Err(Error::Internal(format!(
-                "kmeans_step returned {} values, expected {}",
-                v.len(),
-                k * D + 2 * k + 1
-            )));
-        }
+        };
         Ok(Step {
             sums: v[..k * D].to_vec(),
             counts: v[k * D..k * D + k].to_vec(),
