@@ -82,7 +82,7 @@ mod tests {
                     .map(|f| (f.name().to_string(), f.documentation().cloned())),
             )
             .collect::<Vec<_>>();
-        assert_eq!(docs.len(), 9);
+        assert_eq!(docs.len(), 10);
         for (name, doc) in docs {
             let doc = doc.unwrap_or_else(|| panic!("{name} has no documentation"));
             assert!(!doc.description.trim().is_empty(), "{name}: no description");
@@ -119,7 +119,8 @@ mod tests {
             .sql(
                 "SELECT DISTINCT routine_name, description, syntax_example \
                  FROM information_schema.routines \
-                 WHERE routine_name LIKE 'kmeans%' OR routine_name IN ('parse_price', 'stable_hash') \
+                 WHERE routine_name LIKE 'kmeans%' OR routine_name IN ('parse_price', \
+                 'stable_hash', 'clv_predict', 'bgnbd_ll', 'gamma_gamma_ll') \
                  ORDER BY routine_name",
             )
             .await?
@@ -141,6 +142,9 @@ mod tests {
         assert_eq!(
             rows,
             [
+                "bgnbd_ll",
+                "clv_predict",
+                "gamma_gamma_ll",
                 "kmeans_assign",
                 "kmeans_cost",
                 "kmeans_sample",

@@ -31,6 +31,7 @@ pub mod centroids;
 pub mod clv_bgnbd_ll;
 pub mod clv_gamma_gamma_ll;
 pub mod clv_math;
+pub mod clv_predict;
 mod clv_udaf;
 mod documentation;
 pub mod exact_sum;
@@ -60,6 +61,7 @@ use datafusion::prelude::SessionContext;
 pub use centroids::{format_centroids, nearest, parse_centroids};
 pub use clv_bgnbd_ll::bgnbd_ll_udaf;
 pub use clv_gamma_gamma_ll::gamma_gamma_ll_udaf;
+pub use clv_predict::{PredictModel, clv_predict_udf};
 pub use kmeans_assign::kmeans_assign_udf;
 pub use kmeans_cost::kmeans_cost_udaf;
 pub use kmeans_sample::kmeans_sample_udf;
@@ -76,6 +78,7 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
         stable_hash_udf(),
         kmeans_assign_udf(),
         kmeans_sample_udf(),
+        clv_predict_udf(),
     ]
 }
 

@@ -52,6 +52,18 @@ struct RunFlags {
     /// most max(256, 8 x cores).
     #[arg(long)]
     partitions: Option<usize>,
+    /// on or off: fit the lifetime-value models and predict P(alive), expected purchases
+    /// and CLV per customer (clv.enabled; default on).
+    #[arg(long, value_name = "on|off")]
+    clv: Option<String>,
+    /// How far ahead expected purchases and CLV look, in clv.time_unit (weeks by
+    /// default; clv.horizon, default 52).
+    #[arg(long, value_name = "N")]
+    clv_horizon: Option<f64>,
+    /// Also fit on all but the last N days of the window and compare expected with
+    /// actual purchases in those days, in the report (clv.holdout_days).
+    #[arg(long, value_name = "N")]
+    holdout_days: Option<u32>,
 }
 
 /// Where the queries run: `--cluster df://host:port`, or embedded without it.
@@ -109,6 +121,9 @@ impl RunFlags {
             seed: self.seed,
             score_method: self.score_method.clone(),
             target_partitions: self.partitions,
+            clv: self.clv.clone(),
+            clv_horizon: self.clv_horizon,
+            holdout_days: self.holdout_days,
         };
         Ok(Config::resolve(self.config.as_deref(), &overrides)?)
     }

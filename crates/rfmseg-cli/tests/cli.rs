@@ -69,6 +69,34 @@ fn invalid_config_is_rejected_before_any_work() {
             ],
             "rfm.as_of",
         ),
+        (
+            vec!["run", "--lake", "lake", "--out", "out", "--clv", "yes"],
+            "invalid --clv: \"yes\": expected on or off",
+        ),
+        (
+            vec![
+                "run",
+                "--lake",
+                "lake",
+                "--out",
+                "out",
+                "--clv-horizon",
+                "0",
+            ],
+            "invalid clv.horizon (--clv-horizon): must be a number of weeks in (0, 10000], got 0",
+        ),
+        (
+            vec![
+                "run",
+                "--lake",
+                "lake",
+                "--out",
+                "out",
+                "--holdout-days",
+                "365",
+            ],
+            "invalid clv.holdout_days (--holdout-days): 365 leaves no calibration days",
+        ),
     ] {
         let (code, _, err) = rfmseg(&args, dir.path());
         assert_eq!(code, 2, "{err}");

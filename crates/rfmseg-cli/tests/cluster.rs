@@ -215,8 +215,20 @@ fn cluster_run_score_and_sql_equal_embedded_and_run_on_the_executors() {
     let printed = ok(rfmseg(&args, dir));
     assert!(printed.contains("customers, window"), "{printed}");
 
-    // The same answer: customers, and the model to the last bit of every centre and cost.
+    // The same answer: customers, and the model to the last bit of every centre and cost,
+    // lifetime-value fit and prediction included.
     assert_same_run(dir);
+    let model_json = json(&dir.join("distributed/model.json"));
+    assert!(
+        model_json["clv"]["fit"]["converged"].as_bool() == Some(true),
+        "{}",
+        model_json["clv"]
+    );
+    let customers = read_parquet(&dir.join("distributed/customers.parquet"));
+    for column in ["p_alive", "expected_purchases", "expected_value", "clv"] {
+        let c = customers.column_by_name(column).expect(column);
+        assert_eq!(c.null_count(), 0, "{column}");
+    }
     for f in ["segments.csv", "k_selection.csv"] {
         assert_eq!(
             std::fs::read_to_string(dir.join("embedded").join(f)).unwrap(),

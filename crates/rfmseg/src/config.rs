@@ -17,6 +17,7 @@ pub struct Config {
     pub rfm: RfmConfig,
     pub features: FeaturesConfig,
     pub kmeans: KMeansConfig,
+    pub clv: ClvConfig,
     pub engine: EngineConfig,
 }
 
@@ -259,6 +260,80 @@ impl std::str::FromStr for ScoreMethod {
     }
 }
 
+/// Customer lifetime value (BG/NBD and Gamma-Gamma, DESIGN.md §8; sql/clv_*.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClvConfig {
+    /// Fit the models and predict per customer in `run` (`--clv on|off`). Default on.
+    pub enabled: bool,
+    /// The time unit of the models' x, t_x, T and horizon: "weeks" (default, as the BG/NBD
+    /// paper and the `lifetimes` examples) or "days".
+    pub time_unit: TimeUnit,
+    /// How far ahead expected purchases and CLV look, in `time_unit`s (`--clv-horizon`).
+    /// Default 52 (a year of weeks).
+    pub horizon: f64,
+    /// Periods the horizon is discounted in (CLV sums each period's expected value
+    /// discounted to today, as `lifetimes`' customer_lifetime_value). Default 12 (months).
+    pub periods: u32,
+    /// Discount rate per year, spread over the periods: (1 + rate)^(years per period) - 1
+    /// per period. Default 0.10.
+    pub annual_discount_rate: f64,
+    /// With N > 0 (`--holdout-days N`), also fit on the data before the last N days of
+    /// the window and compare expected with actual purchases in those days (the report's
+    /// calibration/holdout check). Default 0: no check.
+    pub holdout_days: u32,
+}
+
+impl Default for ClvConfig {
+    fn default() -> Self {
+        ClvConfig {
+            enabled: true,
+            time_unit: TimeUnit::Weeks,
+            horizon: 52.0,
+            periods: 12,
+            annual_discount_rate: 0.10,
+            holdout_days: 0,
+        }
+    }
+}
+
+impl ClvConfig {
+    /// Days per time unit.
+    pub fn unit_days(&self) -> f64 {
+        self.time_unit.days()
+    }
+
+    /// The discount rate per period.
+    pub fn discount_per_period(&self) -> f64 {
+        let years = self.horizon * self.unit_days() / 365.25 / f64::from(self.periods.max(1));
+        (1.0 + self.annual_discount_rate).powf(years) - 1.0
+    }
+}
+
+/// The CLV models' time unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    Weeks,
+    Days,
+}
+
+impl TimeUnit {
+    pub fn days(self) -> f64 {
+        match self {
+            TimeUnit::Weeks => 7.0,
+            TimeUnit::Days => 1.0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Weeks => "weeks",
+            TimeUnit::Days => "days",
+        }
+    }
+}
+
 /// How queries are executed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -414,6 +489,39 @@ impl Config {
                 ),
             });
         }
+        let clv = &self.clv;
+        if !(clv.horizon.is_finite() && clv.horizon > 0.0 && clv.horizon <= 10_000.0) {
+            return bad(
+                "clv.horizon (--clv-horizon)",
+                format!(
+                    "must be a number of {} in (0, 10000], got {}",
+                    clv.time_unit.name(),
+                    clv.horizon
+                ),
+            );
+        }
+        if clv.periods == 0 || clv.periods > 10_000 {
+            return bad(
+                "clv.periods",
+                format!("must be from 1 to 10000, got {}", clv.periods),
+            );
+        }
+        if !(clv.annual_discount_rate.is_finite() && clv.annual_discount_rate >= 0.0) {
+            return bad(
+                "clv.annual_discount_rate",
+                format!("must be a number >= 0, got {}", clv.annual_discount_rate),
+            );
+        }
+        if clv.holdout_days >= r.window_days {
+            return bad(
+                "clv.holdout_days (--holdout-days)",
+                format!(
+                    "{} leaves no calibration days in the window of rfm.window_days = {}; \
+                     use fewer holdout days than the window has",
+                    clv.holdout_days, r.window_days
+                ),
+            );
+        }
         if self.features.minibatches == 0 {
             return Err(Error::Config {
                 key: "features.minibatches".into(),
@@ -466,6 +574,24 @@ impl Config {
         if let Some(m) = &flags.score_method {
             c.features.score_method = m.parse()?;
         }
+        if let Some(on) = &flags.clv {
+            c.clv.enabled = match on.trim() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(Error::Config {
+                        key: "--clv".into(),
+                        message: format!("{other:?}: expected on or off"),
+                    });
+                }
+            };
+        }
+        if let Some(h) = flags.clv_horizon {
+            c.clv.horizon = h;
+        }
+        if let Some(d) = flags.holdout_days {
+            c.clv.holdout_days = d;
+        }
         if let Some(p) = flags.target_partitions {
             c.engine.target_partitions = p;
         }
@@ -496,6 +622,12 @@ pub struct Overrides {
     pub score_method: Option<String>,
     /// `--partitions N` (engine.target_partitions)
     pub target_partitions: Option<usize>,
+    /// `--clv on|off` (clv.enabled)
+    pub clv: Option<String>,
+    /// `--clv-horizon N` (clv.horizon)
+    pub clv_horizon: Option<f64>,
+    /// `--holdout-days N` (clv.holdout_days)
+    pub holdout_days: Option<u32>,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
@@ -666,6 +798,35 @@ mod tests {
             let err = Config::resolve(None, &flags).unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
+    }
+
+    /// CLV is on by default, in weeks over a year; the per-period discount compounds to
+    /// the annual rate over 365.25 days.
+    #[test]
+    fn clv_defaults_discount_a_year_at_the_annual_rate() {
+        let c = Config::default().clv;
+        assert!(c.enabled);
+        assert_eq!(
+            (c.time_unit, c.horizon, c.periods),
+            (TimeUnit::Weeks, 52.0, 12)
+        );
+        assert_eq!((c.annual_discount_rate, c.holdout_days), (0.10, 0));
+        let year = ClvConfig {
+            horizon: 365.25,
+            time_unit: TimeUnit::Days,
+            periods: 4,
+            ..c
+        };
+        let compounded = (1.0 + year.discount_per_period()).powi(4);
+        assert!((compounded - 1.10).abs() < 1e-14, "{compounded}");
+        let flags = Overrides {
+            clv: Some("off".into()),
+            clv_horizon: Some(26.0),
+            holdout_days: Some(90),
+            ..Overrides::default()
+        };
+        let c = Config::resolve(None, &flags).unwrap().clv;
+        assert_eq!((c.enabled, c.horizon, c.holdout_days), (false, 26.0, 90));
     }
 
     #[test]

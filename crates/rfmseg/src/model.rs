@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ScoreMethod};
 use crate::error::{Error, Result};
+use crate::stages::clv::ClvModel;
 use crate::stages::kmeans::Clustering;
 use crate::stages::rfm::{FeaturesSummary, RfmWindow, Scaler};
 pub use crate::stages::scores::ScoreThresholds;
@@ -36,6 +37,10 @@ pub struct Model {
     pub seed: u64,
     pub score_method: ScoreMethod,
     pub score_thresholds: ScoreThresholds,
+    /// The fitted lifetime-value models; None with `--clv off`, when the data could not
+    /// support a fit, or in a model.json written before CLV existed.
+    #[serde(default)]
+    pub clv: Option<ClvModel>,
     /// The configuration of the run: `score` cleans and windows new data the same way.
     pub config: Config,
 }
@@ -55,6 +60,7 @@ impl Model {
         clustering: &Clustering,
         labels: Vec<String>,
         score_thresholds: ScoreThresholds,
+        clv: Option<ClvModel>,
         config: &Config,
     ) -> Model {
         let fit = &clustering.model;
@@ -80,6 +86,7 @@ impl Model {
             seed: config.kmeans.seed,
             score_method: config.features.score_method,
             score_thresholds,
+            clv,
             config: config.clone(),
         }
     }
@@ -103,6 +110,13 @@ impl Model {
                 ),
                 hint: "pass the model.json written by `rfmseg run`".into(),
             });
+        }
+        if let Some(clv) = &model.clv {
+            clv.checked_literal().map_err(|message| Error::BadInput {
+                path: path.to_path_buf(),
+                message: format!("clv.predict_literal: {message}"),
+                hint: "pass the model.json written by `rfmseg run`, unedited".into(),
+            })?;
         }
         Ok(model)
     }

@@ -1,7 +1,8 @@
 //! `rfmseg score`: customers of a (new) lake assigned to a saved model's clusters and
 //! segments, without refitting: the lake is cleaned and windowed with the model's
 //! configuration, scaled with the model's scaler, scored with its R/F/M thresholds, and
-//! each customer goes to the nearest saved centre.
+//! each customer goes to the nearest saved centre; with a saved CLV model, the customers'
+//! lifetime-value predictions come from its parameters (no refit).
 //!
 //! Place in the flow: lake + model -> scored customers.
 
@@ -57,6 +58,10 @@ pub async fn score_on(
     let centroids: Vec<f64> = model.centroids_z.iter().flatten().copied().collect();
     assign_clusters(ctx, &centroids).await?;
     register_labels(ctx, &model.labels).await?;
+    if let Some(clv) = &model.clv {
+        stages::clv::clv_summary(ctx, config, window.as_of_day, clv.time_unit.days()).await?;
+        stages::clv::predict_customers(ctx, clv).await?;
+    }
     Ok((customers, window))
 }
 

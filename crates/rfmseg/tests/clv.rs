@@ -2,6 +2,7 @@
 //! hand-made purchases, and the recovery of known BG/NBD and Gamma-Gamma parameters from
 //! customers simulated in plain Rust (seeded), bit-identical for any partitioning.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -12,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rfmseg::config::Config;
 use rfmseg::exec::local_context;
-use rfmseg::stages::clv::{ClvParams, clv_summary, fit_clv};
+use rfmseg::stages::clv::{ClvModel, ClvParams, clv_summary, fit_clv, predict_customers};
 
 /// Standard normal (Box-Muller).
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
@@ -339,4 +340,279 @@ async fn without_repeat_purchases_the_fit_ends_cleanly_or_says_why() {
         "{bg:?}"
     );
     assert!(bg.loglik.is_finite() && bg.loglik <= 0.0, "{bg:?}");
+}
+
+/// The as-of day of the purchase tests (2023-09-13).
+const AS_OF: i64 = 19_613;
+
+/// (customer, day, amount) for `n` customers: a first purchase day in the year before
+/// AS_OF (or before it), then a random number of further purchases a few days to weeks
+/// apart, some on the same day, some cheaper than rfm.min_amount.
+fn purchases(n: usize, seed: u64) -> Vec<(String, i64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows = Vec::new();
+    for c in 0..n {
+        let id = format!("U{c:05}");
+        let mut day = AS_OF - rng.random_range(0..420);
+        let gap = rng.random_range(3..60);
+        let stop = rng.random_range(0.05..0.6);
+        loop {
+            let cents: u32 = rng.random_range(10..40_000);
+            rows.push((id.clone(), day, f64::from(cents) / 100.0));
+            if rng.random::<f64>() < 0.1 {
+                rows.push((id.clone(), day, 7.5)); // the same day again
+            }
+            day += rng.random_range(1..=gap);
+            if day > AS_OF || rng.random::<f64>() < stop {
+                break;
+            }
+        }
+    }
+    rows
+}
+
+/// A session with `purchases` (customer_id, day, amount) in 3 partitions.
+fn purchase_session(rows: &[(String, i64, f64)]) -> SessionContext {
+    let ctx = local_context(&Config::default());
+    let per = rows.len().div_ceil(3);
+    let parts: Vec<Vec<RecordBatch>> = rows
+        .chunks(per)
+        .map(|chunk| {
+            vec![
+                RecordBatch::try_from_iter(vec![
+                    (
+                        "customer_id",
+                        Arc::new(StringArray::from_iter_values(chunk.iter().map(|r| &r.0)))
+                            as ArrayRef,
+                    ),
+                    (
+                        "day",
+                        Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.1))),
+                    ),
+                    (
+                        "amount",
+                        Arc::new(Float64Array::from_iter_values(chunk.iter().map(|r| r.2))),
+                    ),
+                ])
+                .expect("batch"),
+            ]
+        })
+        .collect();
+    let table = MemTable::try_new(parts[0][0].schema(), parts).expect("table");
+    ctx.register_table("purchases", Arc::new(table))
+        .expect("register");
+    ctx
+}
+
+/// Per customer with a counted purchase in [last - days + 1, last]: purchase day -> amount.
+fn days_by_customer(
+    rows: &[(String, i64, f64)],
+    last: i64,
+    days: i64,
+) -> BTreeMap<String, BTreeMap<i64, f64>> {
+    let mut out: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for (id, day, amount) in rows {
+        if *day > last - days && *day <= last && *amount > 0.25 {
+            *out.entry(id.clone()).or_default().entry(*day).or_default() += amount;
+        }
+    }
+    out
+}
+
+/// (x, t_x, T, m) in weeks of one customer's purchase days, as DESIGN §8 defines them.
+fn plain_summary(days: &BTreeMap<i64, f64>, last: i64) -> (f64, f64, f64, f64) {
+    let first = *days.keys().next().unwrap();
+    let newest = *days.keys().last().unwrap();
+    let x = (days.len() - 1) as f64;
+    let repeat: f64 = days.values().sum::<f64>() - days[&first];
+    let m = if x > 0.0 { repeat / x } else { 0.0 };
+    (
+        x,
+        (newest - first) as f64 / 7.0,
+        (last - first) as f64 / 7.0,
+        m,
+    )
+}
+
+/// P(alive) by FHL (2005) eq. 13 as printed.
+fn plain_p_alive(p: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> f64 {
+    let [r, alpha, a, b] = *p;
+    if x == 0.0 {
+        return 1.0;
+    }
+    1.0 / (1.0 + a / (b + x - 1.0) * ((alpha + big_t) / (alpha + t_x)).powf(r + x))
+}
+
+/// 2F1(a, b; c; z) by its Gauss series, term by term (all terms positive here).
+fn plain_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut sum) = (1.0, 1.0);
+    for n in 0..200_000 {
+        let n = f64::from(n);
+        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        sum += term;
+        if term < 1e-17 * sum {
+            break;
+        }
+    }
+    sum
+}
+
+/// E[purchases in (T, T + t]] by FHL (2005) eq. 10 as printed.
+fn plain_expected(p: &[f64; 4], x: f64, t_x: f64, big_t: f64, t: f64) -> f64 {
+    let [r, alpha, a, b] = *p;
+    let z = t / (alpha + big_t + t);
+    let bracket = 1.0
+        - ((alpha + big_t) / (alpha + big_t + t)).powf(r + x)
+            * plain_hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+    let d = if x > 0.0 {
+        a / (b + x - 1.0) * ((alpha + big_t) / (alpha + t_x)).powf(r + x)
+    } else {
+        0.0
+    };
+    (a + b + x - 1.0) / (a - 1.0) * bracket / (1.0 + d)
+}
+
+fn close(got: f64, want: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs().max(1e-3)
+}
+
+/// Every customer's predictions in `customers` (summary SQL, the fitted parameters, the
+/// UDF and the join) equal the textbook formulas over a plain Rust summary of the same
+/// purchases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictions_equal_the_formulas_over_a_plain_summary() {
+    let rows = purchases(1_500, 5);
+    let ctx = purchase_session(&rows);
+    let config = Config::default();
+    clv_summary(&ctx, &config, AS_OF, 7.0)
+        .await
+        .expect("summary");
+    // Uniform amounts are no Gamma-Gamma data (q and gamma run off together), so the
+    // fit need not converge: the predictions must still be the formulas at its parameters.
+    let fit = fit_clv(&ctx, 7.0).await.expect("fit");
+    let customers = ctx
+        .sql("SELECT customer_id, 1 AS other FROM clv_summary")
+        .await
+        .expect("sql");
+    ctx.register_table("customers", customers.into_view())
+        .expect("register");
+    let model = ClvModel::new(fit.clone(), &config.clv);
+    predict_customers(&ctx, &model).await.expect("predict");
+    let batches = ctx
+        .sql("SELECT customer_id, other, p_alive, expected_purchases, expected_value, clv FROM customers")
+        .await
+        .expect("sql")
+        .collect()
+        .await
+        .expect("collect");
+    let plain = days_by_customer(&rows, AS_OF, 365);
+    let (bg, [p, q, gamma]) = (fit.bgnbd, fit.gamma_gamma);
+    let per_period = 52.0 / 12.0;
+    let discount = 1.1f64.powf(52.0 * 7.0 / 365.25 / 12.0) - 1.0;
+    let mut seen = 0;
+    for b in &batches {
+        let ids = b.column(0).as_string_view_opt().map_or_else(
+            || {
+                b.column(0)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            },
+            |v| v.iter().map(|v| v.unwrap().to_string()).collect(),
+        );
+        let col = |i: usize| b.column(i).as_primitive::<Float64Type>().clone();
+        let (alive, purchases, value, clv) = (col(2), col(3), col(4), col(5));
+        for (i, id) in ids.iter().enumerate() {
+            seen += 1;
+            let (x, t_x, big_t, m) = plain_summary(&plain[id], AS_OF);
+            let want_alive = plain_p_alive(&bg, x, t_x, big_t);
+            assert!(close(alive.value(i), want_alive, 1e-12), "{id} P(alive)");
+            let e = |t: f64| plain_expected(&bg, x, t_x, big_t, t);
+            assert!(
+                close(purchases.value(i), e(52.0), 1e-8),
+                "{id}: {} vs {}",
+                purchases.value(i),
+                e(52.0)
+            );
+            let want_value = p * (gamma + m * x) / (p * x + q - 1.0);
+            assert!(close(value.value(i), want_value, 1e-12), "{id} value");
+            let want_clv: f64 = (1..=12)
+                .map(|k| {
+                    let k = f64::from(k);
+                    want_value * (e(k * per_period) - e((k - 1.0) * per_period))
+                        / (1.0 + discount).powf(k)
+                })
+                .sum();
+            assert!(
+                close(clv.value(i), want_clv, 1e-7),
+                "{id}: {} vs {want_clv}",
+                clv.value(i)
+            );
+        }
+    }
+    assert_eq!(seen, plain.len());
+    assert_eq!(fit.customers as usize, plain.len());
+}
+
+/// The holdout check: customers by calibration repeat purchases, their actual purchase
+/// days after the calibration end counted in plain Rust, and the expected ones from the
+/// calibration fit by the textbook formula.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holdout_check_counts_what_happened_after_calibration() {
+    let rows = purchases(1_500, 9);
+    let ctx = purchase_session(&rows);
+    let mut config = Config::default();
+    config.clv.holdout_days = 56;
+    let window = rfmseg::stages::rfm::RfmWindow {
+        newest_day: String::new(),
+        as_of: String::new(),
+        first_day: String::new(),
+        as_of_day: AS_OF,
+        window_days: 365,
+        purchases: 0,
+        in_window: 0,
+        priced_in_window: 0,
+        counted: 0,
+    };
+    let h = rfmseg::stages::clv::holdout::holdout(&ctx, &config, &window)
+        .await
+        .expect("holdout");
+    assert_eq!(h.calibration_end, "2023-07-19");
+    let end = AS_OF - 56;
+    let calibration = days_by_customer(&rows, end, 365 - 56);
+    let after = days_by_customer(&rows, AS_OF, 56);
+    let mut want: BTreeMap<i64, (u64, u64, f64)> = BTreeMap::new();
+    for (id, days) in &calibration {
+        let (x, t_x, big_t, _) = plain_summary(days, end);
+        let row = want.entry((x as i64).min(7)).or_default();
+        row.0 += 1;
+        row.1 += after.get(id).map_or(0, |d| d.len() as u64);
+        row.2 += plain_expected(&h.fit.bgnbd, x, t_x, big_t, 8.0);
+    }
+    let got: BTreeMap<i64, (u64, u64, f64)> = h
+        .rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r.predicted, r.customers);
+            let n = r.customers as f64;
+            (
+                r.repeat_purchases,
+                (
+                    r.customers,
+                    (r.mean_actual * n).round() as u64,
+                    r.mean_expected * n,
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got.iter().map(|(k, v)| (*k, v.0, v.1)).collect::<Vec<_>>(),
+        want.iter().map(|(k, v)| (*k, v.0, v.1)).collect::<Vec<_>>()
+    );
+    for (k, (_, _, e)) in &want {
+        assert!(close(got[k].2, *e, 1e-8), "x = {k}: {} vs {e}", got[k].2);
+    }
+    assert_eq!(h.actual, want.values().map(|v| v.1).sum::<u64>());
+    assert!(h.actual > 100, "{h:?}");
 }

@@ -250,6 +250,7 @@ fn realistic_report() -> Report {
             frequency,
             monetary,
         },
+        clv: Default::default(),
         timings: [
             ("ingest", 42.1, 82_456_901, 82_456_901, 1_830.0),
             ("clean", 18.4, 82_456_901, 82_106_786, 2_410.5),

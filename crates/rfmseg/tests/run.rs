@@ -160,6 +160,111 @@ async fn run_labels_planted_archetypes_and_score_reproduces_it() {
     assert_eq!(sc.customers, s.report.customers);
     let again = assignments(&scored.join("customers.parquet"));
     assert!(again == got, "score differs from run");
+
+    // Lifetime value: score applies the saved models, to the bit; the report's totals are
+    // the file's.
+    let clv = clv_columns(&out.join("customers.parquet"));
+    assert_eq!(clv.len() as u64, s.report.customers);
+    assert_eq!(clv_columns(&scored.join("customers.parquet")), clv);
+    let rfmseg::stages::clv::ClvSection::Fitted(report) = &s.report.clv else {
+        panic!("CLV not fitted: {:?}", s.report.clv);
+    };
+    assert_eq!(report.predicted, clv.len() as u64);
+    let total: f64 = clv.values().map(|v| f64::from_bits(v[3])).sum();
+    assert!(
+        (report.clv - total).abs() <= 1e-9 * total,
+        "{} vs {total}",
+        report.clv
+    );
+    let alive = |bits: u64| f64::from_bits(bits);
+    let loyal = report
+        .by_cluster
+        .iter()
+        .find(|g| g.name == "Loyal Customer")
+        .unwrap();
+    let churned = report
+        .by_cluster
+        .iter()
+        .find(|g| g.name == "Churned")
+        .unwrap();
+    assert!(
+        loyal.mean_p_alive > churned.mean_p_alive
+            && loyal.clv / loyal.customers as f64 > churned.clv / churned.customers as f64,
+        "{loyal:?} {churned:?}"
+    );
+    assert!(clv.values().all(|v| (0.0..=1.0).contains(&alive(v[0]))));
+
+    // score reads the saved literal, not a refit: with one undiscounted period, CLV is
+    // the expected value times the expected purchases, and P(alive) does not change.
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("model.json")).unwrap()).unwrap();
+    let literal = model["clv"]["predict_literal"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut parts: Vec<&str> = literal.split(',').collect();
+    parts[8] = "1.0";
+    parts[9] = "0.0";
+    model["clv"]["predict_literal"] = parts.join(",").into();
+    let edited = dir.path().join("edited.json");
+    std::fs::write(&edited, serde_json::to_vec(&model).unwrap()).unwrap();
+    let rescored = dir.path().join("rescored");
+    rfmseg::score::score(&edited, &lake, &rescored, &Default::default())
+        .await
+        .unwrap();
+    let undiscounted = clv_columns(&rescored.join("customers.parquet"));
+    for (id, v) in &undiscounted {
+        let [p, purchases, value, c] = v.map(f64::from_bits);
+        assert_eq!(v[0], clv[id][0], "{id}: P(alive)");
+        assert!(
+            (c - value * purchases).abs() <= 1e-9 * c.max(1.0),
+            "{id}: {v:?}"
+        );
+        assert!(
+            c > f64::from_bits(clv[id][3]),
+            "{id}: no discount, more value"
+        );
+        assert!((0.0..=1.0).contains(&p));
+    }
+    // A literal that is not a model is refused, naming the key.
+    parts[0] = "-1";
+    model["clv"]["predict_literal"] = parts.join(",").into();
+    std::fs::write(&edited, serde_json::to_vec(&model).unwrap()).unwrap();
+    let err = rfmseg::score::score(&edited, &lake, &dir.path().join("x"), &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clv.predict_literal") && err.contains("r = -1.0"),
+        "{err}"
+    );
+}
+
+/// customer_id -> the bits of (p_alive, expected_purchases, expected_value, clv).
+fn clv_columns(path: &Path) -> BTreeMap<String, [u64; 4]> {
+    use arrow::array::Array;
+    let mut out = BTreeMap::new();
+    for b in read_parquet_dir(path) {
+        let ids = arrow::compute::cast(b.column_by_name("customer_id").unwrap(), &DataType::Utf8)
+            .unwrap();
+        let cols: Vec<_> = ["p_alive", "expected_purchases", "expected_value", "clv"]
+            .iter()
+            .map(|n| {
+                b.column_by_name(n)
+                    .unwrap()
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .clone()
+            })
+            .collect();
+        for i in 0..b.num_rows() {
+            let v = std::array::from_fn(|j| {
+                assert!(cols[j].is_valid(i), "a NULL prediction");
+                cols[j].value(i).to_bits()
+            });
+            out.insert(ids.as_string::<i32>().value(i).to_string(), v);
+        }
+    }
+    out
 }
 
 #[tokio::test]
@@ -205,7 +310,13 @@ async fn the_k_sweep_chooses_k_and_explains_why() {
         .map(|f| f.silhouette)
         .fold(f64::MIN, f64::max);
     assert!(chosen.silhouette >= best - Config::default().kmeans.silhouette_tolerance);
-    assert_eq!(s.report.timings.len(), 6);
+    let stages: Vec<&str> = s.report.timings.iter().map(|t| t.stage.as_str()).collect();
+    assert_eq!(
+        stages,
+        [
+            "clean", "features", "kmeans", "labels", "clv", "segments", "write"
+        ]
+    );
     assert!(
         s.report
             .timings
@@ -401,4 +512,74 @@ async fn fewer_customers_than_the_default_k_range_cap_it_and_the_report_says_so(
     let mut names = entries(dir.path());
     names.retain(|n| !n.ends_with(".jsonl"));
     assert_eq!(names, ["lake", "out"], "nothing written by the failed runs");
+}
+
+/// `--clv off` leaves CLV out of every output; a lake without any repeat purchase cannot
+/// support the Gamma-Gamma fit, and the run goes on without CLV, saying why.
+#[tokio::test]
+async fn clv_off_or_unfittable_leaves_it_out_and_the_report_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = five_customer_lake(dir.path());
+    let columns = |out: &Path| -> Vec<String> {
+        read_parquet_dir(&out.join("customers.parquet"))[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    };
+    let off = Config::resolve(
+        None,
+        &Overrides {
+            clv: Some("off".into()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    let out = dir.path().join("off");
+    let s = run(&RunOptions {
+        lake,
+        out: out.clone(),
+        config: off,
+        progress: false,
+        engine: Default::default(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.report.clv, rfmseg::stages::clv::ClvSection::Off);
+    assert_eq!(s.model.clv, None);
+    assert!(!columns(&out).contains(&"clv".to_string()));
+    assert!(
+        !std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains("id=\"clv\"")
+    );
+
+    let as_of = 19_613i64 * 86_400;
+    let single = [("C1", 0), ("C2", 30), ("C3", 100), ("C4", 200)]
+        .map(|(u, days)| (u, as_of - days * 86_400, "B1"));
+    std::fs::create_dir_all(dir.path().join("once")).unwrap();
+    let once = tiny_lake(&dir.path().join("once"), &single, &[("B1", 10.0)]);
+    let out = dir.path().join("once_out");
+    let s = run(&RunOptions {
+        lake: once,
+        out: out.clone(),
+        config: Config::default(),
+        progress: false,
+        engine: Default::default(),
+    })
+    .await
+    .unwrap();
+    let rfmseg::stages::clv::ClvSection::Skipped { reason } = &s.report.clv else {
+        panic!("{:?}", s.report.clv);
+    };
+    assert!(
+        reason.contains("no customers to fit the Gamma-Gamma model on"),
+        "{reason}"
+    );
+    assert_eq!(s.model.clv, None);
+    assert!(!columns(&out).contains(&"clv".to_string()));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Not fitted: "), "the report says why");
+    assert!(s.to_string().contains("lifetime value skipped: "), "{s}");
 }

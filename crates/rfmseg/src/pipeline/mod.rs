@@ -19,6 +19,7 @@ use crate::lake::register_lake;
 use crate::model::Model;
 use crate::quality::DataQuality;
 use crate::report::{Report, csv::segments_csv, html};
+use crate::stages::clv::ClvSection;
 use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scores};
 use crate::storage::{OutputDir, OutputKind, write_file, write_json};
 use crate::text::group_thousands;
@@ -81,6 +82,20 @@ impl std::fmt::Display for RunSummary {
                 )?;
             }
         }
+        match &r.clv {
+            ClvSection::Fitted(c) => writeln!(
+                f,
+                "\nlifetime value over {} {}: {} expected purchases, {} USD in all; mean \
+                 P(alive) {:.3}",
+                c.model.horizon,
+                c.model.time_unit.name(),
+                group_thousands(c.expected_purchases.round() as u64),
+                group_thousands(c.clv.round() as u64),
+                c.mean_p_alive
+            )?,
+            ClvSection::Skipped { reason } => writeln!(f, "\nlifetime value skipped: {reason}")?,
+            ClvSection::Off => {}
+        }
         writeln!(f, "\nreport: {}", self.out.join("report.html").display())
     }
 }
@@ -94,7 +109,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     let session = Session::open(&opts.engine, config, &opts.out).await?;
     let ctx = session.ctx.clone();
-    let mut timer = Timer::new(opts.progress, 6);
+    let mut timer = Timer::new(opts.progress, 7);
 
     timer.start("clean");
     register_lake(&ctx, &opts.lake).await?;
@@ -117,8 +132,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let labels = labels::label_customers(&ctx, &clustering).await?;
     timer.finish(features.customers, features.customers);
 
+    timer.start("clv");
+    let clv = stages::clv::clv(&ctx, config, &features.window).await?;
+    timer.finish(
+        features.customers,
+        match &clv {
+            ClvSection::Fitted(r) => r.predicted,
+            _ => 0,
+        },
+    );
+
     timer.start("segments");
-    let (data, thresholds) = futures::try_join!(
+    let (mut data, thresholds) = futures::try_join!(
         report_data::report_data(
             &ctx,
             config,
@@ -134,7 +159,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     );
 
     timer.start("write");
-    let model = Model::new(&features, &clustering, labels, thresholds, config);
+    let model = Model::new(
+        &features,
+        &clustering,
+        labels,
+        thresholds,
+        clv.model(),
+        config,
+    );
+    data.clv = clv;
     let customers_written = write_table_parquet(
         &ctx,
         "customers",

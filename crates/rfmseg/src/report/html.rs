@@ -2,40 +2,18 @@
 //! charts ([`super::svg`]), no script and no network, readable at a laptop's width.
 //!
 //! Sections, in order: header, segments at a glance, choosing k, clusters, R/F/M
-//! distributions, R x F segment grid, recommendations, data quality, run. Every string
+//! distributions, R x F segment grid, recommendations, lifetime value ([`super::clv`]),
+//! data quality, run. Every string
 //! from the data is escaped, and every number is formatted for people ("n/a" when it is
 //! not finite), so odd data gives an odd-looking number, never a broken page.
 
 use std::fmt::Write;
 
-use super::svg::{self, HeatCell, HistBin, LineChart, Marker, Series, Slice, esc};
-use super::{Bin, GroupSummary, Lift, Report};
+use super::colors::{Colors, swatch};
+use super::format::*;
+use super::svg::{self, HeatCell, LineChart, Marker, Series, Slice, esc};
+use super::{GroupSummary, Lift, Report};
 use crate::quality::{Action, group_thousands};
-
-/// Colours of the cluster labels of the k = 4 reference rule; other labels take the
-/// palette in order of first appearance.
-const CLUSTER_COLORS: [(&str, &str); 4] = [
-    ("Loyal Customer", "#2f8f46"),
-    ("New Customer", "#2f6fb3"),
-    ("One Time Big Spender", "#e08a1e"),
-    ("Churned", "#c0392b"),
-];
-
-/// Colours of the RFM score segments: greens for the best, blues for the new, oranges
-/// and reds for those slipping away, grey for the lost.
-const SEGMENT_COLORS: [(&str, &str); 11] = [
-    ("Champions", "#1b7837"),
-    ("Loyal Customers", "#4daf4a"),
-    ("Potential Loyalists", "#a6d96a"),
-    ("New Customers", "#2c7fb8"),
-    ("Promising", "#7fcdbb"),
-    ("Needs Attention", "#fdae61"),
-    ("About to Sleep", "#f46d43"),
-    ("At Risk", "#d73027"),
-    ("Can't Lose Them", "#a50026"),
-    ("Hibernating", "#8073ac"),
-    ("Lost", "#8c8c8c"),
-];
 
 /// RFM segments drawn in the donut; the rest are summed as "Other".
 const DONUT_SEGMENTS: usize = 8;
@@ -120,6 +98,7 @@ pub fn render(report: &Report) -> String {
     distributions(&mut out, report);
     rf_grid(&mut out, report, &colors);
     recommendations(&mut out, report, &colors);
+    super::clv::section(&mut out, report, &colors);
     data_quality(&mut out, report);
     run(&mut out, report);
     let _ = writeln!(
@@ -156,6 +135,7 @@ fn header(out: &mut String, r: &Report) {
         ("distributions", "R/F/M distributions"),
         ("rf-grid", "R × F grid"),
         ("recommendations", "Recommendations"),
+        ("clv", "Lifetime value"),
         ("data-quality", "Data quality"),
         ("run", "Run"),
     ] {
@@ -196,17 +176,6 @@ fn key_figures(out: &mut String, r: &Report) {
         &format!("{} .. {}", w.first_day, w.as_of),
     );
     out.push_str("</div>\n");
-}
-
-fn card(out: &mut String, label: &str, value: &str, sub: &str) {
-    let _ = write!(
-        out,
-        "<div class=\"card\"><div class=\"label\">{}</div><div class=\"value\">{}</div>\
-         <div class=\"sub\">{}</div></div>",
-        esc(label),
-        esc(value),
-        esc(sub)
-    );
 }
 
 fn glance(out: &mut String, r: &Report, colors: &Colors) {
@@ -581,16 +550,6 @@ fn distributions(out: &mut String, r: &Report) {
     out.push_str("</div></section>\n");
 }
 
-fn bins(b: &[Bin]) -> Vec<HistBin> {
-    b.iter()
-        .map(|b| HistBin {
-            lo: b.lo,
-            hi: b.hi,
-            count: b.count,
-        })
-        .collect()
-}
-
 fn rf_grid(out: &mut String, r: &Report, colors: &Colors) {
     out.push_str("<section id=\"rf-grid\"><h2>R × F segment grid</h2>\n");
     out.push_str(
@@ -795,200 +754,11 @@ fn run(out: &mut String, r: &Report) {
     );
 }
 
-// ---------------------------------------------------------------------------------------
-// Colours
-
-/// One colour per cluster (by position in `Report::clusters`, the same label always the
-/// same colour) and per RFM segment name.
-struct Colors {
-    clusters: Vec<String>,
-}
-
-impl Colors {
-    fn new(r: &Report) -> Self {
-        let mut assigned: Vec<(String, String)> = Vec::new();
-        let mut next = 0;
-        let clusters = r
-            .clusters
-            .iter()
-            .map(|g| {
-                if let Some((_, c)) = assigned.iter().find(|(n, _)| *n == g.name) {
-                    return c.clone();
-                }
-                let color = match CLUSTER_COLORS.iter().find(|(n, _)| *n == g.name) {
-                    Some((_, c)) => (*c).to_string(),
-                    None => {
-                        let c = svg::PALETTE[next % svg::PALETTE.len()];
-                        next += 1;
-                        c.to_string()
-                    }
-                };
-                assigned.push((g.name.clone(), color.clone()));
-                color
-            })
-            .collect();
-        Colors { clusters }
-    }
-
-    fn cluster(&self, i: usize) -> &str {
-        self.clusters.get(i).map_or("#8c8c8c", String::as_str)
-    }
-
-    fn segment(&self, name: &str) -> &'static str {
-        SEGMENT_COLORS.iter().find(|(n, _)| *n == name).map_or_else(
-            || {
-                // A name outside the rule set: a stable palette colour from its bytes.
-                let h = name.bytes().fold(0usize, |h, b| {
-                    h.wrapping_mul(31).wrapping_add(usize::from(b))
-                });
-                svg::PALETTE[h % svg::PALETTE.len()]
-            },
-            |(_, c)| c,
-        )
-    }
-}
-
-fn swatch(color: &str) -> String {
-    format!(
-        "<span class=\"sw\" style=\"background: {}\"></span>",
-        esc(color)
-    )
-}
-
-// ---------------------------------------------------------------------------------------
-// Numbers for people
-
-fn finite_or_zero(v: f64) -> f64 {
-    if v.is_finite() { v } else { 0.0 }
-}
-
-/// `v` with `decimals` decimals and thousands separators; "n/a" if not finite.
-fn dec(v: f64, decimals: usize) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
-    let grouped = int
-        .parse::<u64>()
-        .map_or_else(|_| int.to_string(), group_thousands);
-    let negative = v < 0.0 && s.bytes().any(|b| b.is_ascii_digit() && b != b'0');
-    let sign = if negative { "-" } else { "" };
-    if frac.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped}.{frac}")
-    }
-}
-
-/// A z-value with its sign: +0.42, -1.10.
-fn signed(v: f64, decimals: usize) -> String {
-    let s = dec(v, decimals);
-    if v.is_finite() && !s.starts_with('-') {
-        format!("+{s}")
-    } else {
-        s
-    }
-}
-
-/// A share 0..1 as a percentage with one decimal; "<0.1%" for tiny positive shares.
-fn pct(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    if v > 0.0 && v < 0.0005 {
-        return "<0.1%".to_string();
-    }
-    format!("{}%", dec(v * 100.0, 1))
-}
-
-/// A share as a whole percentage (1 decimal under 10%): 12%, 3.5%.
-fn pct_short(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let p = v * 100.0;
-    let s = if p > 0.0 && p < 10.0 {
-        dec(p, 1)
-    } else {
-        dec(p, 0)
-    };
-    format!("{}%", s.strip_suffix(".0").unwrap_or(&s))
-}
-
-/// Dollars: cents under $1,000, whole dollars above.
-fn money(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = dec(v.abs(), if v.abs() < 1000.0 { 2 } else { 0 });
-    if v < 0.0 {
-        format!("-${s}")
-    } else {
-        format!("${s}")
-    }
-}
-
-/// Dollars, short: $12, $1.2k, $3.4M.
-fn money_compact(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = svg::compact(v.abs());
-    if v < 0.0 {
-        format!("-${s}")
-    } else {
-        format!("${s}")
-    }
-}
-
-/// Dollars for an axis tick, two significant digits: $0.25, $4, $16, $250, $2.5k.
-fn money_tick(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let a = v.abs();
-    let rounded = if a > 0.0 && a < 1000.0 {
-        let digits = a.log10().floor() as i32;
-        let p = 10f64.powi(1 - digits);
-        (a * p).round() / p
-    } else {
-        a
-    };
-    money_compact(if v < 0.0 { -rounded } else { rounded })
-}
-
-/// Dollars for a typical price: cents under $10, whole dollars above.
-fn price(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".to_string();
-    }
-    let s = dec(v.abs(), if v.abs() < 10.0 { 2 } else { 0 });
-    if v < 0.0 {
-        format!("-${s}")
-    } else {
-        format!("${s}")
-    }
-}
-
-fn price_band(b: &[f64; 3]) -> String {
-    format!("{} / {} / {}", price(b[0]), price(b[1]), price(b[2]))
-}
-
-/// Seconds: one decimal from 1 s up, milliseconds below.
-fn seconds(v: f64) -> String {
-    if v.is_finite() && v.abs() < 1.0 {
-        dec(v, 3)
-    } else {
-        dec(v, 1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quality::DataQuality;
-    use crate::report::{Distributions, GridCell, StageTiming};
+    use crate::report::{Bin, Distributions, GridCell, StageTiming};
     use crate::stages::kmeans::{KMeansFit, KSelection};
     use crate::stages::rfm::{RfmWindow, Scaler};
 
@@ -1093,6 +863,7 @@ mod tests {
                     count: 5,
                 }],
             },
+            clv: Default::default(),
             timings: vec![StageTiming {
                 stage: "clean".into(),
                 seconds: 1.25,

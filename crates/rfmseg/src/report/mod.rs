@@ -4,7 +4,10 @@
 //!
 //! Place in the flow: model -> **report**.
 
+pub mod clv;
+mod colors;
 pub mod csv;
+mod format;
 pub mod html;
 pub mod svg;
 
@@ -15,6 +18,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::quality::DataQuality;
+use crate::stages::clv::ClvSection;
 use crate::stages::kmeans::{Clustering, KMeansFit, KSelection};
 use crate::stages::report_data::ReportData;
 use crate::stages::rfm::{FeaturesSummary, RfmWindow, Scaler};
@@ -45,6 +49,9 @@ pub struct Report {
     /// Customers per (R score, F score), 25 cells, with the most common segment.
     pub rf_grid: Vec<GridCell>,
     pub distributions: Distributions,
+    /// Customer lifetime value: fitted, skipped (and why) or off.
+    #[serde(default)]
+    pub clv: ClvSection,
     /// Per-stage wall time, rows and peak memory.
     pub timings: Vec<StageTiming>,
 }
@@ -75,6 +82,7 @@ impl Report {
             rfm_segments: data.rfm_segments,
             rf_grid: data.rf_grid,
             distributions: data.distributions,
+            clv: data.clv,
             timings,
         }
     }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
+use super::clv::ClvSection;
 use super::kmeans::{Clustering, D};
 use super::rfm::RfmWindow;
 use super::segments::action;
@@ -103,6 +104,8 @@ pub struct ReportData {
     pub revenue: f64,
     pub rf_grid: Vec<GridCell>,
     pub distributions: Distributions,
+    /// Lifetime value, from the CLV stage ([`super::clv`]); off until the run sets it.
+    pub clv: ClvSection,
 }
 
 /// Computes the report data over the labelled `customers` of `window`, registering
@@ -145,6 +148,7 @@ pub async fn report_data(
         revenue,
         rf_grid,
         distributions,
+        clv: ClvSection::Off,
     })
 }
 
@@ -350,41 +354,53 @@ impl HistogramBins {
 
 async fn histograms(ctx: &SessionContext, spec: &HistogramBins) -> Result<Distributions> {
     let sql = render("histograms", HISTOGRAMS_SQL, &spec.params())?;
-    let mut bins: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
-    for b in collect(ctx, "histograms", &sql).await? {
+    let mut bins = dense_bins(&collect(ctx, "histograms", &sql).await?, &|m, b| {
+        spec.edge(m, b)
+    })?;
+    let mut take = |m: &str| bins.remove(m).unwrap_or_default();
+    Ok(Distributions {
+        recency: take("recency"),
+        frequency: take("frequency"),
+        monetary: take("monetary"),
+    })
+}
+
+/// The bins of a histogram query's (measure, bin, customers) rows, per measure: every
+/// bin from the lowest to the highest seen (empty ones at 0), with edges from `edge`
+/// (the lower edge of bin b; the upper is that of b + 1).
+pub(crate) fn dense_bins(
+    batches: &[arrow::array::RecordBatch],
+    edge: &dyn Fn(&str, i64) -> f64,
+) -> Result<BTreeMap<String, Vec<Bin>>> {
+    let mut counts: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    for b in batches {
         let (m, bin, n) = (
-            str_column(&b, "measure")?,
-            i64_column(&b, "bin")?,
-            i64_column(&b, "customers")?,
+            str_column(b, "measure")?,
+            i64_column(b, "bin")?,
+            i64_column(b, "customers")?,
         );
         for i in 0..b.num_rows() {
-            *bins
+            *counts
                 .entry(m[i].clone())
                 .or_default()
                 .entry(bin[i])
                 .or_default() += n[i] as u64;
         }
     }
-    let dense = |measure: &str| -> Vec<Bin> {
-        let Some(map) = bins.get(measure) else {
-            return Vec::new();
-        };
-        let (Some(lo), Some(hi)) = (map.keys().next(), map.keys().last()) else {
-            return Vec::new();
-        };
-        (*lo..=*hi)
-            .map(|b| Bin {
-                lo: spec.edge(measure, b),
-                hi: spec.edge(measure, b + 1),
-                count: map.get(&b).copied().unwrap_or(0),
-            })
-            .collect()
-    };
-    Ok(Distributions {
-        recency: dense("recency"),
-        frequency: dense("frequency"),
-        monetary: dense("monetary"),
-    })
+    Ok(counts
+        .into_iter()
+        .filter_map(|(measure, map)| {
+            let (lo, hi) = (*map.keys().next()?, *map.keys().last()?);
+            let bins = (lo..=hi)
+                .map(|b| Bin {
+                    lo: edge(&measure, b),
+                    hi: edge(&measure, b + 1),
+                    count: map.get(&b).copied().unwrap_or(0),
+                })
+                .collect();
+            Some((measure, bins))
+        })
+        .collect())
 }
 
 #[cfg(test)]

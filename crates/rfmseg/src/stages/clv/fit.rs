@@ -1,6 +1,5 @@
-//! Customer lifetime value (DESIGN.md §8): the per-customer summary at the as-of day
-//! (sql/clv_summary.sql) and the maximum-likelihood fit of the BG/NBD and Gamma-Gamma
-//! models in the driver. Each function-and-gradient evaluation is one aggregate query
+//! The per-customer summary at the calibration end (sql/clv_summary.sql) and the
+//! maximum-likelihood fit of the BG/NBD and Gamma-Gamma models in the driver. Each function-and-gradient evaluation is one aggregate query
 //! (sql/clv_loglik.sql, the UDAFs `bgnbd_ll` and `gamma_gamma_ll`) returning a handful of
 //! numbers; the sums are exact, so the fit is the same bits for any partitioning,
 //! embedded or on a cluster.
@@ -8,8 +7,6 @@
 //! The optimiser is BFGS on the log parameters with a backtracking (Armijo) line search,
 //! deterministic; standard errors come from the inverse of the Hessian of -LL in the
 //! natural parameters, by central differences of the analytic gradient.
-//!
-//! Place in the flow: features (`purchases`, the RFM window) -> **clv** -> model/report.
 
 // The small K x K matrix algebra reads best with the indices of its formulas.
 #![allow(clippy::needless_range_loop)]
@@ -23,9 +20,9 @@ use crate::error::{Error, Result};
 use crate::exec::query::{f64_list, materialize, one_row};
 use crate::exec::{render, sql_f64, sql_string};
 
-pub const CLV_SUMMARY_SQL: &str = include_str!("../../../../sql/clv_summary.sql");
-pub const CLV_TRIPLES_SQL: &str = include_str!("../../../../sql/clv_triples.sql");
-pub const CLV_LOGLIK_SQL: &str = include_str!("../../../../sql/clv_loglik.sql");
+pub const CLV_SUMMARY_SQL: &str = include_str!("../../../../../sql/clv_summary.sql");
+pub const CLV_TRIPLES_SQL: &str = include_str!("../../../../../sql/clv_triples.sql");
+pub const CLV_LOGLIK_SQL: &str = include_str!("../../../../../sql/clv_loglik.sql");
 
 /// Days per time unit: weeks, as `lifetimes` is usually run.
 pub const WEEKS: f64 = 7.0;
@@ -86,6 +83,25 @@ pub async fn clv_summary(
     as_of_day: i64,
     time_unit_days: f64,
 ) -> Result<u64> {
+    clv_summary_over(
+        ctx,
+        config,
+        as_of_day,
+        config.rfm.window_days,
+        time_unit_days,
+    )
+    .await
+}
+
+/// [`clv_summary`] over the `window_days` days ending on `end_day` (the calibration
+/// period of a holdout check).
+pub async fn clv_summary_over(
+    ctx: &SessionContext,
+    config: &Config,
+    end_day: i64,
+    window_days: u32,
+    time_unit_days: f64,
+) -> Result<u64> {
     if !(time_unit_days.is_finite() && time_unit_days > 0.0) {
         return Err(Error::Config {
             key: "clv time unit".into(),
@@ -96,8 +112,8 @@ pub async fn clv_summary(
         "clv_summary",
         CLV_SUMMARY_SQL,
         &[
-            ("as_of", as_of_day.to_string()),
-            ("window_days", config.rfm.window_days.to_string()),
+            ("as_of", end_day.to_string()),
+            ("window_days", window_days.to_string()),
             ("min_amount", sql_f64(config.rfm.min_amount)),
             ("time_unit", sql_f64(time_unit_days)),
         ],
