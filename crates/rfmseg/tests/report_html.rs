@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rfmseg::config::TimeUnit;
 use rfmseg::quality::{Action, DataQuality};
 use rfmseg::report::{Bin, Distributions, GridCell, GroupSummary, Lift, Report, StageTiming, html};
+use rfmseg::stages::clv::{
+    ClvGroup, ClvModel, ClvParams, ClvReport, ClvSection, Holdout, HoldoutRow,
+};
 use rfmseg::stages::kmeans::{KMeansFit, KSelection};
 use rfmseg::stages::rfm::{RfmWindow, Scaler};
 
@@ -75,6 +79,91 @@ fn group(
 
 /// A report shaped like the reference run: 1.8M customers, four clusters, k = 4 chosen
 /// from the elbow of a 2..6 sweep.
+/// A fitted lifetime value with a holdout check, numbers of the size the Electronics data
+/// gives.
+fn clv_report() -> ClvReport {
+    let fit = ClvParams {
+        time_unit_days: 7.0,
+        bgnbd: [0.556, 4.449, 0.44, 1.282],
+        gamma_gamma: [0.601, 7.035, 813.25],
+        bgnbd_loglik: -1_844_392.8,
+        gamma_gamma_loglik: -762_079.5,
+        bgnbd_std_errors: Some([0.0024, 0.026, 0.0038, 0.0144]),
+        gamma_gamma_std_errors: None,
+        customers: CUSTOMERS,
+        repeat_customers: 1_092_117,
+        converged: true,
+        iterations: 46,
+    };
+    let group = |name: &str, customers: u64, alive: f64, clv: f64| ClvGroup {
+        name: name.into(),
+        customers,
+        predicted: customers,
+        mean_p_alive: alive,
+        expected_purchases: customers as f64 * alive * 1.7,
+        clv,
+        share_clv: clv / 52_981_859.0,
+    };
+    let bins = |n: usize, lo: f64, width: f64, log: bool| -> Vec<Bin> {
+        (0..n)
+            .map(|i| {
+                let edge = |i: usize| {
+                    let v = lo + width * i as f64;
+                    if log { 10f64.powf(v) } else { v }
+                };
+                Bin {
+                    lo: edge(i),
+                    hi: edge(i + 1),
+                    count: (40_000.0 * (1.0 + (i as f64 * 0.7).sin().abs())) as u64,
+                }
+            })
+            .collect()
+    };
+    ClvReport {
+        model: ClvModel {
+            fit: fit.clone(),
+            time_unit: TimeUnit::Weeks,
+            horizon: 52.0,
+            periods: 12,
+            discount_per_period: 0.00795,
+            predict_literal: String::new(),
+        },
+        customers: CUSTOMERS,
+        predicted: CUSTOMERS - 12,
+        expected_purchases: 4_542_117.0,
+        clv: 52_981_859.0,
+        mean_p_alive: 0.703,
+        p_alive_bins: bins(20, 0.0, 0.05, false),
+        clv_bins: bins(22, -2.0, 0.25, true),
+        by_cluster: vec![
+            group("Loyal Customer", 215_000, 0.899, 30_222_316.0),
+            group("New Customer", 697_000, 0.790, 18_035_538.0),
+            group("One Time Big Spender", 508_000, 0.568, 2_834_590.0),
+            group("Churned", 408_390, 0.620, 1_889_412.0),
+        ],
+        by_segment: vec![
+            group("Champions", 240_000, 0.93, 29_100_000.0),
+            group("Lost", 300_390, 0.41, 1_200_000.0),
+        ],
+        holdout: Some(Holdout {
+            holdout_days: 90,
+            calibration_end: "2023-06-15".into(),
+            fit,
+            rows: (0..8)
+                .map(|x| HoldoutRow {
+                    repeat_purchases: x,
+                    customers: 100_000 / (x as u64 + 1),
+                    predicted: 100_000 / (x as u64 + 1),
+                    mean_expected: 0.1 + 0.3 * x as f64,
+                    mean_actual: 0.12 + 0.28 * x as f64,
+                })
+                .collect(),
+            expected: 151_234.5,
+            actual: 149_876,
+        }),
+    }
+}
+
 fn realistic_report() -> Report {
     let sweep = vec![
         fit(2, 3_900_000.0, 0.41, 0.38),
@@ -250,7 +339,7 @@ fn realistic_report() -> Report {
             frequency,
             monetary,
         },
-        clv: Default::default(),
+        clv: ClvSection::Fitted(Box::new(clv_report())),
         timings: [
             ("ingest", 42.1, 82_456_901, 82_456_901, 1_830.0),
             ("clean", 18.4, 82_456_901, 82_106_786, 2_410.5),
@@ -310,6 +399,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "R/F/M distributions",
         "R × F segment grid",
         "Recommendations",
+        "Lifetime value",
         "Data quality",
         "Run",
     ] {
@@ -326,6 +416,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "id=\"distributions\"",
         "id=\"rf-grid\"",
         "id=\"recommendations\"",
+        "id=\"clv\"",
         "id=\"data-quality\"",
         "id=\"run\"",
     ]
@@ -359,6 +450,18 @@ fn report_page_has_every_section_and_finite_charts() {
     assert!(html.contains("Camera &amp; Photo ×1.8 (12% of purchases)"));
     assert!(html.contains("82,456,901"));
     assert!(html.contains("$1k"), "money ticks are compact");
+    // Lifetime value: the totals, a group row, a parameter without a standard error, the
+    // holdout chart's legend.
+    assert!(html.contains("$52,981,859 over the horizon"));
+    assert!(
+        html.contains("<td>Loyal Customer</td>")
+            || html.contains("Loyal Customer</td><td class=\"n\">215,000</td>")
+    );
+    assert!(html.contains("<td>gamma</td><td class=\"n\">813.2</td><td class=\"n\">n/a</td>"));
+    assert!(
+        html.contains("Calibration vs holdout")
+            && html.contains("151,234 expected, 149,876 actual")
+    );
     // Escaped data only: the config's URL and "<notes>" are text, not markup.
     assert!(html.contains("&lt;notes&gt;"));
     let outside_config = html.replace("https://example.org/docs &amp; &lt;notes&gt;", "");

@@ -224,7 +224,10 @@ fn holdout(out: &mut String, h: &Holdout, unit: &str) {
         "<h3>Calibration vs holdout</h3><p class=\"note\">Fitted on the window up to {} (r = \
          {}, alpha = {}, a = {}, b = {} in {unit}), then the expected purchase days of the \
          last {} days against the actual ones: {} expected, {} actual.</p>\
-         <div class=\"chart\">{chart}</div>",
+         <div class=\"two\"><div class=\"chart\">{chart}</div><div class=\"scroll\">\
+         <table class=\"tight\"><thead><tr><th class=\"n\">Repeat purchases</th>\
+         <th class=\"n\">Customers</th><th class=\"n\">Expected</th><th class=\"n\">Actual</th>\
+         </tr></thead><tbody>",
         esc(&h.calibration_end),
         significant(h.fit.bgnbd[0]),
         significant(h.fit.bgnbd[1]),
@@ -234,4 +237,22 @@ fn holdout(out: &mut String, h: &Holdout, unit: &str) {
         dec(h.expected, 0),
         group_thousands(h.actual)
     );
+    let last = h.rows.last().map(|r| r.repeat_purchases);
+    for r in &h.rows {
+        let more = if Some(r.repeat_purchases) == last {
+            "+"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"n\">{}{more}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td></tr>",
+            r.repeat_purchases,
+            group_thousands(r.customers),
+            dec(r.mean_expected, 2),
+            dec(r.mean_actual, 2)
+        );
+    }
+    out.push_str("</tbody></table></div></div>");
 }
