@@ -331,7 +331,16 @@ async fn without_repeat_purchases_the_fit_ends_cleanly_or_says_why() {
         err.contains("no customers to fit the Gamma-Gamma model on"),
         "{err}"
     );
-    let bg = rfmseg::stages::clv::fit_bgnbd(&ctx, "clv_triples")
+    // Each evaluation must sum every customer: a partial result is an error, not a fit.
+    let err = rfmseg::stages::clv::fit_bgnbd(&ctx, "clv_triples", Some(499))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the likelihood summed 500 customers of 499"),
+        "{err}"
+    );
+    let bg = rfmseg::stages::clv::fit_bgnbd(&ctx, "clv_triples", Some(500))
         .await
         .expect("BG/NBD ends");
     eprintln!("{bg:?}");

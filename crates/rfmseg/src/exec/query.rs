@@ -185,6 +185,29 @@ const RERUN_LEFTOVERS: &str = "a write task was rerun after an executor was lost
 
 const DID_NOT_ADD_UP: &str = "a result did not add up (partial results lost or counted twice)";
 
+/// The first value of column `key` that equals the one before it, in sorted batches:
+/// a table written by key has each key once.
+fn repeated_key(batches: &[RecordBatch], key: &str) -> Result<Option<String>> {
+    let mut carried: Option<String> = None;
+    for b in batches {
+        let column = b
+            .column_by_name(key)
+            .ok_or_else(|| Error::Internal(format!("no column {key} to write by")))?;
+        let text = cast(column, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut previous: Option<&str> = None;
+        for v in text.as_string::<i32>().iter().flatten() {
+            if previous.or(carried.as_deref()) == Some(v) {
+                return Ok(Some(v.to_string()));
+            }
+            previous = Some(v);
+        }
+        if let Some(last) = previous {
+            carried = Some(last.to_string());
+        }
+    }
+    Ok(None)
+}
+
 /// Rows in the Parquet files of `dir`, from their footers; None if a file is unreadable
 /// (for example cut short when its writer was killed).
 fn rows_on_disk(dir: &std::path::Path) -> Option<u64> {
@@ -341,13 +364,23 @@ pub async fn write_table_parquet(
 ) -> Result<u64> {
     let stage = format!("write {}", path.display());
     let batches = on_cluster(ctx, &stage, || async {
-        ctx.table(table)
+        let batches = ctx
+            .table(table)
             .await
             .and_then(|df| df.sort(vec![col(order_by).sort(true, false)]))
             .map_err(|e| Error::stage(&stage, e))?
             .collect()
             .await
-            .map_err(|e| Error::stage(&stage, e))
+            .map_err(|e| Error::stage(&stage, e))?;
+        // A result partition read twice after a lost executor shows as a key twice.
+        if let Some(key) = repeated_key(&batches, order_by)? {
+            return Err(Error::Cluster {
+                url: format!("stage {stage}"),
+                message: format!("{order_by} {key:?} appears twice: {DID_NOT_ADD_UP}"),
+                hint: "rerun; if it happens without lost executors, report it".into(),
+            });
+        }
+        Ok(batches)
     })
     .await?;
     let schema = match batches.first() {
@@ -420,4 +453,33 @@ fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
 /// Column `name` of a result cast to `to`.
 fn cast_column(b: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef> {
     cast(column(b, name)?, to).map_err(|e| Error::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+
+    fn batch(name: &str, column: ArrayRef) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![(name, column)]).unwrap()
+    }
+
+    /// A key repeated inside a batch, across batches, or as a number is found; NULLs and
+    /// distinct keys are not repeats.
+    #[test]
+    fn repeated_key_finds_a_key_twice_in_sorted_batches() {
+        let text = |v: Vec<Option<&str>>| batch("id", Arc::new(StringArray::from(v)));
+        let a = text(vec![Some("a"), Some("b")]);
+        let b = text(vec![Some("b"), Some("c")]);
+        let c = text(vec![Some("c"), None, None]);
+        assert_eq!(
+            repeated_key(&[a.clone(), b.clone()], "id").unwrap(),
+            Some("b".into())
+        );
+        assert_eq!(repeated_key(&[a.clone(), c.clone()], "id").unwrap(), None);
+        assert_eq!(repeated_key(&[b, c], "id").unwrap(), Some("c".into()));
+        let numbers = batch("n", Arc::new(Int64Array::from(vec![1, 2, 2])));
+        assert_eq!(repeated_key(&[numbers], "n").unwrap(), Some("2".into()));
+        assert!(repeated_key(&[a], "missing").is_err());
+    }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::exec::query::{f64_list, materialize, one_row};
+use crate::exec::query::{f64_list, get_i64, materialize, one_row, one_row_checked};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const CLV_SUMMARY_SQL: &str = include_str!("../../../../../sql/clv_summary.sql");
@@ -125,8 +125,15 @@ pub async fn clv_summary_over(
 /// distinct BG/NBD summaries with their counts).
 pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvParams> {
     materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await?;
-    let bg = fit_bgnbd(ctx, "clv_triples").await?;
-    let gg = fit_gamma_gamma(ctx, "clv_summary").await?;
+    let counts = one_row(
+        ctx,
+        "clv_counts",
+        "SELECT count(*) AS customers, count(m) AS repeat_customers FROM clv_summary",
+    )
+    .await?;
+    let count = |name: &str| get_i64(&counts, name).map(|v| v.map(|n| n as u64));
+    let bg = fit_bgnbd(ctx, "clv_triples", count("customers")?).await?;
+    let gg = fit_gamma_gamma(ctx, "clv_summary", count("repeat_customers")?).await?;
     Ok(ClvParams {
         time_unit_days,
         bgnbd: bg.params,
@@ -142,27 +149,43 @@ pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvPar
     })
 }
 
-/// The BG/NBD fit over `table` (x, t_x, t_cal, n), from r = alpha = a = b = 1.
-pub async fn fit_bgnbd(ctx: &SessionContext, table: &str) -> Result<MlFit<4>> {
+/// The BG/NBD fit over `table` (x, t_x, t_cal, n), from r = alpha = a = b = 1. With
+/// `customers` (Σ n) known, every evaluation must have summed exactly them (see
+/// [`evaluate`]).
+pub async fn fit_bgnbd(
+    ctx: &SessionContext,
+    table: &str,
+    customers: Option<u64>,
+) -> Result<MlFit<4>> {
     let eval = |p: [f64; 4]| {
         let aggregate = format!(
             "bgnbd_ll({}, x, t_x, t_cal, n)",
             sql_string(&format_centroids(&p))
         );
-        evaluate::<4>(ctx, "clv_bgnbd", aggregate, table.to_string())
+        evaluate::<4>(ctx, "clv_bgnbd", aggregate, table.to_string(), customers)
     };
     maximise(eval, [1.0; 4], "BG/NBD", table).await
 }
 
 /// The Gamma-Gamma fit over `table` (x, m; rows with x = 0 or a NULL m are skipped),
-/// from p = q = 1 and gamma = 1.
-pub async fn fit_gamma_gamma(ctx: &SessionContext, table: &str) -> Result<MlFit<3>> {
+/// from p = q = 1 and gamma = 1; `customers`: those with x >= 1, when known.
+pub async fn fit_gamma_gamma(
+    ctx: &SessionContext,
+    table: &str,
+    customers: Option<u64>,
+) -> Result<MlFit<3>> {
     let eval = |p: [f64; 3]| {
         let aggregate = format!(
             "gamma_gamma_ll({}, x, m)",
             sql_string(&format_centroids(&p))
         );
-        evaluate::<3>(ctx, "clv_gamma_gamma", aggregate, table.to_string())
+        evaluate::<3>(
+            ctx,
+            "clv_gamma_gamma",
+            aggregate,
+            table.to_string(),
+            customers,
+        )
     };
     maximise(eval, [1.0; 3], "Gamma-Gamma", table).await
 }
@@ -175,19 +198,35 @@ struct Value<const K: usize> {
     rows: f64,
 }
 
-/// One query: the likelihood UDAF's list.
+/// One query: the likelihood UDAF's list. With `customers`, its Σ n must be exactly
+/// them: a partial sum lost or read twice after an executor died would otherwise move the
+/// fit without a word (on a cluster the query is then resubmitted, as a k-means round).
 async fn evaluate<const K: usize>(
     ctx: &SessionContext,
     stage: &str,
     aggregate: String,
     input: String,
+    customers: Option<u64>,
 ) -> Result<Value<K>> {
     let sql = render(
         stage,
         CLV_LOGLIK_SQL,
         &[("aggregate", aggregate), ("input", input)],
     )?;
-    let row = one_row(ctx, stage, &sql).await?;
+    let row = one_row_checked(ctx, stage, &sql, |row| {
+        let Some(want) = customers else {
+            return Ok(());
+        };
+        let got = f64_list(row.column(0), stage, K + 2)
+            .map_err(|e| e.to_string())?
+            .map_or(0.0, |v| v[K + 1]);
+        if got == want as f64 {
+            Ok(())
+        } else {
+            Err(format!("the likelihood summed {got} customers of {want}"))
+        }
+    })
+    .await?;
     let Some(values) = f64_list(row.column(0), stage, K + 2)? else {
         return Ok(Value {
             ll: 0.0,
