@@ -1,6 +1,7 @@
 -- purchases: one row per cleaned review, priced from its item.
 --
--- Produces customer_id, ts, day, amount, item_id, main_category, store. `amount` is NULL
+-- Produces customer_id, ts, day, amount, item_id, main_category, store, order_id (NULL:
+-- a review is one purchase). `amount` is NULL
 -- when the item has no usable price or is not in clean_items (LEFT JOIN); RFM ignores
 -- such rows. This view is the seam: any shop's transactions (customer, time, amount) can
 -- feed the stages after it.
@@ -39,6 +40,7 @@ SELECT
     i.price AS amount,
     r.parent_asin AS item_id,
     i.main_category,
-    i.store
+    i.store,
+    CAST(NULL AS VARCHAR) AS order_id
 FROM clean_reviews r
 LEFT JOIN items i ON r.parent_asin = i.parent_asin

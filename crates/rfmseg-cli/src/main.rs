@@ -66,6 +66,80 @@ struct RunFlags {
     holdout_days: Option<u32>,
 }
 
+/// The column mapping of `ingest --transactions` (each overrides its [source] key).
+#[derive(clap::Args, Default)]
+struct SourceFlags {
+    /// Config file (TOML) whose [source] section maps the columns.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The customer id column.
+    #[arg(long, value_name = "COLUMN")]
+    customer: Option<String>,
+    /// The time column (ISO date or datetime, YYYYMMDD, epoch seconds or milliseconds).
+    #[arg(long, value_name = "COLUMN")]
+    time: Option<String>,
+    /// The amount column (the line's total; negative for a return).
+    #[arg(long, value_name = "COLUMN")]
+    amount: Option<String>,
+    /// The quantity column (with --unit-price, instead of --amount).
+    #[arg(long, value_name = "COLUMN")]
+    quantity: Option<String>,
+    /// The unit price column (with --quantity).
+    #[arg(long, value_name = "COLUMN")]
+    unit_price: Option<String>,
+    /// The order id column: frequency then counts distinct orders.
+    #[arg(long, value_name = "COLUMN")]
+    order: Option<String>,
+    /// The item id column.
+    #[arg(long, value_name = "COLUMN")]
+    item: Option<String>,
+    /// The category column (the report's category lifts).
+    #[arg(long, value_name = "COLUMN")]
+    category: Option<String>,
+    /// The store column (the report's store lifts).
+    #[arg(long, value_name = "COLUMN")]
+    store: Option<String>,
+    /// A strftime format for the time column, e.g. "%m/%d/%Y %H:%M".
+    #[arg(long, value_name = "FORMAT")]
+    time_format: Option<String>,
+    /// Amounts are written with a decimal comma (1.299,99).
+    #[arg(long)]
+    decimal_comma: bool,
+    /// The CSV delimiter (one character, or \t); default: detected from the header.
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<String>,
+    /// Orders whose id matches this SQL LIKE pattern are cancellations, treated as
+    /// returns (e.g. "C%" for the UCI Online Retail invoices).
+    #[arg(long, value_name = "PATTERN")]
+    cancelled_orders: Option<String>,
+}
+
+impl SourceFlags {
+    /// The [source] section of --config, overridden by the flags.
+    fn resolve(&self) -> anyhow::Result<rfmseg::config::SourceConfig> {
+        let mut s = Config::load(self.config.as_deref())?.source;
+        let set = |slot: &mut Option<String>, flag: &Option<String>| {
+            if flag.is_some() {
+                slot.clone_from(flag);
+            }
+        };
+        set(&mut s.customer, &self.customer);
+        set(&mut s.time, &self.time);
+        set(&mut s.amount, &self.amount);
+        set(&mut s.quantity, &self.quantity);
+        set(&mut s.unit_price, &self.unit_price);
+        set(&mut s.order, &self.order);
+        set(&mut s.item, &self.item);
+        set(&mut s.category, &self.category);
+        set(&mut s.store, &self.store);
+        set(&mut s.time_format, &self.time_format);
+        set(&mut s.delimiter, &self.delimiter);
+        set(&mut s.cancelled_orders, &self.cancelled_orders);
+        s.decimal_comma |= self.decimal_comma;
+        Ok(s)
+    }
+}
+
 /// Where the queries run: `--cluster df://host:port`, or embedded without it.
 #[derive(clap::Args, Default)]
 struct ClusterFlags {
@@ -274,11 +348,18 @@ enum Command {
     Ingest {
         /// Reviews file or folder (e.g. Electronics.jsonl.gz); JSON Lines may also come
         /// from a pipe (/dev/stdin, <(curl ...)).
-        #[arg(long)]
-        reviews: PathBuf,
+        #[arg(long, required_unless_present = "transactions", requires = "items")]
+        reviews: Option<PathBuf>,
         /// Item metadata file or folder (e.g. meta_Electronics.jsonl.gz), or a pipe.
-        #[arg(long)]
-        items: PathBuf,
+        #[arg(long, requires = "reviews")]
+        items: Option<PathBuf>,
+        /// A shop's transactions instead: CSV (any delimiter, header row), JSON Lines or
+        /// Parquet files, gzipped or not, or folders of them; map the columns with the
+        /// flags below or the [source] section of --config.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["reviews", "items"])]
+        transactions: Vec<PathBuf>,
+        #[command(flatten)]
+        source: SourceFlags,
         /// Lake folder to write (replaced if it is an rfmseg lake).
         #[arg(long)]
         out: PathBuf,
@@ -489,15 +570,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest {
             reviews,
             items,
+            transactions,
+            source,
             out,
             on_bad_line,
             threads,
         } => {
-            let mut opts = IngestOptions::new(reviews, items, &out);
-            opts.on_bad_line = on_bad_line.parse::<OnBadLine>()?;
-            opts.threads = threads;
-            opts.progress = progress;
-            let s = ingest(&opts).context("ingest failed")?;
+            let on_bad_line = on_bad_line.parse::<OnBadLine>()?;
+            let s = match (reviews, items) {
+                (Some(reviews), Some(items)) => {
+                    let mut opts = IngestOptions::new(reviews, items, &out);
+                    opts.on_bad_line = on_bad_line;
+                    opts.threads = threads;
+                    opts.progress = progress;
+                    ingest(&opts).context("ingest failed")?
+                }
+                _ => {
+                    let opts = rfmseg::ingest::transactions::TransactionsOptions {
+                        inputs: transactions,
+                        out: out.clone(),
+                        source: source.resolve()?,
+                        on_bad_line,
+                    };
+                    rfmseg::ingest::transactions::ingest_transactions(&opts)
+                        .context("ingest failed")?
+                }
+            };
             out!("{s}");
         }
         Command::Clean {

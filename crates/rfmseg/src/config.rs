@@ -13,12 +13,57 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    pub source: SourceConfig,
     pub clean: CleanConfig,
     pub rfm: RfmConfig,
     pub features: FeaturesConfig,
     pub kmeans: KMeansConfig,
     pub clv: ClvConfig,
     pub engine: EngineConfig,
+}
+
+/// How a shop's transaction table maps onto rfmseg's (`ingest --transactions`, DESIGN
+/// §3b): the source's column names, and how its times and amounts are written. The flags
+/// of `ingest --transactions` override these keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// The customer id column (required).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The time column (required): ISO dates or datetimes, YYYYMMDD, epoch seconds or
+    /// milliseconds, or whatever `time_format` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// The amount column (the line's total; negative for a return). Either this, or
+    /// `quantity` and `unit_price`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<String>,
+    /// Optional: with an order id, frequency counts distinct orders instead of rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// A chrono strftime format for the time column, e.g. "%m/%d/%Y %H:%M".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_format: Option<String>,
+    /// Amounts are written with a decimal comma (1.299,99).
+    pub decimal_comma: bool,
+    /// The CSV delimiter, one character; unset: detected from the header line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Orders whose id matches this pattern (SQL LIKE: % any run, _ one character) are
+    /// cancellations, treated as returns; e.g. "C%" for the UCI Online Retail invoices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_orders: Option<String>,
 }
 
 /// How raw reviews and items are cleaned (sql/clean_reviews.sql, sql/clean_items.sql).

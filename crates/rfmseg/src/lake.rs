@@ -1,5 +1,7 @@
-//! The lake: the two tables `ingest` writes (DESIGN §3 "Lake"), their Arrow schemas, and
-//! their registration on a session as `lake_reviews` and `lake_items`. Every reader of a
+//! The lake: the tables `ingest` writes (DESIGN §3 "Lake": reviews and items from the
+//! Amazon files, or one transactions table from a shop's export, §3b), their Arrow
+//! schemas, and their registration on a session as `lake_reviews` and `lake_items`, or
+//! `lake_transactions`. Every reader of a
 //! lake (clean, features, run, score, sql) starts here, so a wrong folder fails the same
 //! way everywhere, before any query.
 
@@ -68,9 +70,44 @@ pub fn items_schema() -> SchemaRef {
     ]))
 }
 
+/// The lake folder of a shop's transactions (registered as `lake_transactions`).
+pub const TRANSACTIONS_DIR: &str = "transactions";
+
+/// lake/transactions: one row per line of a shop's export, mapped and parsed at ingest.
+/// `amount` is the line's total (quantity x unit price when those were mapped), negative
+/// for a return, in micro-units; `cancelled` marks lines of an order whose id matched
+/// `source.cancelled_orders`.
+pub fn transactions_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, true),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("quantity", DataType::Float64, true),
+        Field::new("order_id", DataType::Utf8, true),
+        Field::new("item_id", DataType::Utf8, true),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("store", DataType::Utf8, true),
+        Field::new("cancelled", DataType::Boolean, true),
+    ]))
+}
+
+/// Which data a lake holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LakeKind {
+    /// Amazon reviews and items.
+    Reviews,
+    /// A shop's transactions.
+    Transactions,
+}
+
+/// Whether the session's lake is a transactions lake (`lake_transactions` registered).
+pub fn is_transactions(ctx: &SessionContext) -> bool {
+    ctx.table_exist("lake_transactions").unwrap_or(false)
+}
+
 /// Registers `lake_reviews` and `lake_items` from a lake folder, checking that each has
 /// the columns `ingest` writes, so a wrong folder fails here with a hint, not mid-query.
-pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
+pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind> {
     local_path(lake)?;
     // Said first, in plain words: a mistyped --lake would otherwise read as a lake
     // without Parquet files.
@@ -90,8 +127,21 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
             hint: "give the folder `rfmseg ingest --out <lake>` wrote, not a file in it".into(),
         });
     }
-    for table in [Table::Reviews, Table::Items] {
-        let dir = lake.join(table.dir_name());
+    let (kind, tables) = if lake.join(TRANSACTIONS_DIR).is_dir() {
+        (
+            LakeKind::Transactions,
+            vec![(TRANSACTIONS_DIR, transactions_schema())],
+        )
+    } else {
+        (
+            LakeKind::Reviews,
+            [Table::Reviews, Table::Items]
+                .map(|t| (t.dir_name(), t.schema()))
+                .to_vec(),
+        )
+    };
+    for (dir_name, schema) in tables {
+        let dir = lake.join(dir_name);
         let has_parquet = std::fs::read_dir(&dir).ok().is_some_and(|entries| {
             entries
                 .filter_map(|e| e.ok())
@@ -101,11 +151,13 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
             return Err(Error::BadInput {
                 path: dir,
                 message: "has no Parquet files; this is not an rfmseg lake".into(),
-                hint: "create the lake with `rfmseg ingest --reviews ... --items ... --out <lake>`"
-                    .into(),
+                hint:
+                    "create the lake with `rfmseg ingest --reviews ... --items ... --out <lake>` \
+                       (or `--transactions FILE ...` for a shop's export)"
+                        .into(),
             });
         }
-        let name = format!("lake_{}", table.dir_name());
+        let name = format!("lake_{dir_name}");
         // Absolute: on a cluster the executors resolve the path, from their own folder.
         let url = format!("{}/", absolute(&dir)?.display());
         ctx.register_parquet(&name, &url, ParquetReadOptions::default())
@@ -115,7 +167,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
             .table(name.as_str())
             .await
             .map_err(|e| Error::stage(&format!("register {name}"), e))?;
-        for field in table.schema().fields() {
+        for field in schema.fields() {
             if found
                 .schema()
                 .field_with_unqualified_name(field.name())
@@ -129,5 +181,5 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(kind)
 }

@@ -89,16 +89,23 @@ impl fmt::Display for DataQuality {
             .max()
             .unwrap_or(4)
             .max(4);
+        let table = self
+            .steps
+            .iter()
+            .map(|s| s.table.len())
+            .max()
+            .unwrap_or(5)
+            .max(8);
         writeln!(
             f,
-            "{:<8} {:<width$} {:<8} {:>12}",
+            "{:<table$} {:<width$} {:<8} {:>12}",
             "table", "step", "action", "rows"
         )?;
         for s in &self.steps {
             let action = s.action.as_str();
             writeln!(
                 f,
-                "{:<8} {:<width$} {:<8} {:>12}",
+                "{:<table$} {:<width$} {:<8} {:>12}",
                 s.table,
                 s.step,
                 action,

@@ -101,6 +101,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     if let Some(lake) = &opts.lake {
         register_lake(ctx, lake).await?;
     }
+    bind(vec![stages::rfm::frequency_param(ctx, config)]);
     for (name, path) in &opts.tables {
         register_table(ctx, name, path).await?;
     }

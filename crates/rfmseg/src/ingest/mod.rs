@@ -14,6 +14,7 @@ mod json_scan;
 mod parquet_input;
 mod segments;
 pub mod tables;
+pub mod transactions;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,6 +115,12 @@ pub struct TableSummary {
 pub struct IngestSummary {
     pub reviews: TableSummary,
     pub items: TableSummary,
+    /// A shop's transactions (`ingest --transactions`), with the mapping used; then the
+    /// reviews and items are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<TableSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::config::SourceConfig>,
     pub on_bad_line: OnBadLine,
     pub seconds: f64,
     /// The lake folder (not saved: the summary lives inside it).
@@ -123,7 +130,11 @@ pub struct IngestSummary {
 
 impl std::fmt::Display for IngestSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (name, t) in [("reviews", &self.reviews), ("items", &self.items)] {
+        let tables: Vec<(&str, &TableSummary)> = match &self.transactions {
+            Some(t) => vec![("transactions", t)],
+            None => vec![("reviews", &self.reviews), ("items", &self.items)],
+        };
+        for (name, t) in tables {
             writeln!(
                 f,
                 "{name}: {} rows from {} lines ({} bad, {} blank), {} MB in {} file(s)",
@@ -135,9 +146,10 @@ impl std::fmt::Display for IngestSummary {
                 t.files.len()
             )?;
         }
-        if self.on_bad_line == OnBadLine::Quarantine
-            && self.reviews.bad_lines + self.items.bad_lines > 0
-        {
+        let bad = self.reviews.bad_lines
+            + self.items.bad_lines
+            + self.transactions.as_ref().map_or(0, |t| t.bad_lines);
+        if self.on_bad_line == OnBadLine::Quarantine && bad > 0 {
             writeln!(
                 f,
                 "bad lines kept in {}",
@@ -172,6 +184,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
         on_bad_line: opts.on_bad_line,
         seconds: started.elapsed().as_secs_f64(),
         lake: opts.out.clone(),
+        ..IngestSummary::default()
     };
     write_json(&tmp.join(SUMMARY_FILE), &summary)?;
     output.commit()?;

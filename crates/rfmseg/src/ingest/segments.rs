@@ -406,8 +406,13 @@ fn flush(
 
 /// Writes `<lake>/quarantine/<table>.jsonl`: one JSON object per bad line.
 pub(crate) fn write_quarantine(dir: &Path, table: Table, bad: &[BadLine]) -> Result<()> {
+    write_quarantine_named(dir, table.dir_name(), bad)
+}
+
+/// Writes the bad lines of the table `name` to `<dir>/<name>.jsonl`.
+pub(crate) fn write_quarantine_named(dir: &Path, name: &str, bad: &[BadLine]) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(format!("{}.jsonl", table.dir_name()));
+    let path = dir.join(format!("{name}.jsonl"));
     let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
     let mut w = BufWriter::new(f);
     for b in bad {

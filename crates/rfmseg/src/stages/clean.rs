@@ -1,5 +1,6 @@
-//! Cleaning: lake -> `clean_reviews` and `clean_items`, with the data-quality table.
-//! The rules are in sql/clean_reviews.sql and sql/clean_items.sql.
+//! Cleaning: lake -> `clean_reviews` and `clean_items` (or, for a shop's lake,
+//! `clean_transactions`), with the data-quality table. The rules are in
+//! sql/clean_reviews.sql, sql/clean_items.sql and sql/clean_transactions.sql.
 //!
 //! Place in the flow: lake -> **cleaned** -> features -> model -> report.
 
@@ -10,12 +11,15 @@ use crate::error::{Error, Result};
 use crate::exec::flagged::flag_and_keep;
 use crate::exec::query::count_rows;
 use crate::exec::{render, sql_f64, sql_string_list};
+use crate::lake::is_transactions;
 use crate::quality::{Action, DataQuality};
 
 /// sql/clean_reviews.sql
 pub const CLEAN_REVIEWS_SQL: &str = include_str!("../../../../sql/clean_reviews.sql");
 /// sql/clean_items.sql
 pub const CLEAN_ITEMS_SQL: &str = include_str!("../../../../sql/clean_items.sql");
+/// sql/clean_transactions.sql
+pub const CLEAN_TRANSACTIONS_SQL: &str = include_str!("../../../../sql/clean_transactions.sql");
 
 pub(crate) fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
     let c = &config.clean;
@@ -39,6 +43,10 @@ pub(crate) fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
 /// returns the data-quality table.
 pub async fn clean(ctx: &SessionContext, config: &Config) -> Result<DataQuality> {
     let mut quality = DataQuality::default();
+    if is_transactions(ctx) {
+        clean_transactions(ctx, config, &mut quality).await?;
+        return Ok(quality);
+    }
     clean_reviews(ctx, config, &mut quality).await?;
     clean_items(ctx, config, &mut quality).await?;
     Ok(quality)
@@ -162,6 +170,56 @@ pub async fn clean_items(
     quality.push("items", "clean items", Action::Kept, kept);
     if kept == 0 {
         return Err(nothing_left(quality, "items"));
+    }
+    Ok(kept)
+}
+
+/// The transaction rules of sql/clean_transactions.sql, in the order they apply.
+pub const TRANSACTION_DROP_REASONS: [&str; 3] =
+    ["missing customer id", "missing time", "missing amount"];
+
+/// Registers `clean_transactions`: customer_id, ts, amount (negative for a return),
+/// order_id, item_id, category, store.
+pub async fn clean_transactions(
+    ctx: &SessionContext,
+    config: &Config,
+    quality: &mut DataQuality,
+) -> Result<u64> {
+    const STAGE: &str = "clean_transactions";
+    const TABLE: &str = "transactions";
+    let input = count_rows(ctx, STAGE, "lake_transactions").await?;
+    let sql = render(STAGE, CLEAN_TRANSACTIONS_SQL, &clean_params(config))?;
+    let kept_columns = [
+        "customer_id",
+        "ts",
+        "amount",
+        "order_id",
+        "item_id",
+        "category",
+        "store",
+    ];
+    let out = flag_and_keep(ctx, STAGE, &sql, &kept_columns, &["is_return"]).await?;
+    quality.push(TABLE, "lake rows", Action::Input, input);
+    quality.push(TABLE, "exact duplicate", Action::Removed, input - out.rows);
+    quality.push(
+        TABLE,
+        "cancelled order, amount made negative (a return)",
+        Action::Fixed,
+        out.flag("cancelled_fixed"),
+    );
+    for reason in TRANSACTION_DROP_REASONS {
+        quality.push(TABLE, reason, Action::Removed, out.reason(reason));
+    }
+    quality.push(
+        TABLE,
+        "returns (netted into monetary, never a purchase)",
+        Action::Counted,
+        out.kept_value("is_return", "true"),
+    );
+    let kept = out.register(ctx, STAGE).await?;
+    quality.push(TABLE, "clean transactions", Action::Kept, kept);
+    if kept == 0 {
+        return Err(nothing_left(quality, TABLE));
     }
     Ok(kept)
 }

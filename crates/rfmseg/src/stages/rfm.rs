@@ -15,6 +15,7 @@ use crate::config::{Config, format_day, parse_day};
 use crate::error::{Error, Result};
 use crate::exec::query::{get_f64, get_i64, materialize, one_row, register_view};
 use crate::exec::{render, sql_f64};
+use crate::lake::is_transactions;
 
 pub const RFM_WINDOW_SQL: &str = include_str!("../../../../sql/rfm_window.sql");
 pub const RFM_SQL: &str = include_str!("../../../../sql/rfm.sql");
@@ -86,6 +87,22 @@ pub(crate) fn window_params(config: &Config, as_of: String) -> Vec<(&'static str
         ("window_days", config.rfm.window_days.to_string()),
         ("min_amount", sql_f64(config.rfm.min_amount)),
     ]
+}
+
+/// How sql/rfm.sql counts purchases: reviews one per row; a shop's lines one per distinct
+/// order id (a line without one counts alone). Distinct counting costs a set per customer,
+/// so reviews, which have no order id, keep the plain count.
+pub(crate) fn frequency_param(ctx: &SessionContext, config: &Config) -> (&'static str, String) {
+    let min = sql_f64(config.rfm.min_amount);
+    let expr = if is_transactions(ctx) {
+        format!(
+            "count(DISTINCT CASE WHEN amount > {min} THEN order_id END) \
+             + count(CASE WHEN amount > {min} AND order_id IS NULL THEN 1 END)"
+        )
+    } else {
+        format!("count(CASE WHEN amount > {min} THEN 1 END)")
+    };
+    ("frequency", expr)
 }
 
 /// `rfm.as_of` as the SQL value of `{{as_of}}`: the pinned day number, or NULL for "the
@@ -171,11 +188,9 @@ pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWind
 
 /// Registers `rfm`: customer_id, recency, frequency, monetary. Returns the customers.
 pub async fn rfm(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<u64> {
-    let sql = render(
-        "rfm",
-        RFM_SQL,
-        &window_params(config, window.as_of_day.to_string()),
-    )?;
+    let mut params = window_params(config, window.as_of_day.to_string());
+    params.push(frequency_param(ctx, config));
+    let sql = render("rfm", RFM_SQL, &params)?;
     materialize(ctx, "rfm", &sql, "rfm").await
 }
 
