@@ -211,9 +211,13 @@ enum Command {
         /// Folder for the demo's data and outputs.
         #[arg(long, default_value = "rfmseg-demo")]
         dir: PathBuf,
-        /// Reviews to generate.
+        /// Reviews to generate (with --transactions: transaction lines).
         #[arg(long, default_value_t = 200_000)]
         reviews: u64,
+        /// A shop's transaction export instead of Amazon reviews (`generate
+        /// --transactions`, then `ingest --transactions` with its mapping).
+        #[arg(long)]
+        transactions: bool,
         #[command(flatten)]
         flags: RunFlags,
     },
@@ -343,6 +347,10 @@ enum Command {
         /// by cleaning).
         #[arg(long, default_value_t = 0.0)]
         malformed_rate: f64,
+        /// A shop's transaction export (transactions.csv, UCI Online Retail columns) with
+        /// --reviews lines, instead of Amazon reviews.
+        #[arg(long, conflicts_with = "gzip")]
+        transactions: bool,
     },
     /// Raw reviews and item metadata (JSONL, JSONL.gz or Parquet) into a Parquet lake.
     Ingest {
@@ -512,11 +520,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             dir,
             reviews,
+            transactions,
             flags,
         } => {
             let config = flags.resolve()?;
+            let data = if transactions {
+                rfmseg::demo::DemoData::Transactions { lines: reviews }
+            } else {
+                rfmseg::demo::DemoData::Reviews { reviews }
+            };
             let s = runtime
-                .block_on(rfmseg::demo::run_demo(&dir, reviews, &config, progress))
+                .block_on(rfmseg::demo::run_demo(&dir, data, &config, progress))
                 .context("demo failed")?;
             out!("{s}");
         }
@@ -556,16 +570,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             gzip,
             malformed_rate,
+            transactions,
         } => {
-            let s = generate(&GenerateOptions {
-                reviews,
-                seed,
-                out,
-                gzip,
-                malformed_rate,
-            })
-            .context("generate failed")?;
-            out!("{s}");
+            if transactions {
+                let s = rfmseg::generate::shop::generate_transactions(
+                    &rfmseg::generate::shop::ShopOptions {
+                        lines: reviews,
+                        seed,
+                        out,
+                        malformed_rate,
+                    },
+                )
+                .context("generate failed")?;
+                out!("{s}");
+            } else {
+                let s = generate(&GenerateOptions {
+                    reviews,
+                    seed,
+                    out,
+                    gzip,
+                    malformed_rate,
+                })
+                .context("generate failed")?;
+                out!("{s}");
+            }
         }
         Command::Ingest {
             reviews,

@@ -138,8 +138,11 @@ impl Default for CleanConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RfmConfig {
-    /// Days in the window, ending on the as-of day (included). Default 365: the reference's
-    /// "1 full year back from the last review".
+    /// Days in the window, ending on the as-of day (included), or "all" for the whole
+    /// history (shop exports often cover more or less than a year; stored as
+    /// [`ALL_HISTORY`]). Default 365: the reference's "1 full year back from the last
+    /// review".
+    #[serde(with = "window_days_serde")]
     pub window_days: u32,
     /// Only purchases with a price above this count (USD). Default 0.25, as the reference:
     /// lower prices are placeholders, not sales.
@@ -150,6 +153,42 @@ pub struct RfmConfig {
     /// Pin the as-of day (YYYY-MM-DD) to repeat an analysis on a later dump. Default: the
     /// day of the newest cleaned purchase.
     pub as_of: Option<String>,
+}
+
+/// `rfm.window_days = "all"`: the window starts at the oldest purchase.
+pub const ALL_HISTORY: u32 = 0;
+
+/// `window_days` as a number of days or "all".
+mod window_days_serde {
+    use super::ALL_HISTORY;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        if *v == ALL_HISTORY {
+            "all".serialize(s)
+        } else {
+            v.serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Days {
+            Number(i64),
+            Text(String),
+        }
+        match Days::deserialize(d)? {
+            Days::Number(n) if n >= 1 && n <= i64::from(u32::MAX) => Ok(n as u32),
+            Days::Number(n) => Err(D::Error::custom(format!(
+                "window_days = {n}: expected a number of days >= 1, or \"all\""
+            ))),
+            Days::Text(t) if t.trim() == "all" => Ok(ALL_HISTORY),
+            Days::Text(t) => Err(D::Error::custom(format!(
+                "window_days = {t:?}: expected a number of days >= 1, or \"all\""
+            ))),
+        }
+    }
 }
 
 impl Default for RfmConfig {
@@ -449,12 +488,6 @@ impl Config {
             });
         }
         let r = &self.rfm;
-        if r.window_days == 0 {
-            return Err(Error::Config {
-                key: "rfm.window_days".into(),
-                message: "must be at least 1".into(),
-            });
-        }
         if !(r.min_amount.is_finite() && r.min_amount >= 0.0) {
             return Err(Error::Config {
                 key: "rfm.min_amount".into(),
@@ -557,7 +590,7 @@ impl Config {
                 format!("must be a number >= 0, got {}", clv.annual_discount_rate),
             );
         }
-        if clv.holdout_days >= r.window_days {
+        if r.window_days != ALL_HISTORY && clv.holdout_days >= r.window_days {
             return bad(
                 "clv.holdout_days (--holdout-days)",
                 format!(

@@ -14,13 +14,15 @@
 //!   and raw UTF-8 in text; optional malformed lines.
 //!
 //! Submodules: `catalogue` (items and the meta file), `reviews` (users and review lines),
-//! `pipeline` (ordered parallel writing, parallel gzip), `vocab`, `bytes`, `rng`.
+//! `pipeline` (ordered parallel writing, parallel gzip), `vocab`, `bytes`, `rng`; and
+//! `shop`, a shop's transaction export for `ingest --transactions`.
 
 mod bytes;
 mod catalogue;
 mod pipeline;
 mod reviews;
 mod rng;
+pub mod shop;
 mod vocab;
 
 use std::collections::BTreeMap;

@@ -72,6 +72,12 @@ impl DataQuality {
     }
 
     /// The rows left in a table after cleaning.
+    /// The table purchases come from: reviews, or a shop's transactions (the first table
+    /// cleaned).
+    pub fn purchases_table(&self) -> &str {
+        self.steps.first().map_or("reviews", |s| s.table.as_str())
+    }
+
     pub fn kept(&self, table: &str) -> u64 {
         self.steps
             .iter()

@@ -115,10 +115,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         stages::clean(ctx, config).await?;
         if upto == Upto::Features {
             let f = stages::rfm::features(ctx, config).await?;
-            bind(stages::rfm::window_params(
-                config,
-                f.window.as_of_day.to_string(),
-            ));
+            bind(stages::rfm::known_window_params(config, &f.window));
             bind(stages::rfm::scale_params(config, &f.scaler));
         }
     }

@@ -384,7 +384,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
         assert!(err.contains(want), "{err}");
     }
     let mut negative = config.clone();
-    negative.rfm.window_days = 0;
+    negative.rfm.min_amount = -1.0;
     let err = run(&RunOptions {
         lake: lake.clone(),
         out: dir.path().join("never"),
@@ -395,7 +395,7 @@ async fn failed_runs_leave_no_new_output_and_keep_the_old_one() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(err.contains("rfm.window_days"), "{err}");
+    assert!(err.contains("rfm.min_amount"), "{err}");
 
     // Unwritable output: the parent is a file.
     let file = dir.path().join("a-file");

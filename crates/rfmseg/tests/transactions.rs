@@ -213,7 +213,7 @@ fn ingest(inputs: &[PathBuf], out: &Path, source: SourceConfig) -> rfmseg::Resul
 /// plain Rust: exact duplicate lines once, lines without a customer dropped, the as-of day
 /// the newest remaining line's, a 365-day window; purchases are distinct invoices with a
 /// line above 0.25, returns (negative or cancelled) netted into monetary, never below 0.
-fn plain_rfm(lines: &[Line]) -> BTreeMap<String, (i64, i64, i64)> {
+fn plain_rfm(lines: &[Line], window_days: i64) -> BTreeMap<String, (i64, i64, i64)> {
     let mut seen = BTreeSet::new();
     let kept: Vec<&Line> = lines
         .iter()
@@ -222,7 +222,7 @@ fn plain_rfm(lines: &[Line]) -> BTreeMap<String, (i64, i64, i64)> {
         .collect();
     let as_of = kept.iter().map(|l| l.day()).max().unwrap();
     let mut per: BTreeMap<String, (i64, BTreeSet<String>, i64)> = BTreeMap::new();
-    for l in kept.iter().filter(|l| l.day() > as_of - 365) {
+    for l in kept.iter().filter(|l| l.day() > as_of - window_days) {
         let a = l.amount_cents();
         let e = per
             .entry(l.customer.clone().unwrap())
@@ -282,7 +282,7 @@ async fn an_export_in_any_format_gives_the_rfm_of_a_plain_computation() {
     std::fs::write(d.join("retail.jsonl"), jsonl_text(&lines)).unwrap();
     write_parquet(&d.join("retail.parquet"), &lines);
 
-    let want = plain_rfm(&lines);
+    let want = plain_rfm(&lines, 365);
     assert!(want.len() > 150 && want.len() <= customers_with_a_line.len());
     let mut outputs = Vec::new();
     for input in ["retail.csv", "retail.jsonl", "retail.parquet"] {
@@ -320,6 +320,20 @@ async fn an_export_in_any_format_gives_the_rfm_of_a_plain_computation() {
     }
     // CSV, JSON Lines and Parquet of the same rows: the same customers, byte for byte.
     assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+
+    // rfm.window_days = "all": the whole history, from the oldest line.
+    let config: Config = toml::from_str("[rfm]\nwindow_days = \"all\"\n").unwrap();
+    config.validate().unwrap();
+    let out = d.join("features-all");
+    let f = rfmseg::features_to_dir(&d.join("lake-retail.csv"), &out, &config)
+        .await
+        .unwrap();
+    let days = f.features.window.window_days as i64;
+    assert!(days > 365, "{days}");
+    let all = plain_rfm(&lines, days);
+    assert!(all.len() > want.len());
+    assert_eq!(rfm_of(&out.join("customers.parquet")), all);
+    assert!(config.to_toml().contains("window_days = \"all\""));
 }
 
 fn simple_mapping() -> SourceConfig {
@@ -452,4 +466,145 @@ fn bad_exports_fail_naming_file_line_column_and_the_fix() {
     let mut m = simple_mapping();
     m.time_format = Some("%Q".into());
     assert!(fails(&[d.join("good.csv")], m).contains("is not a strftime format"));
+}
+
+/// `generate --transactions` plants behaviours in a shop export: after ingest and `run`,
+/// the clusters name them; its malformed rows fail an ingest naming the line, or are
+/// counted with skip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_shop_exports_segment_into_their_planted_behaviours() {
+    use rfmseg::generate::shop::{ShopOptions, generate_transactions};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = generate_transactions(&ShopOptions {
+        lines: 30_000,
+        seed: 11,
+        out: d.join("raw"),
+        malformed_rate: 0.0,
+    })
+    .unwrap();
+    assert!(
+        g.lines >= 30_000 && g.anonymous_lines > g.lines / 6,
+        "{g:?}"
+    );
+    assert!(g.cancelled_lines > 0 && g.return_lines > 0, "{g:?}");
+    let lake = d.join("lake");
+    ingest(
+        std::slice::from_ref(&g.transactions_path),
+        &lake,
+        g.mapping.clone(),
+    )
+    .unwrap();
+    let config = Config::resolve(
+        None,
+        &rfmseg::config::Overrides {
+            k: Some("4".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = d.join("out");
+    let s = rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
+        lake,
+        out: out.clone(),
+        config,
+        progress: false,
+        engine: Default::default(),
+    })
+    .await
+    .unwrap();
+    let q = &s.report.data_quality;
+    let missing = q.rows("transactions", "missing customer id");
+    assert!(
+        missing <= g.anonymous_lines && missing * 100 >= g.anonymous_lines * 95,
+        "{q}"
+    );
+    let returns = q.rows(
+        "transactions",
+        "returns (netted into monetary, never a purchase)",
+    );
+    assert!(
+        returns > 0 && returns <= g.cancelled_lines + g.return_lines,
+        "{q}"
+    );
+
+    let truth: BTreeMap<String, String> = std::fs::read_to_string(&g.truth_path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            l.split_once(',')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
+        .collect();
+    let mut table: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for b in read_parquet_dir(&out.join("customers.parquet")) {
+        let ids = b
+            .column_by_name("customer_id")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let labels =
+            arrow::compute::cast(b.column_by_name("cluster_label").unwrap(), &DataType::Utf8)
+                .unwrap();
+        for i in 0..b.num_rows() {
+            if let Some(a) = truth.get(ids.value(i)) {
+                let label = labels.as_string::<i32>().value(i).to_string();
+                *table.entry((a.clone(), label)).or_default() += 1;
+            }
+        }
+    }
+    let agreement = |arch: &str, label: &str| {
+        let total: u64 = table
+            .iter()
+            .filter(|((a, _), _)| a == arch)
+            .map(|(_, n)| n)
+            .sum();
+        table
+            .get(&(arch.into(), label.into()))
+            .copied()
+            .unwrap_or(0) as f64
+            / total as f64
+    };
+    for (arch, label, at_least) in [
+        ("loyal", "Loyal Customer", 0.95),
+        ("new", "New Customer", 0.95),
+        ("one_time_big_spender", "One Time Big Spender", 0.9),
+        ("churned", "Churned", 0.95),
+    ] {
+        let a = agreement(arch, label);
+        assert!(a >= at_least, "{arch}: {a} ({table:?})");
+    }
+
+    // Malformed rows: an error naming the line, or counted with skip.
+    let bad = generate_transactions(&ShopOptions {
+        lines: 5_000,
+        seed: 12,
+        out: d.join("raw-bad"),
+        malformed_rate: 0.01,
+    })
+    .unwrap();
+    assert!(bad.malformed_lines > 10);
+    let err = ingest(
+        std::slice::from_ref(&bad.transactions_path),
+        &d.join("bad-lake"),
+        bad.mapping.clone(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("transactions.csv:") && err.contains("(--"),
+        "{err}"
+    );
+    let skipped = ingest_transactions(&TransactionsOptions {
+        inputs: vec![bad.transactions_path.clone()],
+        out: d.join("bad-lake"),
+        source: bad.mapping.clone(),
+        on_bad_line: OnBadLine::Skip,
+    })
+    .unwrap()
+    .transactions
+    .unwrap();
+    assert_eq!(skipped.bad_lines, bad.malformed_lines);
+    assert_eq!(skipped.rows, bad.lines - bad.malformed_lines);
 }

@@ -115,13 +115,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     register_lake(&ctx, &opts.lake).await?;
     let quality = stages::clean(&ctx, config).await?;
     timer.finish(
-        quality.rows("reviews", "lake rows"),
-        quality.kept("reviews"),
+        quality.rows(quality.purchases_table(), "lake rows"),
+        quality.kept(quality.purchases_table()),
     );
 
     timer.start("features");
     let features = stages::rfm::features(&ctx, config).await?;
-    timer.finish(quality.kept("reviews"), features.customers);
+    timer.finish(quality.kept(quality.purchases_table()), features.customers);
 
     timer.start("kmeans");
     kmeans::use_input(&ctx, "customers").await?;

@@ -577,10 +577,19 @@ fn rf_grid(out: &mut String, r: &Report, colors: &Colors) {
 
 fn recommendations(out: &mut String, r: &Report, colors: &Colors) {
     out.push_str("<section id=\"recommendations\"><h2>Recommendations</h2>\n");
-    out.push_str(
-        "<p class=\"note\">Lift: how much more often the group buys a category or store than \
-         all customers do (×1 = no difference).</p>",
-    );
+    // Categories and stores exist only where the data has them (a shop's export may map
+    // neither).
+    let has_lifts = r
+        .clusters
+        .iter()
+        .chain(&r.rfm_segments)
+        .any(|g| !g.top_categories.is_empty() || !g.top_stores.is_empty());
+    if has_lifts {
+        out.push_str(
+            "<p class=\"note\">Lift: how much more often the group buys a category or store \
+             than all customers do (×1 = no difference).</p>",
+        );
+    }
     out.push_str("<h3>By cluster</h3><div class=\"recs\">");
     if r.clusters.is_empty() {
         out.push_str("<p>No clusters.</p>");

@@ -19,7 +19,7 @@ use super::segments::action;
 use crate::config::Config;
 use crate::error::Result;
 use crate::exec::query::{collect, f64_column, i64_column, materialize, str_column};
-use crate::exec::{render, sql_f64};
+use crate::exec::render;
 
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../../sql/segment_purchases.sql");
 pub const GROUP_SUMMARY_SQL: &str = include_str!("../../../../sql/group_summary.sql");
@@ -120,11 +120,7 @@ pub async fn report_data(
     let sql = render(
         "segment_purchases",
         SEGMENT_PURCHASES_SQL,
-        &[
-            ("as_of", window.as_of_day.to_string()),
-            ("window_days", config.rfm.window_days.to_string()),
-            ("min_amount", sql_f64(config.rfm.min_amount)),
-        ],
+        &super::rfm::known_window_params(config, window),
     )?;
     materialize(ctx, "segment_purchases", &sql, "segment_purchases").await?;
     // Independent reads: run together, so on a cluster their per-job latency overlaps.

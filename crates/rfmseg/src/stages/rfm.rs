@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 
 use super::purchases::purchases;
 use super::scores::scores;
-use crate::config::{Config, format_day, parse_day};
+use crate::config::{ALL_HISTORY, Config, format_day, parse_day};
 use crate::error::{Error, Result};
 use crate::exec::query::{get_f64, get_i64, materialize, one_row, register_view};
 use crate::exec::{render, sql_f64};
@@ -82,11 +82,38 @@ pub async fn features(ctx: &SessionContext, config: &Config) -> Result<FeaturesS
 }
 
 pub(crate) fn window_params(config: &Config, as_of: String) -> Vec<(&'static str, String)> {
+    // Before the window is known, "all" is a window longer than any history.
+    let days = match config.rfm.window_days {
+        ALL_HISTORY => 1_000_000,
+        d => d,
+    };
+    window_params_days(config, as_of, days.to_string())
+}
+
+/// The window's parameters with `window_days` as given (a number, or the expression of
+/// sql/rfm_window.sql for the whole history).
+fn window_params_days(
+    config: &Config,
+    as_of: String,
+    window_days: String,
+) -> Vec<(&'static str, String)> {
     vec![
         ("as_of", as_of),
-        ("window_days", config.rfm.window_days.to_string()),
+        ("window_days", window_days),
         ("min_amount", sql_f64(config.rfm.min_amount)),
     ]
+}
+
+/// The parameters of the stages after the window: its as-of day and its actual days.
+pub(crate) fn known_window_params(
+    config: &Config,
+    window: &RfmWindow,
+) -> Vec<(&'static str, String)> {
+    window_params_days(
+        config,
+        window.as_of_day.to_string(),
+        window.window_days.to_string(),
+    )
 }
 
 /// How sql/rfm.sql counts purchases: reviews one per row; a shop's lines one per distinct
@@ -121,10 +148,14 @@ pub(crate) fn pinned_as_of(config: &Config) -> Result<String> {
 
 /// The as-of day and the filter counts; an error naming the filter if nothing is left.
 pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWindow> {
+    let days = match config.rfm.window_days {
+        ALL_HISTORY => "(b.as_of_day - b.oldest_day + 1)".to_string(),
+        d => d.to_string(),
+    };
     let sql = render(
         "rfm_window",
         RFM_WINDOW_SQL,
-        &window_params(config, pinned_as_of(config)?),
+        &window_params_days(config, pinned_as_of(config)?, days),
     )?;
     let row = one_row(ctx, "rfm_window", &sql).await?;
     let count = |name: &str| -> Result<u64> { Ok(get_i64(&row, name)?.unwrap_or(0) as u64) };
@@ -142,7 +173,7 @@ pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWind
         as_of: format_day(as_of_day),
         first_day: format_day(first_day),
         as_of_day,
-        window_days: config.rfm.window_days,
+        window_days: u32::try_from(count("window_days")?.max(1)).unwrap_or(u32::MAX),
         purchases: count("purchases")?,
         in_window: count("in_window")?,
         priced_in_window: count("priced_in_window")?,
@@ -188,7 +219,7 @@ pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWind
 
 /// Registers `rfm`: customer_id, recency, frequency, monetary. Returns the customers.
 pub async fn rfm(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<u64> {
-    let mut params = window_params(config, window.as_of_day.to_string());
+    let mut params = known_window_params(config, window);
     params.push(frequency_param(ctx, config));
     let sql = render("rfm", RFM_SQL, &params)?;
     materialize(ctx, "rfm", &sql, "rfm").await

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::fit::{ClvParams, clv_summary_over, fit_clv};
 use super::predict::ClvModel;
 use crate::config::{Config, format_day};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::query::{collect, f64_column, i64_column};
 use crate::exec::{render, sql_f64, sql_string};
 use crate::stages::rfm::RfmWindow;
@@ -52,6 +52,15 @@ pub struct HoldoutRow {
 pub async fn holdout(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<Holdout> {
     let days = config.clv.holdout_days;
     let unit = config.clv.unit_days();
+    if days >= window.window_days {
+        return Err(Error::Config {
+            key: "clv.holdout_days (--holdout-days)".into(),
+            message: format!(
+                "{days} leaves no calibration days in the window of {} days ({} .. {})",
+                window.window_days, window.first_day, window.as_of
+            ),
+        });
+    }
     let calibration_end = window.as_of_day - i64::from(days);
     clv_summary_over(
         ctx,

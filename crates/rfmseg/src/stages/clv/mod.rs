@@ -76,7 +76,7 @@ pub async fn clv(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> R
     } else {
         None
     };
-    clv_summary(ctx, config, window.as_of_day, unit).await?;
+    clv_summary_over(ctx, config, window.as_of_day, window.window_days, unit).await?;
     let params = match fit_clv(ctx, unit).await {
         Ok(p) => p,
         Err(e) if is_data_limit(&e) => {
