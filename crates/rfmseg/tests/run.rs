@@ -122,18 +122,7 @@ async fn run_labels_planted_archetypes_and_score_reproduces_it() {
             *table.entry((arch.clone(), a.1.clone())).or_default() += 1;
         }
     }
-    let agreement = |arch: &str, label: &str| {
-        let total: u64 = table
-            .iter()
-            .filter(|((a, _), _)| a == arch)
-            .map(|(_, n)| n)
-            .sum();
-        table
-            .get(&(arch.to_string(), label.to_string()))
-            .copied()
-            .unwrap_or(0) as f64
-            / total as f64
-    };
+    let agreement = |arch: &str, label: &str| common::agreement(&table, arch, label);
     let loyal = agreement("loyal", "Loyal Customer");
     let new = agreement("new", "New Customer");
     let big = agreement("one_time_big_spender", "One Time Big Spender");

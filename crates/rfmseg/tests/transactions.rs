@@ -185,18 +185,8 @@ fn write_parquet(path: &Path, lines: &[Line]) {
 }
 
 fn uci_mapping() -> SourceConfig {
-    SourceConfig {
-        customer: Some("CustomerID".into()),
-        time: Some("InvoiceDate".into()),
-        quantity: Some("Quantity".into()),
-        unit_price: Some("UnitPrice".into()),
-        order: Some("InvoiceNo".into()),
-        item: Some("StockCode".into()),
-        store: Some("Country".into()),
-        time_format: Some("%m/%d/%Y %H:%M".into()),
-        cancelled_orders: Some("C%".into()),
-        ..SourceConfig::default()
-    }
+    // The generator's export has the same columns as the one written here.
+    rfmseg::generate::shop::shop_mapping()
 }
 
 fn ingest(inputs: &[PathBuf], out: &Path, source: SourceConfig) -> rfmseg::Result<u64> {
@@ -554,18 +544,7 @@ async fn generated_shop_exports_segment_into_their_planted_behaviours() {
             }
         }
     }
-    let agreement = |arch: &str, label: &str| {
-        let total: u64 = table
-            .iter()
-            .filter(|((a, _), _)| a == arch)
-            .map(|(_, n)| n)
-            .sum();
-        table
-            .get(&(arch.into(), label.into()))
-            .copied()
-            .unwrap_or(0) as f64
-            / total as f64
-    };
+    let agreement = |arch: &str, label: &str| common::agreement(&table, arch, label);
     for (arch, label, at_least) in [
         ("loyal", "Loyal Customer", 0.95),
         ("new", "New Customer", 0.95),

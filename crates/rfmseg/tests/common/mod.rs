@@ -127,3 +127,22 @@ pub fn tiny_lake(dir: &Path, purchases: &[(&str, i64, &str)], items: &[(&str, f6
     .unwrap();
     lake
 }
+
+/// The share of the customers planted as `archetype` whose label is `label`, from a
+/// (archetype, label) -> customers table.
+pub fn agreement(
+    table: &std::collections::BTreeMap<(String, String), u64>,
+    archetype: &str,
+    label: &str,
+) -> f64 {
+    let total: u64 = table
+        .iter()
+        .filter(|((a, _), _)| a == archetype)
+        .map(|(_, n)| n)
+        .sum();
+    table
+        .get(&(archetype.to_string(), label.to_string()))
+        .copied()
+        .unwrap_or(0) as f64
+        / total as f64
+}
