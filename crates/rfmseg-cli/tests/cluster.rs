@@ -346,6 +346,69 @@ fn cluster_run_score_and_sql_equal_embedded_and_run_on_the_executors() {
         "gamma_gamma_ll"
     );
 
+    // A shop's transactions: the same job on the cluster, the same answer.
+    ok(rfmseg(
+        &[
+            "generate",
+            "--transactions",
+            "--reviews",
+            "8000",
+            "--out",
+            "shop",
+        ],
+        dir,
+    ));
+    ok(rfmseg(
+        &[
+            "ingest",
+            "--transactions",
+            "shop/transactions.csv",
+            "--out",
+            "shop_lake",
+            "--customer",
+            "CustomerID",
+            "--time",
+            "InvoiceDate",
+            "--time-format",
+            "%m/%d/%Y %H:%M",
+            "--quantity",
+            "Quantity",
+            "--unit-price",
+            "UnitPrice",
+            "--order",
+            "InvoiceNo",
+            "--cancelled-orders",
+            "C%",
+        ],
+        dir,
+    ));
+    for (out, cluster_args) in [
+        ("shop_e", vec![]),
+        ("shop_c", vec!["--cluster", cluster.url.as_str()]),
+    ] {
+        let mut args = vec![
+            "run",
+            "--lake",
+            "shop_lake",
+            "--out",
+            out,
+            "--k",
+            "4",
+            "--seed",
+            "7",
+        ];
+        args.extend(cluster_args);
+        ok(rfmseg(&args, dir));
+    }
+    assert_same_customers(
+        &dir.join("shop_e/customers.parquet"),
+        &dir.join("shop_c/customers.parquet"),
+    );
+    assert_eq!(
+        json(&dir.join("shop_e/model.json")),
+        json(&dir.join("shop_c/model.json"))
+    );
+
     // Stopped by PID.
     let pids: Vec<u32> = ["scheduler", "executor-1", "executor-2"]
         .iter()

@@ -555,6 +555,24 @@ async fn generated_shop_exports_segment_into_their_planted_behaviours() {
         assert!(a >= at_least, "{arch}: {a} ({table:?})");
     }
 
+    // score with the saved model on the same lake gives back every label and value.
+    let scored = d.join("scored");
+    rfmseg::score::score(
+        &out.join("model.json"),
+        &d.join("lake"),
+        &scored,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let columns = |path: &Path| {
+        let b = read_parquet_dir(path);
+        let b = arrow::compute::concat_batches(&b[0].schema(), &b).unwrap();
+        ["customer_id", "cluster_label", "rfm_segment", "clv"]
+            .map(|c| b.column_by_name(c).unwrap().to_data())
+    };
+    assert!(columns(&scored.join("customers.parquet")) == columns(&out.join("customers.parquet")));
+
     // Malformed rows: an error naming the line, or counted with skip.
     let bad = generate_transactions(&ShopOptions {
         lines: 5_000,
