@@ -325,3 +325,36 @@ fn sql_lists_every_rfmseg_function_with_its_description() {
     assert!(rows.iter().all(|r| r.contains("| true")), "{out}");
     assert!(out.contains("kmeans_silhouette"), "{out}");
 }
+
+/// `demo --transactions`: a shop's export generated, ingested with its mapping and run, in
+/// one command.
+#[test]
+fn the_transactions_demo_runs_from_export_to_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = rfmseg(
+        &[
+            "demo",
+            "--transactions",
+            "--reviews",
+            "4000",
+            "--dir",
+            "shop",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("transaction lines"), "{out}");
+    assert!(out.contains("lifetime value over 52 weeks"), "{out}");
+    let report = dir.path().join("shop/out/report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("clean transactions"),
+        "the data-quality table"
+    );
+    // Only the advice to ask customers for reviews mentions them.
+    let without_advice = html.replace("ask for reviews and referrals", "");
+    assert!(
+        !without_advice.contains("review"),
+        "a shop's report speaks of purchases"
+    );
+}

@@ -57,6 +57,8 @@ fn every_writing_command_leaves_a_users_folder_and_file_untouched() {
         INGEST_RAW[..6].to_vec(),
         vec!["generate", "--reviews", "100", "--out"],
         vec!["demo", "--reviews", "2000", "--dir"],
+        vec!["generate", "--transactions", "--reviews", "100", "--out"],
+        vec!["demo", "--transactions", "--reviews", "500", "--dir"],
     ];
     for cmd in &folder_commands {
         for target in ["mine", "mine.csv"] {

@@ -271,11 +271,22 @@ async fn an_export_in_any_format_gives_the_rfm_of_a_plain_computation() {
     std::fs::write(d.join("retail.csv"), csv_text(&lines)).unwrap();
     std::fs::write(d.join("retail.jsonl"), jsonl_text(&lines)).unwrap();
     write_parquet(&d.join("retail.parquet"), &lines);
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("retail.csv.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, csv_text(&lines).as_bytes()).unwrap();
+    gz.finish().unwrap();
 
     let want = plain_rfm(&lines, 365);
     assert!(want.len() > 150 && want.len() <= customers_with_a_line.len());
     let mut outputs = Vec::new();
-    for input in ["retail.csv", "retail.jsonl", "retail.parquet"] {
+    for input in [
+        "retail.csv",
+        "retail.csv.gz",
+        "retail.jsonl",
+        "retail.parquet",
+    ] {
         let lake = d.join(format!("lake-{input}"));
         let rows = ingest(&[d.join(input)], &lake, uci_mapping()).unwrap();
         assert_eq!(rows as usize, lines.len(), "{input}");
@@ -308,7 +319,8 @@ async fn an_export_in_any_format_gives_the_rfm_of_a_plain_computation() {
         }
         outputs.push(std::fs::read(out.join("customers.parquet")).unwrap());
     }
-    // CSV, JSON Lines and Parquet of the same rows: the same customers, byte for byte.
+    // CSV (plain and gzipped), JSON Lines and Parquet of the same rows: the same
+    // customers, byte for byte.
     assert!(outputs.windows(2).all(|w| w[0] == w[1]));
 
     // rfm.window_days = "all": the whole history, from the oldest line.
