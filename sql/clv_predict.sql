@@ -2,28 +2,49 @@
 -- the fitted BG/NBD and Gamma-Gamma models; the final `customers` of `run` and `score`.
 --
 -- Input:      customers (one row per customer of the RFM window), clv_summary
---             (sql/clv_summary.sql: the same customers' x, t_x, t_cal, m)
+--             (sql/clv_summary.sql: the same customers' x, t_x, t_cal, m), clv_triples
+--             (sql/clv_triples.sql: its distinct (x, t_x, t_cal))
 -- Parameters: model   the clv_predict literal 'r,alpha,a,b,p,q,gamma,horizon,periods,
 --                     discount' (udfs/src/clv_predict.rs), horizon in the time unit
+--             p, q, gamma   the Gamma-Gamma parameters of that literal
 --
 -- Adds to each customer:
 --   p_alive              probability that the customer is still active at the as-of day
 --   expected_purchases   expected purchase days over the horizon
 --   expected_value       expected amount per purchase (Gamma-Gamma; the population mean
 --                        for a customer without a repeat purchase)
---   clv                  expected value over the horizon, discounted per period
--- A prediction the model cannot give accurately is NULL (counted in the report).
-WITH predicted AS (
+--   clv                  expected value x the expected purchases of each period
+--                        discounted to today
+-- The BG/NBD predictions depend on (x, t_x, t_cal) only, and their series are the costly
+-- part, so they are computed once per distinct summary (several customers each) and
+-- joined back. A prediction the model cannot give accurately is NULL (counted in the
+-- report).
+WITH per_summary AS (
     SELECT
-        customer_id,
-        clv_predict({{model}}, x, t_x, t_cal, coalesce(m, 0.0)) AS v
-    FROM clv_summary
+        x,
+        t_x,
+        t_cal,
+        clv_predict({{model}}, x, t_x, t_cal, 0.0) AS v
+    FROM clv_triples
+),
+predicted AS (
+    SELECT
+        s.customer_id,
+        t.v['p_alive'] AS p_alive,
+        t.v['expected_purchases'] AS expected_purchases,
+        CASE
+            WHEN {{p}} * s.x + {{q}} - 1.0 > 0.0 THEN
+                {{p}} * ({{gamma}} + coalesce(s.m, 0.0) * s.x) / ({{p}} * s.x + {{q}} - 1.0)
+        END AS expected_value,
+        t.v['discounted_purchases'] AS discounted_purchases
+    FROM clv_summary s
+    JOIN per_summary t ON s.x = t.x AND s.t_x = t.t_x AND s.t_cal = t.t_cal
 )
 SELECT
     c.*,
-    p.v['p_alive'] AS p_alive,
-    p.v['expected_purchases'] AS expected_purchases,
-    p.v['expected_value'] AS expected_value,
-    p.v['clv'] AS clv
+    p.p_alive,
+    p.expected_purchases,
+    p.expected_value,
+    p.expected_value * p.discounted_purchases AS clv
 FROM customers c
 LEFT JOIN predicted p ON c.customer_id = p.customer_id

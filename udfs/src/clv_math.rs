@@ -364,11 +364,34 @@ pub fn expected_value(params: &[f64; 3], x: f64, m: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// The expected purchases over `periods` periods of `period_length` time units each, each
+/// period's discounted to today: Σ_{k=1..periods} (E(k L) - E((k-1) L)) / (1 + discount)^k,
+/// E the expected purchases ([`expected_purchases`]). It depends only on (x, t_x, T), so
+/// customers who share a summary share it. `None` when a part cannot be computed.
+pub fn discounted_purchases(
+    bgnbd: &[f64; 4],
+    x: f64,
+    t_x: f64,
+    big_t: f64,
+    periods: u32,
+    period_length: f64,
+    discount: f64,
+) -> Option<f64> {
+    let mut total = 0.0;
+    let mut before = 0.0;
+    for k in 1..=periods {
+        let cumulative = expected_purchases(bgnbd, x, t_x, big_t, f64::from(k) * period_length)?;
+        total += (cumulative - before) / (1.0 + discount).powi(k as i32);
+        before = cumulative;
+    }
+    Some(total)
+}
+
 /// Customer lifetime value over `periods` periods of `period_length` time units each:
-/// Σ_{k=1..periods} value · (E(k L) - E((k-1) L)) / (1 + discount)^k, E the expected
-/// purchases ([`expected_purchases`]) and value the expected value per purchase
-/// ([`expected_value`]), as `lifetimes`' customer_lifetime_value discounts it. `None` when
-/// a part cannot be computed.
+/// value · Σ_{k=1..periods} (E(k L) - E((k-1) L)) / (1 + discount)^k, value the expected
+/// value per purchase ([`expected_value`]) and the sum [`discounted_purchases`], as
+/// `lifetimes`' customer_lifetime_value discounts it. `None` when a part cannot be
+/// computed.
 #[allow(clippy::too_many_arguments)]
 pub fn clv(
     bgnbd: &[f64; 4],
@@ -382,14 +405,7 @@ pub fn clv(
     discount: f64,
 ) -> Option<f64> {
     let value = expected_value(gamma_gamma, x, m)?;
-    let mut total = 0.0;
-    let mut before = 0.0;
-    for k in 1..=periods {
-        let cumulative = expected_purchases(bgnbd, x, t_x, big_t, f64::from(k) * period_length)?;
-        total += value * (cumulative - before) / (1.0 + discount).powi(k as i32);
-        before = cumulative;
-    }
-    Some(total)
+    Some(value * discounted_purchases(bgnbd, x, t_x, big_t, periods, period_length, discount)?)
 }
 
 #[cfg(test)]

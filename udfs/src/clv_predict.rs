@@ -16,7 +16,9 @@
 //! - `expected_purchases`: E[purchases in (T, T + t]];
 //! - `expected_value`: E[value of a purchase | x, m] (the population mean at x = 0, where m
 //!   is not used);
-//! - `clv`: Σ over the periods of value · purchases in the period / (1 + discount)^period.
+//! - `clv`: Σ over the periods of value · purchases in the period / (1 + discount)^period;
+//! - `discounted_purchases`: that sum without the value, which depends on (x, t_x, T)
+//!   only: sql/clv_predict.sql computes it once per distinct summary and multiplies.
 //!
 //! A part that cannot be computed accurately (a series that does not converge, a
 //! Gamma-Gamma mean that does not exist) is NULL rather than a wrong number; a row with a
@@ -33,7 +35,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use crate::clv_math::{clv, expected_purchases, expected_value, p_alive};
+use crate::clv_math::{discounted_purchases, expected_purchases, expected_value, p_alive};
 use crate::documentation::doc;
 use crate::literal::constant_text;
 use crate::rows::{feature_columns, for_each_valid_row};
@@ -44,7 +46,13 @@ const MODEL: [&str; 10] = [
     "r", "alpha", "a", "b", "p", "q", "gamma", "horizon", "periods", "discount",
 ];
 /// The result's fields, in order.
-pub const FIELDS: [&str; 4] = ["p_alive", "expected_purchases", "expected_value", "clv"];
+pub const FIELDS: [&str; 5] = [
+    "p_alive",
+    "expected_purchases",
+    "expected_value",
+    "clv",
+    "discounted_purchases",
+];
 
 /// What the literal says.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,24 +122,25 @@ impl PredictModel {
         })
     }
 
-    /// The four predictions for one customer (see the module doc).
-    pub fn predict(&self, x: f64, t_x: f64, big_t: f64, m: f64) -> [Option<f64>; 4] {
+    /// The five predictions for one customer (see the module doc).
+    pub fn predict(&self, x: f64, t_x: f64, big_t: f64, m: f64) -> [Option<f64>; 5] {
         let b = &self.bgnbd;
+        let value = expected_value(&self.gamma_gamma, x, m);
+        let discounted = discounted_purchases(
+            b,
+            x,
+            t_x,
+            big_t,
+            self.periods,
+            self.horizon / f64::from(self.periods),
+            self.discount,
+        );
         [
             Some(p_alive(b, x, t_x, big_t)),
             expected_purchases(b, x, t_x, big_t, self.horizon),
-            expected_value(&self.gamma_gamma, x, m),
-            clv(
-                b,
-                &self.gamma_gamma,
-                x,
-                t_x,
-                big_t,
-                m,
-                self.periods,
-                self.horizon / f64::from(self.periods),
-                self.discount,
-            ),
+            value,
+            value.zip(discounted).map(|(v, d)| v * d),
+            discounted,
         ]
     }
 }
@@ -143,7 +152,7 @@ fn is_summary(x: f64, t_x: f64, big_t: f64, m: f64) -> bool {
         && t_x >= 0.0
         && t_x <= big_t
         && (x > 0.0 || t_x == 0.0)
-        && (x == 0.0 || m > 0.0)
+        && m >= 0.0
 }
 
 fn fields() -> Fields {
@@ -229,7 +238,7 @@ impl ScalarUDFImpl for ClvPredictUdf {
             Some(PredictModel::parse(&text).map_err(|e| exec_datafusion_err!("{NAME}: {e}"))?)
         };
         let (columns, nulls) = feature_columns(NAME, &args.args[1..], n)?;
-        let mut out: [Vec<Option<f64>>; 4] = std::array::from_fn(|_| vec![None; n]);
+        let mut out: [Vec<Option<f64>>; 5] = std::array::from_fn(|_| vec![None; n]);
         if let Some(model) = model {
             let mut bad = None;
             for_each_valid_row(NAME, &columns, &mut |i, row: &[f64]| {
@@ -248,7 +257,7 @@ impl ScalarUDFImpl for ClvPredictUdf {
             .or_else(|row| {
                 exec_err!(
                     "{NAME}: row {row} ({}) is not a customer summary: expected finite \
-                     x >= 0, 0 <= t_x <= T (t_x = 0 when x = 0) and m > 0 when x > 0",
+                     x >= 0, 0 <= t_x <= T (t_x = 0 when x = 0) and m >= 0",
                     bad.unwrap_or_default()
                 )
             })?;
@@ -268,8 +277,9 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     doc(
         "A customer's lifetime-value predictions under fitted BG/NBD and Gamma-Gamma models: \
          a struct of p_alive, expected_purchases (over the horizon), expected_value (per \
-         purchase) and clv (discounted over the horizon). A part that cannot be computed \
-         accurately is NULL; a NULL argument gives a NULL struct.",
+         purchase), clv (discounted over the horizon) and discounted_purchases (clv without \
+         the value). A part that cannot be computed accurately is NULL; a NULL argument \
+         gives a NULL struct.",
         USAGE,
         &[
             (
@@ -304,7 +314,7 @@ mod tests {
 
     const MODEL_TEXT: &str = "0.243,4.414,0.793,2.426,6.25,3.74,15.44,52.0,12.0,0.008";
 
-    async fn predict(sql: &str) -> Result<Vec<[Option<f64>; 4]>> {
+    async fn predict(sql: &str) -> Result<Vec<[Option<f64>; 5]>> {
         let ctx = SessionContext::new();
         ctx.register_udf(clv_predict_udf());
         let batches = ctx.sql(sql).await?.collect().await?;
@@ -347,7 +357,7 @@ mod tests {
             assert_eq!(*g, model.predict(x, t, big_t, m));
             assert!(g.iter().all(Option::is_some), "{g:?}");
         }
-        assert_eq!(got[3], [None; 4]);
+        assert_eq!(got[3], [None; 5]);
         // A customer with no repeat purchase has P(alive) 1 and the population mean value
         // p gamma / (q - 1).
         assert_eq!(got[0][0], Some(1.0));
@@ -363,9 +373,10 @@ mod tests {
         let mut model = PredictModel::parse(MODEL_TEXT).expect("valid");
         model.periods = 1;
         model.discount = 0.0;
-        let [_, purchases, value, clv] = model.predict(3.0, 20.0, 30.0, 12.0);
+        let [_, purchases, value, clv, discounted] = model.predict(3.0, 20.0, 30.0, 12.0);
         let want = purchases.unwrap() * value.unwrap();
         assert!((clv.unwrap() - want).abs() <= 1e-12 * want);
+        assert!((discounted.unwrap() - purchases.unwrap()).abs() <= 1e-12 * want);
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ use crate::exec::{render, sql_f64, sql_string};
 
 pub const CLV_SUMMARY_SQL: &str = include_str!("../../../../../sql/clv_summary.sql");
 pub const CLV_TRIPLES_SQL: &str = include_str!("../../../../../sql/clv_triples.sql");
+pub const CLV_PAIRS_SQL: &str = include_str!("../../../../../sql/clv_pairs.sql");
 pub const CLV_LOGLIK_SQL: &str = include_str!("../../../../../sql/clv_loglik.sql");
 
 /// Days per time unit: weeks, as `lifetimes` is usually run.
@@ -121,10 +122,11 @@ pub async fn clv_summary_over(
     materialize(ctx, "clv_summary", &sql, "clv_summary").await
 }
 
-/// Fits both models on the registered `clv_summary` (registering `clv_triples`, its
-/// distinct BG/NBD summaries with their counts).
+/// Fits both models on the registered `clv_summary` (registering `clv_triples` and
+/// `clv_pairs`, its distinct BG/NBD and Gamma-Gamma summaries with their counts).
 pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvParams> {
     materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await?;
+    materialize(ctx, "clv_pairs", CLV_PAIRS_SQL, "clv_pairs").await?;
     let counts = one_row(
         ctx,
         "clv_counts",
@@ -133,7 +135,7 @@ pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvPar
     .await?;
     let count = |name: &str| get_i64(&counts, name).map(|v| v.map(|n| n as u64));
     let bg = fit_bgnbd(ctx, "clv_triples", count("customers")?).await?;
-    let gg = fit_gamma_gamma(ctx, "clv_summary", count("repeat_customers")?).await?;
+    let gg = fit_gamma_gamma(ctx, "clv_pairs", count("repeat_customers")?).await?;
     Ok(ClvParams {
         time_unit_days,
         bgnbd: bg.params,
@@ -167,8 +169,8 @@ pub async fn fit_bgnbd(
     maximise(eval, [1.0; 4], "BG/NBD", table).await
 }
 
-/// The Gamma-Gamma fit over `table` (x, m; rows with x = 0 or a NULL m are skipped),
-/// from p = q = 1 and gamma = 1; `customers`: those with x >= 1, when known.
+/// The Gamma-Gamma fit over `table` (x, m, n; rows with x = 0 or a NULL m are skipped),
+/// from p = q = 1 and gamma = 1; `customers`: Σ n over those with x >= 1, when known.
 pub async fn fit_gamma_gamma(
     ctx: &SessionContext,
     table: &str,
@@ -176,7 +178,7 @@ pub async fn fit_gamma_gamma(
 ) -> Result<MlFit<3>> {
     let eval = |p: [f64; 3]| {
         let aggregate = format!(
-            "gamma_gamma_ll({}, x, m)",
+            "gamma_gamma_ll({}, x, m, n)",
             sql_string(&format_centroids(&p))
         );
         evaluate::<3>(

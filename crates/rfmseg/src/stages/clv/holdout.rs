@@ -72,7 +72,11 @@ pub async fn holdout(ctx: &SessionContext, config: &Config, window: &RfmWindow) 
     .await?;
     let fit = fit_clv(ctx, unit).await?;
     let model = ClvModel::new(fit.clone(), &config.clv);
-    let literal = model.predict_model(f64::from(days) / unit).literal();
+    // Only the expected purchases are read: one period, so the discounted sum costs one
+    // series, not one per period.
+    let mut predict = model.predict_model(f64::from(days) / unit);
+    predict.periods = 1;
+    let literal = predict.literal();
     let sql = render(
         "clv_holdout",
         CLV_HOLDOUT_SQL,

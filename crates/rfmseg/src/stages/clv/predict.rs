@@ -5,11 +5,11 @@ use datafusion::prelude::SessionContext;
 use rfmseg_udfs::PredictModel;
 use serde::{Deserialize, Serialize};
 
-use super::fit::ClvParams;
+use super::fit::{CLV_TRIPLES_SQL, ClvParams};
 use crate::config::{ClvConfig, TimeUnit};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::query::materialize;
-use crate::exec::{render, sql_string};
+use crate::exec::{render, sql_f64, sql_string};
 
 pub const CLV_PREDICT_SQL: &str = include_str!("../../../../../sql/clv_predict.sql");
 
@@ -63,12 +63,23 @@ impl ClvModel {
 
 /// Replaces `customers` by the customers with their predictions (p_alive,
 /// expected_purchases, expected_value, clv) from `literal` (a `clv_predict` model) and
-/// the registered `clv_summary`.
+/// the registered `clv_summary` (registering its `clv_triples`).
 pub async fn predict_customers_with(ctx: &SessionContext, literal: &str) -> Result<u64> {
+    let model = PredictModel::parse(literal).map_err(|message| Error::Config {
+        key: "clv.predict_literal".into(),
+        message,
+    })?;
+    let [p, q, gamma] = model.gamma_gamma;
+    materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await?;
     let sql = render(
         "clv_predict",
         CLV_PREDICT_SQL,
-        &[("model", sql_string(literal))],
+        &[
+            ("model", sql_string(literal)),
+            ("p", sql_f64(p)),
+            ("q", sql_f64(q)),
+            ("gamma", sql_f64(gamma)),
+        ],
     )?;
     materialize(ctx, "clv_predict", &sql, "customers").await
 }
