@@ -67,6 +67,7 @@ pub async fn score_on(
             clv.time_unit.days(),
         )
         .await?;
+        stages::clv::fit::register_triples(ctx).await?;
         stages::clv::predict_customers(ctx, clv).await?;
     }
     Ok((customers, window))

@@ -171,8 +171,8 @@ pub const SUMMARY_FILE: &str = "_ingest.json";
 /// Ingests reviews and items into a new lake at `opts.out`.
 pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
     let started = Instant::now();
-    let review_files = input_files(&opts.reviews, "--reviews")?;
-    let item_files = input_files(&opts.items, "--items")?;
+    let review_files = input_files(&opts.reviews, "--reviews", &DATA_SUFFIXES)?;
+    let item_files = input_files(&opts.items, "--items", &DATA_SUFFIXES)?;
     let output = OutputDir::create(&opts.out, OutputKind::Lake)?;
     let tmp = output.path();
 
@@ -286,8 +286,9 @@ const DATA_SUFFIXES: [&str; 7] = [
     ".parquet",
 ];
 
-/// The data files behind a `--reviews`/`--items` argument, in name order.
-fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
+/// The data files behind a `--reviews`/`--items`/`--transactions` argument: the file, or
+/// the files of the folder whose names end in one of `suffixes`, in name order.
+pub(crate) fn input_files(path: &Path, flag: &str, suffixes: &[&str]) -> Result<Vec<PathBuf>> {
     local_path(path)?;
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::BadInput {
@@ -305,7 +306,7 @@ fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
                 p.is_file()
                     && p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| DATA_SUFFIXES.iter().any(|s| n.ends_with(s)))
+                        .is_some_and(|n| suffixes.iter().any(|s| n.ends_with(s)))
             })
             .collect();
         files.sort();
@@ -315,7 +316,7 @@ fn input_files(path: &Path, flag: &str) -> Result<Vec<PathBuf>> {
                 message: "is a folder with no data files".into(),
                 hint: format!(
                     "{flag} takes a file, or a folder of {}",
-                    DATA_SUFFIXES.join(", ")
+                    suffixes.join(", ")
                 ),
             });
         }

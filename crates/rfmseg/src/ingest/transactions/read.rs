@@ -422,45 +422,11 @@ fn read_parquet(
 pub(crate) fn input_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
-        crate::storage::local_path(path)?;
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::BadInput {
-                path: path.clone(),
-                message: "does not exist".into(),
-                hint: "check the path given to --transactions".into(),
-            },
-            _ => Error::io(path, e),
-        })?;
-        if meta.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| Error::io(path, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .map(str::to_ascii_lowercase)
-                            .is_some_and(|n| SUFFIXES.iter().any(|s| n.ends_with(s)))
-                })
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                return Err(Error::BadInput {
-                    path: path.clone(),
-                    message: "is a folder with no data files".into(),
-                    hint: format!(
-                        "--transactions takes files, or folders of {}",
-                        SUFFIXES.join(", ")
-                    ),
-                });
-            }
-            out.extend(files);
-        } else {
-            if meta.len() == 0 {
-                return Err(empty_file(path, "is empty"));
-            }
-            out.push(path.clone());
-        }
+        out.extend(super::super::input_files(
+            path,
+            "--transactions",
+            &SUFFIXES,
+        )?);
     }
     Ok(out)
 }

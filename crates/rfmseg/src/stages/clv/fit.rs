@@ -125,7 +125,7 @@ pub async fn clv_summary_over(
 /// Fits both models on the registered `clv_summary` (registering `clv_triples` and
 /// `clv_pairs`, its distinct BG/NBD and Gamma-Gamma summaries with their counts).
 pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvParams> {
-    materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await?;
+    register_triples(ctx).await?;
     materialize(ctx, "clv_pairs", CLV_PAIRS_SQL, "clv_pairs").await?;
     let counts = one_row(
         ctx,
@@ -149,6 +149,12 @@ pub async fn fit_clv(ctx: &SessionContext, time_unit_days: f64) -> Result<ClvPar
         converged: bg.converged && gg.converged,
         iterations: bg.iterations + gg.iterations,
     })
+}
+
+/// Registers `clv_triples`: the distinct (x, t_x, t_cal) of the registered `clv_summary`
+/// with their counts, which the BG/NBD fit and the predictions read.
+pub async fn register_triples(ctx: &SessionContext) -> Result<u64> {
+    materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await
 }
 
 /// The BG/NBD fit over `table` (x, t_x, t_cal, n), from r = alpha = a = b = 1. With

@@ -5,7 +5,7 @@ use datafusion::prelude::SessionContext;
 use rfmseg_udfs::PredictModel;
 use serde::{Deserialize, Serialize};
 
-use super::fit::{CLV_TRIPLES_SQL, ClvParams};
+use super::fit::ClvParams;
 use crate::config::{ClvConfig, TimeUnit};
 use crate::error::{Error, Result};
 use crate::exec::query::materialize;
@@ -62,15 +62,15 @@ impl ClvModel {
 }
 
 /// Replaces `customers` by the customers with their predictions (p_alive,
-/// expected_purchases, expected_value, clv) from `literal` (a `clv_predict` model) and
-/// the registered `clv_summary` (registering its `clv_triples`).
+/// expected_purchases, expected_value, clv) from `literal` (a `clv_predict` model), the
+/// registered `clv_summary` and its `clv_triples` ([`super::fit::register_triples`]; the
+/// fit registers them).
 pub async fn predict_customers_with(ctx: &SessionContext, literal: &str) -> Result<u64> {
     let model = PredictModel::parse(literal).map_err(|message| Error::Config {
         key: "clv.predict_literal".into(),
         message,
     })?;
     let [p, q, gamma] = model.gamma_gamma;
-    materialize(ctx, "clv_triples", CLV_TRIPLES_SQL, "clv_triples").await?;
     let sql = render(
         "clv_predict",
         CLV_PREDICT_SQL,
