@@ -21,13 +21,35 @@
 --               the last bit, which splits ties in the scores and makes runs disagree.
 -- A return never counts as a purchase or sets recency, and a customer with only returns
 -- in the window is not a customer of it.
+-- Then, for the CLV summary (sql/clv_summary.sql), the counted purchases (the same as
+-- frequency's) grouped by calendar day: computed here, in the one aggregation by customer,
+-- because a second one over the purchases costs as much again (udfs/src/purchase_days.rs):
+--   purchase_days     distinct days with a counted purchase
+--   first_day         the first of them, last_day the last
+--   first_day_amount  the amounts of the first day, summed
+--   counted_amount    the amounts of all counted purchases, summed (no returns)
+WITH per_customer AS (
+    SELECT
+        customer_id,
+        ({{as_of}} + 1) - max(CASE WHEN amount > {{min_amount}} THEN day END) AS recency,
+        {{frequency}} AS frequency,
+        CAST(greatest(sum(CAST(amount AS DECIMAL(18, 6))), 0) AS DOUBLE) AS monetary,
+        purchase_days(day, CAST(amount AS DECIMAL(18, 6)))
+            FILTER (WHERE amount > {{min_amount}}) AS d
+    FROM purchases
+    WHERE day BETWEEN {{as_of}} - ({{window_days}} - 1) AND {{as_of}}
+      AND (amount > {{min_amount}} OR amount < 0)
+    GROUP BY customer_id
+    HAVING count(CASE WHEN amount > {{min_amount}} THEN 1 END) > 0
+)
 SELECT
     customer_id,
-    ({{as_of}} + 1) - max(CASE WHEN amount > {{min_amount}} THEN day END) AS recency,
-    {{frequency}} AS frequency,
-    CAST(greatest(sum(CAST(amount AS DECIMAL(18, 6))), 0) AS DOUBLE) AS monetary
-FROM purchases
-WHERE day BETWEEN {{as_of}} - ({{window_days}} - 1) AND {{as_of}}
-  AND (amount > {{min_amount}} OR amount < 0)
-GROUP BY customer_id
-HAVING count(CASE WHEN amount > {{min_amount}} THEN 1 END) > 0
+    recency,
+    frequency,
+    monetary,
+    d['days'] AS purchase_days,
+    d['first_day'] AS first_day,
+    d['last_day'] AS last_day,
+    d['first_amount'] AS first_day_amount,
+    d['total'] AS counted_amount
+FROM per_customer

@@ -11,7 +11,8 @@
 //! `{:?}` so it round-trips); x (repeat purchases), t_x (time of the last, from the first)
 //! and T (time observed, from the first) are numeric columns in one time unit; the optional
 //! n weights a row (customers sharing the summary). Per row LL and its gradient are
-//! [`crate::clv_math::bgnbd_ll_grad`]. A row with a NULL is skipped; a row that is not a
+//! [`crate::clv_math::bgnbd_ll_grad`] (through [`BgNbdTerms`], which
+//! computes the log-gamma terms once per distinct x). A row with a NULL is skipped; a row that is not a
 //! summary (x < 0, t_x < 0, t_x > T, x = 0 with t_x > 0, n < 0, a non-finite value) or
 //! whose likelihood is not finite at these parameters is an execution error naming it.
 //!
@@ -25,7 +26,7 @@ use std::sync::LazyLock;
 use datafusion::common::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::clv_math::bgnbd_ll_grad;
+use crate::clv_math::BgNbdTerms;
 use crate::clv_udaf::{Likelihood, likelihood_udaf};
 use crate::documentation::doc;
 
@@ -70,8 +71,14 @@ impl Likelihood<4> for BgNbd {
         )
     }
 
-    fn ll_grad(p: &[f64; 4], row: &[f64]) -> (f64, [f64; 4]) {
-        bgnbd_ll_grad(p, row[0], row[1], row[2])
+    type Terms = BgNbdTerms;
+
+    fn terms(p: &[f64; 4]) -> BgNbdTerms {
+        BgNbdTerms::new(p)
+    }
+
+    fn ll_grad(terms: &mut BgNbdTerms, row: &[f64]) -> (f64, [f64; 4]) {
+        terms.ll_grad(row[0], row[1], row[2])
     }
 
     fn documentation() -> &'static Documentation {
@@ -121,6 +128,7 @@ impl Likelihood<4> for BgNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv_math::bgnbd_ll_grad;
 
     use crate::test_data::list_query as query;
 

@@ -9,7 +9,7 @@
 //!
 //! `params` is a string literal 'p,q,gamma' (each a finite number > 0); x (repeat
 //! purchases) and m (their mean amount) are numeric columns; the optional n weights a row.
-//! Per row LL and its gradient are [`crate::clv_math::gamma_gamma_ll_grad`]. A row with a
+//! Per row LL and its gradient are [`crate::clv_math::gamma_gamma_ll_grad`] (through [`GammaGammaTerms`]). A row with a
 //! NULL, or with x = 0 (no repeat purchase, no mean amount), is skipped; a row with x < 0,
 //! m <= 0, n < 0 or a non-finite value, or whose likelihood is not finite at these
 //! parameters, is an execution error naming it.
@@ -24,7 +24,7 @@ use std::sync::LazyLock;
 use datafusion::common::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::clv_math::gamma_gamma_ll_grad;
+use crate::clv_math::GammaGammaTerms;
 use crate::clv_udaf::{Likelihood, likelihood_udaf};
 use crate::documentation::doc;
 
@@ -63,8 +63,14 @@ impl Likelihood<3> for GammaGamma {
         format!("row (x = {:?}, m = {:?}, n = {n:?})", row[0], row[1])
     }
 
-    fn ll_grad(p: &[f64; 3], row: &[f64]) -> (f64, [f64; 3]) {
-        gamma_gamma_ll_grad(p, row[0], row[1])
+    type Terms = GammaGammaTerms;
+
+    fn terms(p: &[f64; 3]) -> GammaGammaTerms {
+        GammaGammaTerms::new(p)
+    }
+
+    fn ll_grad(terms: &mut GammaGammaTerms, row: &[f64]) -> (f64, [f64; 3]) {
+        terms.ll_grad(row[0], row[1])
     }
 
     fn documentation() -> &'static Documentation {
@@ -107,6 +113,7 @@ impl Likelihood<3> for GammaGamma {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clv_math::gamma_gamma_ll_grad;
     use crate::clv_udaf::{add_row, shape};
     use crate::exact_sum::ExactSums;
 

@@ -14,6 +14,8 @@
 //! Every function is a pure function of its arguments' bits (no state, no randomness), so
 //! the driver and every executor compute the same values.
 
+use std::collections::HashMap;
+
 /// ln √(2π).
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -117,47 +119,100 @@ fn log_sum_exp(u: f64, v: f64) -> f64 {
 /// LL = A1 + A2 + ln(e^A3 + e^A4)
 /// ```
 ///
-/// The caller checks the data (x >= 0, 0 <= t_x <= T) and the parameters (all > 0).
+/// The caller checks the data (x >= 0, 0 <= t_x <= T) and the parameters (all > 0). Over
+/// many rows, [`BgNbdTerms`] computes the same bits faster.
 pub fn bgnbd_ll_grad(params: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> (f64, [f64; 4]) {
-    let [r, alpha, a, b] = *params;
-    let rx = r + x;
-    let a1 = ln_gamma(rx) - ln_gamma(r) + r * alpha.ln();
-    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
-    let ln_at = (alpha + big_t).ln();
-    let a3 = -rx * ln_at;
-    // dA1, dA2 (x = 0: the digamma differences are exactly 0).
-    let (dg_rx, dg_abx) = if x > 0.0 {
-        (
-            digamma(rx) - digamma(r),
-            digamma(a + b) - digamma(a + b + x),
-        )
-    } else {
-        (0.0, 0.0)
-    };
-    let dg_bx = if x > 0.0 {
-        digamma(b + x) - digamma(b)
-    } else {
-        0.0
-    };
-    let mut grad = [
-        dg_rx + alpha.ln() - ln_at,
-        r / alpha - rx / (alpha + big_t),
-        dg_abx,
-        dg_abx + dg_bx,
-    ];
-    if x <= 0.0 {
-        return (a1 + a2 + a3, grad);
+    BgNbdTerms::new(params).ll_grad(x, t_x, big_t)
+}
+
+/// The log-gamma and digamma terms of [`bgnbd_ll_grad`] that depend on the parameters
+/// alone, and, cached per distinct x, those that depend on x: they are most of a row's
+/// cost, and an evaluation sees few distinct x (repeat purchase counts) over many rows.
+/// The arithmetic is the formula's, in its order, so the bits do not change.
+#[derive(Debug)]
+pub struct BgNbdTerms {
+    params: [f64; 4],
+    ln_alpha: f64,
+    lg_r: f64,
+    lg_ab: f64,
+    lg_b: f64,
+    dg_r: f64,
+    dg_ab: f64,
+    dg_b: f64,
+    /// By x's bits: lnΓ(r+x), lnΓ(b+x), lnΓ(a+b+x) and the digamma differences.
+    per_x: HashMap<u64, [f64; 6]>,
+}
+
+impl BgNbdTerms {
+    pub fn new(params: &[f64; 4]) -> Self {
+        let [r, alpha, a, b] = *params;
+        Self {
+            params: *params,
+            ln_alpha: alpha.ln(),
+            lg_r: ln_gamma(r),
+            lg_ab: ln_gamma(a + b),
+            lg_b: ln_gamma(b),
+            dg_r: digamma(r),
+            dg_ab: digamma(a + b),
+            dg_b: digamma(b),
+            per_x: HashMap::new(),
+        }
     }
-    let ln_atx = (alpha + t_x).ln();
-    let a4 = a.ln() - (b + x - 1.0).ln() - rx * ln_atx;
-    let lse = log_sum_exp(a3, a4);
-    let (w3, w4) = ((a3 - lse).exp(), (a4 - lse).exp());
-    // d(LSE) = w3 dA3 + w4 dA4; the constant parts of the gradient above took w3 = 1.
-    grad[0] = dg_rx + alpha.ln() - w3 * ln_at - w4 * ln_atx;
-    grad[1] = r / alpha - w3 * rx / (alpha + big_t) - w4 * rx / (alpha + t_x);
-    grad[2] += w4 / a;
-    grad[3] -= w4 / (b + x - 1.0);
-    (a1 + a2 + lse, grad)
+
+    fn x_terms(&mut self, x: f64) -> [f64; 6] {
+        let [r, _, a, b] = self.params;
+        let (dg_r, dg_ab, dg_b) = (self.dg_r, self.dg_ab, self.dg_b);
+        *self.per_x.entry(x.to_bits()).or_insert_with(|| {
+            // dA1, dA2 (x = 0: the digamma differences are exactly 0).
+            let (dg_rx, dg_abx, dg_bx) = if x > 0.0 {
+                (
+                    digamma(r + x) - dg_r,
+                    dg_ab - digamma(a + b + x),
+                    digamma(b + x) - dg_b,
+                )
+            } else {
+                (0.0, 0.0, 0.0)
+            };
+            [
+                ln_gamma(r + x),
+                ln_gamma(b + x),
+                ln_gamma(a + b + x),
+                dg_rx,
+                dg_abx,
+                dg_bx,
+            ]
+        })
+    }
+
+    /// One row's log-likelihood and gradient.
+    pub fn ll_grad(&mut self, x: f64, t_x: f64, big_t: f64) -> (f64, [f64; 4]) {
+        let [lg_rx, lg_bx, lg_abx, dg_rx, dg_abx, dg_bx] = self.x_terms(x);
+        let [r, alpha, a, b] = self.params;
+        let rx = r + x;
+        let a1 = lg_rx - self.lg_r + r * self.ln_alpha;
+        let a2 = self.lg_ab + lg_bx - self.lg_b - lg_abx;
+        let ln_at = (alpha + big_t).ln();
+        let a3 = -rx * ln_at;
+        let mut grad = [
+            dg_rx + self.ln_alpha - ln_at,
+            r / alpha - rx / (alpha + big_t),
+            dg_abx,
+            dg_abx + dg_bx,
+        ];
+        if x <= 0.0 {
+            return (a1 + a2 + a3, grad);
+        }
+        let ln_atx = (alpha + t_x).ln();
+        let a4 = a.ln() - (b + x - 1.0).ln() - rx * ln_atx;
+        let lse = log_sum_exp(a3, a4);
+        let (w3, w4) = ((a3 - lse).exp(), (a4 - lse).exp());
+        // d(LSE) = w3 dA3 + w4 dA4; the constant parts of the gradient above took w3 = 1.
+        grad[0] = dg_rx + self.ln_alpha - w3 * ln_at - w4 * ln_atx;
+        grad[1] = r / alpha - w3 * rx / (alpha + big_t) - w4 * rx / (alpha + t_x);
+        grad[2] += w4 / a;
+        grad[3] -= w4 / (b + x - 1.0);
+        (a1 + a2 + lse, grad)
+    }
 }
 
 /// The Gamma-Gamma log-likelihood of one customer with x >= 1 repeat purchases of mean
@@ -167,25 +222,62 @@ pub fn bgnbd_ll_grad(params: &[f64; 4], x: f64, t_x: f64, big_t: f64) -> (f64, [
 /// LL = lnΓ(px+q) - lnΓ(px) - lnΓ(q) + q ln γ + (px-1) ln m + px ln x - (px+q) ln(γ+mx)
 /// ```
 ///
-/// The caller checks x > 0, m > 0 and the parameters (all > 0).
+/// The caller checks x > 0, m > 0 and the parameters (all > 0). Over many rows,
+/// [`GammaGammaTerms`] computes the same bits faster.
 pub fn gamma_gamma_ll_grad(params: &[f64; 3], x: f64, m: f64) -> (f64, [f64; 3]) {
-    let [p, q, gamma] = *params;
-    let px = p * x;
-    let ln_m = m.ln();
-    let ln_x = x.ln();
-    let ln_gm = (gamma + m * x).ln();
-    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-        + q * gamma.ln()
-        + (px - 1.0) * ln_m
-        + px * ln_x
-        - (px + q) * ln_gm;
-    let dg_pxq = digamma(px + q);
-    let grad = [
-        x * (dg_pxq - digamma(px) + ln_m + ln_x - ln_gm),
-        dg_pxq - digamma(q) + gamma.ln() - ln_gm,
-        q / gamma - (px + q) / (gamma + m * x),
-    ];
-    (ll, grad)
+    GammaGammaTerms::new(params).ll_grad(x, m)
+}
+
+/// What [`BgNbdTerms`] is to the BG/NBD likelihood, for Gamma-Gamma: the parameter terms
+/// once, the x terms once per distinct x.
+#[derive(Debug)]
+pub struct GammaGammaTerms {
+    params: [f64; 3],
+    lg_q: f64,
+    dg_q: f64,
+    ln_gamma_param: f64,
+    /// By x's bits: lnΓ(px+q), lnΓ(px), ln x, ψ(px+q), ψ(px).
+    per_x: HashMap<u64, [f64; 5]>,
+}
+
+impl GammaGammaTerms {
+    pub fn new(params: &[f64; 3]) -> Self {
+        let [_, q, gamma] = *params;
+        Self {
+            params: *params,
+            lg_q: ln_gamma(q),
+            dg_q: digamma(q),
+            ln_gamma_param: gamma.ln(),
+            per_x: HashMap::new(),
+        }
+    }
+
+    /// One row's log-likelihood and gradient.
+    pub fn ll_grad(&mut self, x: f64, m: f64) -> (f64, [f64; 3]) {
+        let [p, q, gamma] = self.params;
+        let px = p * x;
+        let [lg_pxq, lg_px, ln_x, dg_pxq, dg_px] =
+            *self.per_x.entry(x.to_bits()).or_insert_with(|| {
+                [
+                    ln_gamma(px + q),
+                    ln_gamma(px),
+                    x.ln(),
+                    digamma(px + q),
+                    digamma(px),
+                ]
+            });
+        let ln_m = m.ln();
+        let ln_gm = (gamma + m * x).ln();
+        let ll =
+            lg_pxq - lg_px - self.lg_q + q * self.ln_gamma_param + (px - 1.0) * ln_m + px * ln_x
+                - (px + q) * ln_gm;
+        let grad = [
+            x * (dg_pxq - dg_px + ln_m + ln_x - ln_gm),
+            dg_pxq - self.dg_q + self.ln_gamma_param - ln_gm,
+            q / gamma - (px + q) / (gamma + m * x),
+        ];
+        (ll, grad)
+    }
 }
 
 /// Terms at most of a hypergeometric series before it is declared not convergent.

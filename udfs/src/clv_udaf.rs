@@ -32,8 +32,12 @@ pub(crate) trait Likelihood<const K: usize> {
     fn check(row: &[f64], n: f64) -> std::result::Result<bool, String>;
     /// How an error names the row.
     fn describe(row: &[f64], n: f64) -> String;
-    /// One row's log-likelihood and gradient at the parameters `p`.
-    fn ll_grad(p: &[f64; K], row: &[f64]) -> (f64, [f64; K]);
+    /// What an evaluation keeps between rows (terms of the parameters alone, caches).
+    type Terms;
+    /// The terms for the parameters `p`, made once per batch.
+    fn terms(p: &[f64; K]) -> Self::Terms;
+    /// One row's log-likelihood and gradient.
+    fn ll_grad(terms: &mut Self::Terms, row: &[f64]) -> (f64, [f64; K]);
     fn documentation() -> &'static Documentation;
 }
 
@@ -47,6 +51,7 @@ pub(crate) fn update_rows<L: Likelihood<K>, const K: usize>(
     sums: &mut ExactSums,
     columns: &[ArrayRef],
 ) -> Result<()> {
+    let mut terms = L::terms(p);
     let mut sink = |_i: usize, row: &[f64]| -> Result<(), DataFusionError> {
         let n = row.get(L::COLUMNS).copied().unwrap_or(1.0);
         let counts = L::check(row, n)
@@ -54,7 +59,7 @@ pub(crate) fn update_rows<L: Likelihood<K>, const K: usize>(
         if !counts || n == 0.0 {
             return Ok(());
         }
-        let (ll, grad) = L::ll_grad(p, row);
+        let (ll, grad) = L::ll_grad(&mut terms, row);
         add_row(L::NAME, &L::PARAMS, sums, n, ll, &grad, || {
             format!("{} at {} = {p:?}", L::describe(row, n), L::PARAMS.join(","))
         })
@@ -189,17 +194,19 @@ pub(crate) fn add_row<const K: usize>(
     grad: &[f64; K],
     row: impl Fn() -> String,
 ) -> Result<(), DataFusionError> {
-    let values = std::iter::once(("log-likelihood".to_string(), ll)).chain(
-        grad.iter()
-            .zip(names)
-            .map(|(g, name)| (format!("gradient dLL/d{name}"), *g)),
-    );
-    for (i, (what, v)) in values.enumerate() {
+    // What each sum is, named only for an error: a name per row would cost more than the
+    // likelihood.
+    let what = |i: usize| match i {
+        0 => "log-likelihood".to_string(),
+        i => format!("gradient dLL/d{}", names[i - 1]),
+    };
+    for (i, v) in std::iter::once(ll).chain(grad.iter().copied()).enumerate() {
         let weighted = n * v;
         if !weighted.is_finite() {
             return Err(exec_datafusion_err!(
-                "{func}: the {what} of {} is {v:?} (weight {n:?}); the parameters are \
+                "{func}: the {} of {} is {v:?} (weight {n:?}); the parameters are \
                  outside the range where the likelihood can be evaluated",
+                what(i),
                 row()
             ));
         }
@@ -210,7 +217,8 @@ pub(crate) fn add_row<const K: usize>(
                 "cannot be summed exactly (|v| must stay below 2^52)"
             };
             exec_datafusion_err!(
-                "{func}: the weighted {what} {weighted:?} of {} {why}",
+                "{func}: the weighted {} {weighted:?} of {} {why}",
+                what(i),
                 row()
             )
         })?;

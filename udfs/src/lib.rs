@@ -7,7 +7,8 @@
 //! # Layout
 //!
 //! One module per SQL function (`kmeans_step`, `kmeans_cost`, `kmeans_silhouette`,
-//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`, and the CLV likelihoods
+//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`, `purchase_days` (the CLV
+//! summary's purchases grouped by day), and the CLV likelihoods
 //! `bgnbd_ll`, `gamma_gamma_ll` in `clv_bgnbd_ll`, `clv_gamma_gamma_ll`), each holding only what
 //! is its own, and what they share, one concern a module:
 //!
@@ -43,6 +44,7 @@ pub mod kmeans_step;
 mod kmeans_udaf;
 mod literal;
 pub mod parse_price;
+pub mod purchase_days;
 mod rows;
 pub mod sample_draw;
 pub mod stable_hash;
@@ -68,6 +70,7 @@ pub use kmeans_sample::kmeans_sample_udf;
 pub use kmeans_silhouette::kmeans_silhouette_udaf;
 pub use kmeans_step::kmeans_step_udaf;
 pub use parse_price::{parse_price, parse_price_udf};
+pub use purchase_days::purchase_days_udaf;
 pub use sample_draw::sample_uniform;
 pub use stable_hash::{stable_hash, stable_hash_udf};
 
@@ -90,6 +93,7 @@ pub fn aggregate_udfs() -> Vec<AggregateUDF> {
         kmeans_silhouette_udaf(),
         bgnbd_ll_udaf(),
         gamma_gamma_ll_udaf(),
+        purchase_days_udaf(),
     ]
 }
 

@@ -12,6 +12,11 @@
 //! GROUP BY), and the query returns the single accumulator's value, overall and per group;
 //!
 //! and the value agrees with an independent plain computation ([`crate::test_plain`]).
+//!
+//! `purchase_days` is the exception: its arguments (an integer day, a decimal amount) and
+//! its struct result are not the float features and sums this harness builds, so its own
+//! module checks the same laws by SQL, over 1, 3 and 8 partitions of small batches, with
+//! the partial aggregation run and skipped.
 
 use std::sync::Arc;
 
@@ -231,12 +236,17 @@ fn floats(bits: &[u64]) -> Vec<f64> {
     bits.iter().map(|b| f64::from_bits(*b)).collect()
 }
 
+/// The UDAFs of this harness: every registered one but `purchase_days`.
+fn law_udafs() -> Vec<AggregateUDF> {
+    aggregate_udfs()
+        .into_iter()
+        .filter(|u| u.name() != "purchase_days")
+        .collect()
+}
+
 #[test]
 fn every_udaf_has_a_case() {
-    let names: Vec<String> = aggregate_udfs()
-        .iter()
-        .map(|u| u.name().to_string())
-        .collect();
+    let names: Vec<String> = law_udafs().iter().map(|u| u.name().to_string()).collect();
     assert_eq!(
         names,
         [
@@ -253,7 +263,7 @@ fn every_udaf_has_a_case() {
 /// Law (a), and the plain computation.
 #[test]
 fn any_split_and_merge_order_gives_the_single_accumulators_bytes_and_value() -> Result<()> {
-    for udaf in aggregate_udfs() {
+    for udaf in law_udafs() {
         let name = udaf.name();
         let case = case(name);
         let n = case.n;
@@ -308,7 +318,7 @@ fn any_split_and_merge_order_gives_the_single_accumulators_bytes_and_value() -> 
 /// Law (b).
 #[test]
 fn the_empty_state_is_the_identity_of_merge() -> Result<()> {
-    for udaf in aggregate_udfs() {
+    for udaf in law_udafs() {
         let name = udaf.name();
         let case = case(name);
         let mut fresh = case.accumulator(&udaf)?;
@@ -334,7 +344,7 @@ fn the_empty_state_is_the_identity_of_merge() -> Result<()> {
 /// accumulator's, overall and per group.
 #[tokio::test]
 async fn sql_runs_the_partial_and_final_phases_and_returns_the_single_value() -> Result<()> {
-    for udaf in aggregate_udfs() {
+    for udaf in law_udafs() {
         let name = udaf.name();
         let case = case(name);
         let n = case.n;

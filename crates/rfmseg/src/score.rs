@@ -59,14 +59,7 @@ pub async fn score_on(
     assign_clusters(ctx, &centroids).await?;
     register_labels(ctx, &model.labels).await?;
     if let Some(clv) = &model.clv {
-        stages::clv::clv_summary_over(
-            ctx,
-            config,
-            window.as_of_day,
-            window.window_days,
-            clv.time_unit.days(),
-        )
-        .await?;
+        stages::clv::clv_summary_of(ctx, "rfm", window.as_of_day, clv.time_unit.days()).await?;
         stages::clv::fit::register_triples(ctx).await?;
         stages::clv::predict_customers(ctx, clv).await?;
     }

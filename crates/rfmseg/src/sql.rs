@@ -92,6 +92,8 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         ("timezone", config.rfm.timezone.trim().to_string()),
         ("seed", config.kmeans.seed.to_string()),
         ("size", config.kmeans.silhouette_sample.to_string()),
+        // sql/clv_summary.sql reads the run's own RFM table.
+        ("rfm", "rfm".to_string()),
     ]);
     bind(stages::rfm::window_params(
         config,

@@ -217,12 +217,25 @@ pub async fn rfm_window(ctx: &SessionContext, config: &Config) -> Result<RfmWind
     Ok(window)
 }
 
-/// Registers `rfm`: customer_id, recency, frequency, monetary. Returns the customers.
+/// Registers `rfm`: customer_id, recency, frequency, monetary, and the purchase days the
+/// CLV summary reads (sql/rfm.sql). Returns the customers.
 pub async fn rfm(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<u64> {
-    let mut params = known_window_params(config, window);
+    rfm_over(ctx, config, window.as_of_day, window.window_days, "rfm").await
+}
+
+/// Registers `table` as sql/rfm.sql over the `window_days` days ending on `as_of_day`
+/// (another period than the run's: the calibration period of a CLV holdout check).
+pub async fn rfm_over(
+    ctx: &SessionContext,
+    config: &Config,
+    as_of_day: i64,
+    window_days: u32,
+    table: &str,
+) -> Result<u64> {
+    let mut params = window_params_days(config, as_of_day.to_string(), window_days.to_string());
     params.push(frequency_param(ctx, config));
     let sql = render("rfm", RFM_SQL, &params)?;
-    materialize(ctx, "rfm", &sql, "rfm").await
+    materialize(ctx, "rfm", &sql, table).await
 }
 
 /// Computes the scaler from the `rfm` customers and registers `features` (scaled inputs

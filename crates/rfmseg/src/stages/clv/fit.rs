@@ -94,13 +94,29 @@ pub async fn clv_summary(
     .await
 }
 
+/// The table [`clv_summary_over`] computes the RFM of its period into.
+pub const PERIOD_RFM: &str = "clv_period_rfm";
+
 /// [`clv_summary`] over the `window_days` days ending on `end_day` (the calibration
-/// period of a holdout check).
+/// period of a holdout check): the period's RFM first (registered as [`PERIOD_RFM`]).
 pub async fn clv_summary_over(
     ctx: &SessionContext,
     config: &Config,
     end_day: i64,
     window_days: u32,
+    time_unit_days: f64,
+) -> Result<u64> {
+    crate::stages::rfm::rfm_over(ctx, config, end_day, window_days, PERIOD_RFM).await?;
+    clv_summary_of(ctx, PERIOD_RFM, end_day, time_unit_days).await
+}
+
+/// Registers `clv_summary` from `rfm_table`, a table of sql/rfm.sql ending on `as_of_day`
+/// (the run's `rfm`: its purchase_days column is the summary's input, so the purchases
+/// are not read again).
+pub async fn clv_summary_of(
+    ctx: &SessionContext,
+    rfm_table: &str,
+    as_of_day: i64,
     time_unit_days: f64,
 ) -> Result<u64> {
     if !(time_unit_days.is_finite() && time_unit_days > 0.0) {
@@ -113,9 +129,8 @@ pub async fn clv_summary_over(
         "clv_summary",
         CLV_SUMMARY_SQL,
         &[
-            ("as_of", end_day.to_string()),
-            ("window_days", window_days.to_string()),
-            ("min_amount", sql_f64(config.rfm.min_amount)),
+            ("rfm", rfm_table.to_string()),
+            ("as_of", as_of_day.to_string()),
             ("time_unit", sql_f64(time_unit_days)),
         ],
     )?;

@@ -19,8 +19,8 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 pub use fit::{
-    ClvParams, DAYS, MlFit, WEEKS, clv_summary, clv_summary_over, fit_bgnbd, fit_clv,
-    fit_gamma_gamma,
+    ClvParams, DAYS, MlFit, WEEKS, clv_summary, clv_summary_of, clv_summary_over, fit_bgnbd,
+    fit_clv, fit_gamma_gamma,
 };
 pub use holdout::{Holdout, HoldoutRow};
 pub use predict::{ClvModel, predict_customers};
@@ -76,7 +76,7 @@ pub async fn clv(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> R
     } else {
         None
     };
-    clv_summary_over(ctx, config, window.as_of_day, window.window_days, unit).await?;
+    clv_summary_of(ctx, "rfm", window.as_of_day, unit).await?;
     let params = match fit_clv(ctx, unit).await {
         Ok(p) => p,
         Err(e) if is_data_limit(&e) => {
