@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong in rfmseg, split by whose fault it is: the user's input
-/// (`BadLine`, `BadInput`, `Config`), the environment (`Io`), or a bug (`Internal`).
+/// (`BadLine`, `BadInput`, `Config`, `NothingToFit`), the environment (`Io`), or a bug (`Internal`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
@@ -27,6 +27,14 @@ pub enum Error {
     BadInput {
         path: PathBuf,
         message: String,
+        hint: String,
+    },
+    /// A model has no rows to be fitted on (no customer, no repeat purchase): the data
+    /// cannot support it, which a run reports instead of failing.
+    #[error("{table}: no customers to fit the {model} model on\nhint: {hint}")]
+    NothingToFit {
+        table: String,
+        model: String,
         hint: String,
     },
     /// A flag or config value is out of range; `key` is the flag or config key.

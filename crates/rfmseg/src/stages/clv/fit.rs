@@ -298,9 +298,9 @@ where
     evaluations += 1;
     let n = first.rows;
     if n.is_nan() || n <= 0.0 {
-        return Err(Error::BadInput {
-            path: table.into(),
-            message: format!("no customers to fit the {model} model on"),
+        return Err(Error::NothingToFit {
+            table: table.into(),
+            model: model.into(),
             hint: if model == "Gamma-Gamma" {
                 "the Gamma-Gamma model needs customers with a repeat purchase (x >= 1)".into()
             } else {

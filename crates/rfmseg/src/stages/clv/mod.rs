@@ -95,5 +95,5 @@ pub async fn clv(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> R
 /// A fit the data cannot support (no customer, no repeat purchase): not a failure of
 /// the run.
 fn is_data_limit(e: &Error) -> bool {
-    matches!(e, Error::BadInput { message, .. } if message.starts_with("no customers to fit"))
+    matches!(e, Error::NothingToFit { .. })
 }
