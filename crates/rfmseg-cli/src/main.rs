@@ -64,6 +64,11 @@ struct RunFlags {
     /// actual purchases in those days, in the report (clv.holdout_days).
     #[arg(long, value_name = "N")]
     holdout_days: Option<u32>,
+    /// Compare with an earlier as-of day, YYYY-MM-DD: each customer's segment and cluster
+    /// then and now, the transition matrices, and the customers who moved down
+    /// (migration.csv, downgraded.parquet, the report's migration section).
+    #[arg(long, value_name = "DATE")]
+    compare_as_of: Option<String>,
 }
 
 /// The column mapping of `ingest --transactions` (each overrides its [source] key).
@@ -198,6 +203,7 @@ impl RunFlags {
             clv: self.clv.clone(),
             clv_horizon: self.clv_horizon,
             holdout_days: self.holdout_days,
+            compare_as_of: self.compare_as_of.clone(),
         };
         Ok(Config::resolve(self.config.as_deref(), &overrides)?)
     }

@@ -170,11 +170,28 @@ fn assert_same_run(dir: &Path) {
         json(&dir.join("embedded/model.json")),
         json(&dir.join("distributed/model.json"))
     );
+    // The segment migration since --compare-as-of.
+    assert_same_customers(
+        &dir.join("embedded/downgraded.parquet"),
+        &dir.join("distributed/downgraded.parquet"),
+    );
+    let csv = |run: &str| std::fs::read_to_string(dir.join(run).join("migration.csv")).unwrap();
+    assert_eq!(csv("embedded"), csv("distributed"));
 }
 
 fn run_args<'a>(lake: &'a str, out: &'a str) -> Vec<&'a str> {
     vec![
-        "run", "--lake", lake, "--out", out, "--k", "4", "--seed", "7",
+        "run",
+        "--lake",
+        lake,
+        "--out",
+        out,
+        "--k",
+        "4",
+        "--seed",
+        "7",
+        "--compare-as-of",
+        "2023-03-13",
     ]
 }
 

@@ -19,7 +19,46 @@ pub struct Config {
     pub features: FeaturesConfig,
     pub kmeans: KMeansConfig,
     pub clv: ClvConfig,
+    pub migration: MigrationConfig,
     pub engine: EngineConfig,
+}
+
+/// The RFM segments from the most to the least valuable, the order of the report's
+/// segment colours: a customer who moves down it between two dates has been downgraded.
+pub const SEGMENT_VALUE_ORDER: [&str; 11] = [
+    "Champions",
+    "Loyal Customers",
+    "Potential Loyalists",
+    "New Customers",
+    "Promising",
+    "Needs Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+];
+
+/// Segment migration between two as-of days (`run --compare-as-of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrationConfig {
+    /// The earlier as-of day (YYYY-MM-DD) to compare the run's segments with. Default:
+    /// none (no migration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_as_of: Option<String>,
+    /// The 11 RFM segments from the most to the least valuable. Default
+    /// [`SEGMENT_VALUE_ORDER`].
+    pub segment_order: Vec<String>,
+}
+
+impl Default for MigrationConfig {
+    fn default() -> Self {
+        MigrationConfig {
+            compare_as_of: None,
+            segment_order: SEGMENT_VALUE_ORDER.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 /// How a shop's transaction table maps onto rfmseg's (`ingest --transactions`, DESIGN
@@ -567,6 +606,27 @@ impl Config {
                 ),
             });
         }
+        let m = &self.migration;
+        if let Some(day) = &m.compare_as_of {
+            parse_day(day).map_err(|message| Error::Config {
+                key: "migration.compare_as_of (--compare-as-of)".into(),
+                message,
+            })?;
+        }
+        let mut order: Vec<&str> = m.segment_order.iter().map(String::as_str).collect();
+        order.sort_unstable();
+        let mut known = SEGMENT_VALUE_ORDER.to_vec();
+        known.sort_unstable();
+        if order != known {
+            return Err(Error::Config {
+                key: "migration.segment_order".into(),
+                message: format!(
+                    "must list each of the 11 RFM segments once ({}), got {:?}",
+                    SEGMENT_VALUE_ORDER.join(", "),
+                    m.segment_order
+                ),
+            });
+        }
         let clv = &self.clv;
         if !(clv.horizon.is_finite() && clv.horizon > 0.0 && clv.horizon <= 10_000.0) {
             return bad(
@@ -670,6 +730,9 @@ impl Config {
         if let Some(d) = flags.holdout_days {
             c.clv.holdout_days = d;
         }
+        if let Some(day) = &flags.compare_as_of {
+            c.migration.compare_as_of = Some(day.clone());
+        }
         if let Some(p) = flags.target_partitions {
             c.engine.target_partitions = p;
         }
@@ -706,6 +769,8 @@ pub struct Overrides {
     pub clv_horizon: Option<f64>,
     /// `--holdout-days N` (clv.holdout_days)
     pub holdout_days: Option<u32>,
+    /// `--compare-as-of YYYY-MM-DD` (migration.compare_as_of)
+    pub compare_as_of: Option<String>,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.

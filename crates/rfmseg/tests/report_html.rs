@@ -340,6 +340,7 @@ fn realistic_report() -> Report {
             monetary,
         },
         clv: ClvSection::Fitted(Box::new(clv_report())),
+        migration: None,
         timings: [
             ("ingest", 42.1, 82_456_901, 82_456_901, 1_830.0),
             ("clean", 18.4, 82_456_901, 82_106_786, 2_410.5),

@@ -18,8 +18,13 @@ use crate::exec::{Engine, Session, local_context, write_table_parquet};
 use crate::lake::register_lake;
 use crate::model::Model;
 use crate::quality::DataQuality;
-use crate::report::{Report, csv::segments_csv, html};
+use crate::report::{
+    Report,
+    csv::{migration_csv, segments_csv},
+    html,
+};
 use crate::stages::clv::ClvSection;
+use crate::stages::migration::{self, ModelParts};
 use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scores};
 use crate::storage::{OutputDir, OutputKind, write_file, write_json};
 use crate::text::group_thousands;
@@ -109,7 +114,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     let session = Session::open(&opts.engine, config, &opts.out).await?;
     let ctx = session.ctx.clone();
-    let mut timer = Timer::new(opts.progress, 7);
+    let stages_total = if config.migration.compare_as_of.is_some() {
+        8
+    } else {
+        7
+    };
+    let mut timer = Timer::new(opts.progress, stages_total);
 
     timer.start("clean");
     register_lake(&ctx, &opts.lake).await?;
@@ -158,7 +168,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         (data.clusters.len() + data.rfm_segments.len()) as u64,
     );
 
-    timer.start("write");
     let model = Model::new(
         &features,
         &clustering,
@@ -168,6 +177,24 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         config,
     );
     data.clv = clv;
+
+    let migration = if config.migration.compare_as_of.is_some() {
+        timer.start("migration");
+        let centroids_z: Vec<f64> = model.centroids_z.iter().flatten().copied().collect();
+        let parts = ModelParts {
+            scaler: &model.scaler,
+            thresholds: &model.score_thresholds,
+            centroids_z: &centroids_z,
+            labels: &model.labels,
+        };
+        let m = migration::migration(&ctx, config, &features.window, &parts).await?;
+        timer.finish(features.customers, m.as_ref().map_or(0, |m| m.downgraded));
+        m
+    } else {
+        None
+    };
+
+    timer.start("write");
     let customers_written = write_table_parquet(
         &ctx,
         "customers",
@@ -184,9 +211,19 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         &tmp.join("segments.csv"),
         &segments_csv(&data.clusters, &data.rfm_segments),
     )?;
+    if let Some(m) = &migration {
+        write_table_parquet(
+            &ctx,
+            migration::DOWNGRADED,
+            "customer_id",
+            &tmp.join("downgraded.parquet"),
+        )
+        .await?;
+        write_text(&tmp.join("migration.csv"), &migration_csv(m))?;
+    }
     timer.finish(features.customers, customers_written);
 
-    let report = Report::new(
+    let mut report = Report::new(
         &opts.lake,
         config,
         quality,
@@ -195,6 +232,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         data,
         timer.into_timings(),
     );
+    report.migration = migration;
     write_json(&tmp.join(REPORT_JSON), &report)?;
     write_text(&tmp.join("report.html"), &html::render(&report))?;
     output.commit()?;

@@ -1,6 +1,8 @@
-//! segments.csv: one line per cluster and per RFM segment, for spreadsheets.
+//! The CSV outputs, for spreadsheets: segments.csv (one line per cluster and per RFM
+//! segment) and migration.csv.
 
 use super::{GroupSummary, Lift};
+use crate::stages::migration::Migration;
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -41,6 +43,27 @@ pub fn segments_csv(clusters: &[GroupSummary], segments: &[GroupSummary]) -> Str
             csv_field(&lifts(&g.top_stores)),
             csv_field(&g.action),
         ));
+    }
+    out
+}
+
+/// migration.csv: one line per non-empty cell of the segment and the cluster transition
+/// matrices (`run --compare-as-of`).
+pub fn migration_csv(m: &Migration) -> String {
+    let mut out =
+        String::from("dimension,from,to,customers,share_of_origin,revenue_before,revenue_now\n");
+    for (dimension, matrix) in [("rfm_segment", &m.segments), ("cluster", &m.clusters)] {
+        for c in &matrix.cells {
+            out.push_str(&format!(
+                "{dimension},{},{},{},{:.6},{:.2},{:.2}\n",
+                csv_field(&c.from),
+                csv_field(&c.to),
+                c.customers,
+                c.share_of_origin,
+                c.revenue_before,
+                c.revenue_now
+            ));
+        }
     }
     out
 }

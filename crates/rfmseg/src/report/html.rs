@@ -99,6 +99,7 @@ pub fn render(report: &Report) -> String {
     rf_grid(&mut out, report, &colors);
     recommendations(&mut out, report, &colors);
     super::clv::section(&mut out, report, &colors);
+    super::migration::section(&mut out, report, &colors);
     data_quality(&mut out, report);
     run(&mut out, report);
     let _ = writeln!(
@@ -140,6 +141,9 @@ fn header(out: &mut String, r: &Report) {
         ("run", "Run"),
     ] {
         let _ = write!(out, "<a href=\"#{id}\">{title}</a>");
+        if id == "clv" && r.migration.is_some() {
+            out.push_str("<a href=\"#migration\">Migration</a>");
+        }
     }
     out.push_str("</nav></div></header>\n");
 }
@@ -873,6 +877,7 @@ mod tests {
                 }],
             },
             clv: Default::default(),
+            migration: None,
             timings: vec![StageTiming {
                 stage: "clean".into(),
                 seconds: 1.25,

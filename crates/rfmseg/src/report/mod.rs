@@ -9,8 +9,10 @@ mod colors;
 pub mod csv;
 mod format;
 pub mod html;
+mod migration;
 pub mod svg;
 
+use crate::stages::migration::Migration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::stages::report_data::{Bin, Distributions, GridCell, GroupSummary, Lift};
@@ -52,6 +54,9 @@ pub struct Report {
     /// Customer lifetime value: fitted, skipped (and why) or off.
     #[serde(default)]
     pub clv: ClvSection,
+    /// Segment migration since `--compare-as-of`; None without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Migration>,
     /// Per-stage wall time, rows and peak memory.
     pub timings: Vec<StageTiming>,
 }
@@ -83,6 +88,7 @@ impl Report {
             rf_grid: data.rf_grid,
             distributions: data.distributions,
             clv: data.clv,
+            migration: None,
             timings,
         }
     }

@@ -137,7 +137,7 @@ pub fn tick_decimals(ticks: &[f64]) -> usize {
     }
 }
 
-fn open(out: &mut String, w: f64, h: f64, title: &str) {
+pub(super) fn open(out: &mut String, w: f64, h: f64, title: &str) {
     let _ = write!(
         out,
         r#"<svg viewBox="0 0 {} {}" width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{t}" font-family="{FONT}" font-size="12" fill="{INK}"><title>{t}</title>"#,
@@ -147,7 +147,7 @@ fn open(out: &mut String, w: f64, h: f64, title: &str) {
     );
 }
 
-fn text(out: &mut String, x: f64, y: f64, anchor: &str, extra: &str, s: &str) {
+pub(super) fn text(out: &mut String, x: f64, y: f64, anchor: &str, extra: &str, s: &str) {
     let _ = write!(
         out,
         r#"<text x="{}" y="{}" text-anchor="{anchor}"{extra}>{}</text>"#,

@@ -13,6 +13,7 @@ pub mod clean;
 pub mod clv;
 pub mod kmeans;
 pub mod labels;
+pub mod migration;
 pub mod purchases;
 pub mod report_data;
 pub mod rfm;
