@@ -11,7 +11,8 @@ SELECT
     count(clv) AS predicted,
     CAST(sum(CAST(p_alive AS DECIMAL(38, 12))) AS DOUBLE) / count(p_alive) AS mean_p_alive,
     CAST(sum(CAST(expected_purchases AS DECIMAL(38, 9))) AS DOUBLE) AS expected_purchases,
-    CAST(sum(CAST(clv AS DECIMAL(38, 9))) AS DOUBLE) AS clv
+    CAST(sum(CAST(clv AS DECIMAL(38, 9))) AS DOUBLE) AS clv,
+    CAST(sum(CAST(revenue_at_risk AS DECIMAL(38, 9))) AS DOUBLE) AS revenue_at_risk
 FROM customers
 GROUP BY {{group}}
 ORDER BY clv DESC NULLS LAST, name

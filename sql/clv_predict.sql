@@ -15,6 +15,9 @@
 --                        for a customer without a repeat purchase)
 --   clv                  expected value x the expected purchases of each period
 --                        discounted to today
+--   revenue_at_risk      (1 - p_alive) x the CLV the customer would have if alive
+--                        (clv / p_alive: BG/NBD's expected purchases are P(alive) times
+--                        those of a live customer); 0 when p_alive = 1
 -- The BG/NBD predictions depend on (x, t_x, t_cal) only, and their series are the costly
 -- part, so they are computed once per distinct summary (several customers each) and
 -- joined back. A prediction the model cannot give accurately is NULL (counted in the
@@ -45,6 +48,10 @@ SELECT
     p.p_alive,
     p.expected_purchases,
     p.expected_value,
-    p.expected_value * p.discounted_purchases AS clv
+    p.expected_value * p.discounted_purchases AS clv,
+    CASE
+        WHEN p.p_alive > 0.0 THEN
+            (1.0 - p.p_alive) * (p.expected_value * p.discounted_purchases / p.p_alive)
+    END AS revenue_at_risk
 FROM customers c
 LEFT JOIN predicted p ON c.customer_id = p.customer_id

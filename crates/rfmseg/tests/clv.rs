@@ -508,7 +508,7 @@ async fn predictions_equal_the_formulas_over_a_plain_summary() {
     let model = ClvModel::new(fit.clone(), &config.clv);
     predict_customers(&ctx, &model).await.expect("predict");
     let batches = ctx
-        .sql("SELECT customer_id, other, p_alive, expected_purchases, expected_value, clv FROM customers")
+        .sql("SELECT customer_id, other, p_alive, expected_purchases, expected_value, clv, revenue_at_risk FROM customers")
         .await
         .expect("sql")
         .collect()
@@ -518,6 +518,7 @@ async fn predictions_equal_the_formulas_over_a_plain_summary() {
     let (bg, [p, q, gamma]) = (fit.bgnbd, fit.gamma_gamma);
     let per_period = 52.0 / 12.0;
     let discount = 1.1f64.powf(52.0 * 7.0 / 365.25 / 12.0) - 1.0;
+    let mut at_risk = 0u64;
     let mut seen = 0;
     for b in &batches {
         let ids = b.column(0).as_string_view_opt().map_or_else(
@@ -531,7 +532,7 @@ async fn predictions_equal_the_formulas_over_a_plain_summary() {
             |v| v.iter().map(|v| v.unwrap().to_string()).collect(),
         );
         let col = |i: usize| b.column(i).as_primitive::<Float64Type>().clone();
-        let (alive, purchases, value, clv) = (col(2), col(3), col(4), col(5));
+        let (alive, purchases, value, clv, risk) = (col(2), col(3), col(4), col(5), col(6));
         for (i, id) in ids.iter().enumerate() {
             seen += 1;
             let (x, t_x, big_t, m) = plain_summary(&plain[id], AS_OF);
@@ -558,8 +559,17 @@ async fn predictions_equal_the_formulas_over_a_plain_summary() {
                 "{id}: {} vs {want_clv}",
                 clv.value(i)
             );
+            // Revenue at risk: (1 - P(alive)) x the CLV if alive; none for x = 0.
+            let want_risk = (1.0 - want_alive) * want_clv / want_alive;
+            assert!(
+                close(risk.value(i), want_risk, 1e-7) || (x == 0.0 && risk.value(i) == 0.0),
+                "{id}: risk {} vs {want_risk}",
+                risk.value(i)
+            );
+            at_risk += u64::from(risk.value(i) > 0.0);
         }
     }
+    assert!(at_risk > 100, "{at_risk} customers with revenue at risk");
     assert_eq!(seen, plain.len());
     assert_eq!(fit.customers as usize, plain.len());
 }

@@ -5,6 +5,7 @@
 //!
 //! Set RFMSEG_KEEP_REPORT_HTML=1 to keep the temp dir (report.html, shot.png) for a look.
 
+use rfmseg::stages::migration::{Migration, MigrationCell, MigrationMatrix};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,6 +104,7 @@ fn clv_report() -> ClvReport {
         expected_purchases: customers as f64 * alive * 1.7,
         clv,
         share_clv: clv / 52_981_859.0,
+        revenue_at_risk: clv * (1.0 - alive) / alive,
     };
     let bins = |n: usize, lo: f64, width: f64, log: bool| -> Vec<Bin> {
         (0..n)
@@ -145,6 +147,17 @@ fn clv_report() -> ClvReport {
             group("Champions", 240_000, 0.93, 29_100_000.0),
             group("Lost", 300_390, 0.41, 1_200_000.0),
         ],
+        revenue_at_risk: 21_345_678.0,
+        top_at_risk: (0..10)
+            .map(|i| rfmseg::stages::clv::AtRisk {
+                customer_id: format!("AGKHLEW2SOWHNMFQIJGBECAF7INQ{i:02}"),
+                rfm_segment: "Can't Lose Them".into(),
+                cluster_label: "Loyal Customer".into(),
+                p_alive: 0.05 + 0.01 * i as f64,
+                clv: 900.0 - 50.0 * i as f64,
+                revenue_at_risk: 17_000.0 - 900.0 * i as f64,
+            })
+            .collect(),
         holdout: Some(Holdout {
             holdout_days: 90,
             calibration_end: "2023-06-15".into(),
@@ -161,6 +174,81 @@ fn clv_report() -> ClvReport {
             expected: 151_234.5,
             actual: 149_876,
         }),
+    }
+}
+
+/// A migration since 2023-03-13 of the reference's size: every segment moves a little,
+/// new customers arrive, some are gone.
+fn migration() -> Migration {
+    let matrix = |groups: &[&str], seed: u64| {
+        let mut from: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
+        let mut to = from.clone();
+        from.push("new".into());
+        to.push("gone".into());
+        let mut cells = Vec::new();
+        for (i, f) in from.iter().enumerate() {
+            let row: Vec<u64> = (0..to.len())
+                .map(|j| {
+                    if i == j {
+                        90_000
+                    } else {
+                        (seed * 7_919 * (i as u64 + 3) * (j as u64 + 5)) % 40_000
+                    }
+                })
+                .collect();
+            let total: u64 = row.iter().sum();
+            for (j, t) in to.iter().enumerate() {
+                if f == "new" && t == "gone" {
+                    continue;
+                }
+                cells.push(MigrationCell {
+                    from: f.clone(),
+                    to: t.clone(),
+                    customers: row[j],
+                    share_of_origin: row[j] as f64 / total as f64,
+                    revenue_before: 120.0 * row[j] as f64,
+                    revenue_now: 95.0 * row[j] as f64,
+                });
+            }
+        }
+        MigrationMatrix { from, to, cells }
+    };
+    Migration {
+        compare_as_of: "2023-03-13".into(),
+        as_of: "2023-09-13".into(),
+        window_days: 365,
+        customers_before: 1_611_204,
+        segments: matrix(
+            &[
+                "Champions",
+                "Loyal Customers",
+                "Potential Loyalists",
+                "New Customers",
+                "Promising",
+                "Needs Attention",
+                "About to Sleep",
+                "At Risk",
+                "Can't Lose Them",
+                "Hibernating",
+                "Lost",
+            ],
+            3,
+        ),
+        clusters: matrix(
+            &[
+                "Loyal Customer",
+                "New Customer",
+                "One Time Big Spender",
+                "Churned",
+            ],
+            5,
+        ),
+        downgraded: 402_118,
+        downgraded_revenue_before: 61_234_567.0,
+        segment_order: rfmseg::config::SEGMENT_VALUE_ORDER
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     }
 }
 
@@ -340,7 +428,7 @@ fn realistic_report() -> Report {
             monetary,
         },
         clv: ClvSection::Fitted(Box::new(clv_report())),
-        migration: None,
+        migration: Some(migration()),
         timings: [
             ("ingest", 42.1, 82_456_901, 82_456_901, 1_830.0),
             ("clean", 18.4, 82_456_901, 82_106_786, 2_410.5),
@@ -401,6 +489,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "R × F segment grid",
         "Recommendations",
         "Lifetime value",
+        "Migration since 2023-03-13",
         "Data quality",
         "Run",
     ] {
@@ -418,6 +507,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "id=\"rf-grid\"",
         "id=\"recommendations\"",
         "id=\"clv\"",
+        "id=\"migration\"",
         "id=\"data-quality\"",
         "id=\"run\"",
     ]

@@ -91,6 +91,7 @@ pub(super) fn section(out: &mut String, r: &Report, colors: &Colors) {
     group_table(out, "By RFM segment", &c.by_segment, &|n| {
         colors.segment(n).to_string()
     });
+    at_risk(out, c, colors);
     parameters(out, c);
     if let Some(h) = &c.holdout {
         holdout(out, h, unit);
@@ -104,7 +105,8 @@ fn group_table(out: &mut String, title: &str, groups: &[ClvGroup], color: &dyn F
         "<h3>{}</h3><div class=\"scroll\"><table class=\"tight\"><thead><tr><th>Group</th>\
          <th class=\"n\">Customers</th><th class=\"n\">Mean P(alive)</th>\
          <th class=\"n\">Expected purchases</th><th class=\"n\">CLV</th>\
-         <th class=\"n\">CLV per customer</th><th class=\"n\">Share of CLV</th></tr></thead><tbody>",
+         <th class=\"n\">CLV per customer</th><th class=\"n\">Share of CLV</th>\
+         <th class=\"n\" title=\"(1 - P(alive)) x the CLV if alive\">Revenue at risk</th></tr></thead><tbody>",
         esc(title)
     );
     for g in groups {
@@ -116,7 +118,7 @@ fn group_table(out: &mut String, title: &str, groups: &[ClvGroup], color: &dyn F
         let _ = write!(
             out,
             "<tr><td>{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             swatch(&color(&g.name)),
             esc(&g.name),
             group_thousands(g.customers),
@@ -124,7 +126,37 @@ fn group_table(out: &mut String, title: &str, groups: &[ClvGroup], color: &dyn F
             dec(g.expected_purchases, 0),
             money(g.clv),
             money(per),
-            pct(g.share_clv)
+            pct(g.share_clv),
+            money(g.revenue_at_risk)
+        );
+    }
+    out.push_str("</tbody></table></div>");
+}
+
+/// Revenue at risk: the total, and the customers who carry most of it.
+fn at_risk(out: &mut String, c: &ClvReport, colors: &Colors) {
+    let _ = write!(
+        out,
+        "<h3>Revenue at risk</h3><p class=\"note\">(1 - P(alive)) x the CLV a customer would \
+         have if still active: {} in all. The customers who carry the most:</p>\
+         <div class=\"scroll\"><table class=\"tight\"><thead><tr><th>Customer</th>\
+         <th>RFM segment</th><th>Cluster</th><th class=\"n\">P(alive)</th>\
+         <th class=\"n\">CLV</th><th class=\"n\">Revenue at risk</th></tr></thead><tbody>",
+        money(c.revenue_at_risk)
+    );
+    for a in &c.top_at_risk {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}{}</td><td>{}{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&a.customer_id),
+            swatch(colors.segment(&a.rfm_segment)),
+            esc(&a.rfm_segment),
+            swatch(colors.label(&a.cluster_label)),
+            esc(&a.cluster_label),
+            dec(a.p_alive, 3),
+            money(a.clv),
+            money(a.revenue_at_risk)
         );
     }
     out.push_str("</tbody></table></div>");

@@ -24,7 +24,7 @@ pub use fit::{
 };
 pub use holdout::{Holdout, HoldoutRow};
 pub use predict::{ClvModel, predict_customers};
-pub use report::{ClvGroup, ClvReport};
+pub use report::{AtRisk, ClvGroup, ClvReport};
 
 use super::rfm::RfmWindow;
 use crate::config::Config;

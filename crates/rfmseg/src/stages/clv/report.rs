@@ -12,6 +12,7 @@ use crate::exec::{render, sql_f64};
 use crate::stages::report_data::{Bin, dense_bins};
 
 pub const CLV_GROUPS_SQL: &str = include_str!("../../../../../sql/clv_groups.sql");
+pub const CLV_AT_RISK_SQL: &str = include_str!("../../../../../sql/clv_at_risk.sql");
 pub const CLV_HISTOGRAMS_SQL: &str = include_str!("../../../../../sql/clv_histograms.sql");
 
 /// Everything the report shows of CLV.
@@ -31,7 +32,27 @@ pub struct ClvReport {
     pub by_cluster: Vec<ClvGroup>,
     /// Per RFM segment, largest CLV first.
     pub by_segment: Vec<ClvGroup>,
+    /// Σ revenue at risk over all customers ([`ClvGroup::revenue_at_risk`]).
+    #[serde(default)]
+    pub revenue_at_risk: f64,
+    /// The customers with the most revenue at risk, most first.
+    #[serde(default)]
+    pub top_at_risk: Vec<AtRisk>,
     pub holdout: Option<Holdout>,
+}
+
+/// Customers the report names for their revenue at risk.
+pub const TOP_AT_RISK: usize = 10;
+
+/// A customer with revenue at risk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AtRisk {
+    pub customer_id: String,
+    pub rfm_segment: String,
+    pub cluster_label: String,
+    pub p_alive: f64,
+    pub clv: f64,
+    pub revenue_at_risk: f64,
 }
 
 /// CLV of a cluster or an RFM segment.
@@ -45,6 +66,10 @@ pub struct ClvGroup {
     pub clv: f64,
     /// Share of all customers' CLV, 0..1.
     pub share_clv: f64,
+    /// Σ (1 - P(alive)) x the CLV if alive (sql/clv_predict.sql): what the customers
+    /// who have already stopped would have been worth.
+    #[serde(default)]
+    pub revenue_at_risk: f64,
 }
 
 /// How the report bins P(alive) and CLV: the one place the widths live (the SQL takes
@@ -81,10 +106,11 @@ pub async fn clv_report(
     model: ClvModel,
     holdout: Option<Holdout>,
 ) -> Result<ClvReport> {
-    let (by_cluster, by_segment, bins) = futures::try_join!(
+    let (by_cluster, by_segment, bins, top_at_risk) = futures::try_join!(
         groups(ctx, "cluster_label"),
         groups(ctx, "rfm_segment"),
         histograms(ctx, &CLV_BINS),
+        at_risk(ctx),
     )?;
     let total = |f: fn(&ClvGroup) -> f64| by_segment.iter().map(f).sum::<f64>();
     let customers = by_segment.iter().map(|g| g.customers).sum::<u64>();
@@ -103,6 +129,8 @@ pub async fn clv_report(
         customers,
         predicted,
         expected_purchases: total(|g| g.expected_purchases),
+        revenue_at_risk: total(|g| g.revenue_at_risk),
+        top_at_risk,
         clv,
         mean_p_alive: if customers > 0 {
             alive / customers as f64
@@ -131,6 +159,7 @@ async fn groups(ctx: &SessionContext, group: &str) -> Result<Vec<ClvGroup>> {
             f64_column(&b, "expected_purchases")?,
             f64_column(&b, "clv")?,
         );
+        let risk = f64_column(&b, "revenue_at_risk")?;
         let zero_if_null = |v: f64| if v.is_nan() { 0.0 } else { v };
         for i in 0..b.num_rows() {
             out.push(ClvGroup {
@@ -141,6 +170,39 @@ async fn groups(ctx: &SessionContext, group: &str) -> Result<Vec<ClvGroup>> {
                 expected_purchases: zero_if_null(purchases[i]),
                 clv: zero_if_null(clv[i]),
                 share_clv: 0.0,
+                revenue_at_risk: zero_if_null(risk[i]),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn at_risk(ctx: &SessionContext) -> Result<Vec<AtRisk>> {
+    let sql = render(
+        "clv_at_risk",
+        CLV_AT_RISK_SQL,
+        &[("top", TOP_AT_RISK.to_string())],
+    )?;
+    let mut out = Vec::new();
+    for b in collect(ctx, "clv_at_risk", &sql).await? {
+        let (id, seg, label) = (
+            str_column(&b, "customer_id")?,
+            str_column(&b, "rfm_segment")?,
+            str_column(&b, "cluster_label")?,
+        );
+        let (p, clv, risk) = (
+            f64_column(&b, "p_alive")?,
+            f64_column(&b, "clv")?,
+            f64_column(&b, "revenue_at_risk")?,
+        );
+        for i in 0..b.num_rows() {
+            out.push(AtRisk {
+                customer_id: id[i].clone(),
+                rfm_segment: seg[i].clone(),
+                cluster_label: label[i].clone(),
+                p_alive: p[i],
+                clv: clv[i],
+                revenue_at_risk: risk[i],
             });
         }
     }
