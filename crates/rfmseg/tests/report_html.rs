@@ -218,22 +218,7 @@ fn migration() -> Migration {
         as_of: "2023-09-13".into(),
         window_days: 365,
         customers_before: 1_611_204,
-        segments: matrix(
-            &[
-                "Champions",
-                "Loyal Customers",
-                "Potential Loyalists",
-                "New Customers",
-                "Promising",
-                "Needs Attention",
-                "About to Sleep",
-                "At Risk",
-                "Can't Lose Them",
-                "Hibernating",
-                "Lost",
-            ],
-            3,
-        ),
+        segments: matrix(&rfmseg::config::SEGMENT_VALUE_ORDER, 3),
         clusters: matrix(
             &[
                 "Loyal Customer",
