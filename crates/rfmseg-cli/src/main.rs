@@ -69,6 +69,11 @@ struct RunFlags {
     /// (migration.csv, downgraded.parquet, the report's migration section).
     #[arg(long, value_name = "DATE")]
     compare_as_of: Option<String>,
+    /// Acquisition cohorts by the week, month or quarter of the first purchase: the share
+    /// still purchasing and the revenue in each later period (cohorts.csv and the report's
+    /// retention triangle; cohorts.period, default off).
+    #[arg(long, value_name = "week|month|quarter|off")]
+    cohorts: Option<String>,
 }
 
 /// The column mapping of `ingest --transactions` (each overrides its [source] key).
@@ -204,6 +209,7 @@ impl RunFlags {
             clv_horizon: self.clv_horizon,
             holdout_days: self.holdout_days,
             compare_as_of: self.compare_as_of.clone(),
+            cohorts: self.cohorts.clone(),
         };
         Ok(Config::resolve(self.config.as_deref(), &overrides)?)
     }

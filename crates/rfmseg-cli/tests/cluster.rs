@@ -177,6 +177,8 @@ fn assert_same_run(dir: &Path) {
     );
     let csv = |run: &str| std::fs::read_to_string(dir.join(run).join("migration.csv")).unwrap();
     assert_eq!(csv("embedded"), csv("distributed"));
+    let cohorts = |run: &str| std::fs::read_to_string(dir.join(run).join("cohorts.csv")).unwrap();
+    assert_eq!(cohorts("embedded"), cohorts("distributed"));
 }
 
 fn run_args<'a>(lake: &'a str, out: &'a str) -> Vec<&'a str> {
@@ -192,6 +194,8 @@ fn run_args<'a>(lake: &'a str, out: &'a str) -> Vec<&'a str> {
         "7",
         "--compare-as-of",
         "2023-03-13",
+        "--cohorts",
+        "month",
     ]
 }
 

@@ -20,7 +20,49 @@ pub struct Config {
     pub kmeans: KMeansConfig,
     pub clv: ClvConfig,
     pub migration: MigrationConfig,
+    pub cohorts: CohortsConfig,
     pub engine: EngineConfig,
+}
+
+/// Acquisition cohorts (`run --cohorts week|month|quarter`; sql/cohorts.sql).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CohortsConfig {
+    /// The period customers are grouped by their first purchase in. Default off.
+    pub period: CohortPeriod,
+}
+
+/// The period of an acquisition cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CohortPeriod {
+    #[default]
+    Off,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl CohortPeriod {
+    /// The flag's text.
+    pub fn parse(text: &str) -> std::result::Result<CohortPeriod, String> {
+        match text.trim() {
+            "off" => Ok(CohortPeriod::Off),
+            "week" => Ok(CohortPeriod::Week),
+            "month" => Ok(CohortPeriod::Month),
+            "quarter" => Ok(CohortPeriod::Quarter),
+            other => Err(format!("{other:?}: expected week, month, quarter or off")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CohortPeriod::Off => "off",
+            CohortPeriod::Week => "week",
+            CohortPeriod::Month => "month",
+            CohortPeriod::Quarter => "quarter",
+        }
+    }
 }
 
 /// The RFM segments from the most to the least valuable, the order of the report's
@@ -733,6 +775,12 @@ impl Config {
         if let Some(day) = &flags.compare_as_of {
             c.migration.compare_as_of = Some(day.clone());
         }
+        if let Some(p) = &flags.cohorts {
+            c.cohorts.period = CohortPeriod::parse(p).map_err(|message| Error::Config {
+                key: "--cohorts".into(),
+                message,
+            })?;
+        }
         if let Some(p) = flags.target_partitions {
             c.engine.target_partitions = p;
         }
@@ -771,6 +819,8 @@ pub struct Overrides {
     pub holdout_days: Option<u32>,
     /// `--compare-as-of YYYY-MM-DD` (migration.compare_as_of)
     pub compare_as_of: Option<String>,
+    /// `--cohorts week|month|quarter|off` (cohorts.period)
+    pub cohorts: Option<String>,
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.

@@ -3,7 +3,8 @@
 //! the earlier as-of day), the two photographs are joined in plain Rust, and the matrix
 //! cells and the downgraded list must equal the run's migration.csv and
 //! downgraded.parquet. The lake has planted moves: frequent buyers who lapse, buyers who
-//! stop altogether, and newcomers.
+//! stop altogether, and newcomers. Acquisition cohorts (`run --cohorts`) against a direct
+//! count of the same purchases.
 
 mod common;
 
@@ -111,10 +112,22 @@ fn csv_matrix(csv: &str, dimension: &str) -> Cells {
         .collect()
 }
 
-/// A lake with planted moves, as (user, unix seconds, item).
+const ITEMS: [(&str, f64); 4] = [("A", 19.99), ("B", 149.0), ("C", 4.5), ("D", 899.0)];
+
+/// A lake with planted moves.
 fn planted(dir: &Path) -> std::path::PathBuf {
-    let mut purchases: Vec<(String, i64, &str)> = Vec::new();
-    let items = [("A", 19.99), ("B", 149.0), ("C", 4.5), ("D", 899.0)];
+    let purchases = planted_purchases();
+    let rows: Vec<(&str, i64, &str)> = purchases
+        .iter()
+        .map(|(u, t, a)| (u.as_str(), *t, *a))
+        .collect();
+    tiny_lake(dir, &rows, &ITEMS)
+}
+
+/// The planted purchases as (user, unix seconds, item).
+fn planted_purchases() -> Vec<(String, i64, &'static str)> {
+    let mut purchases: Vec<(String, i64, &'static str)> = Vec::new();
+    let items = ITEMS;
     let at = |day: i64| day * DAY + 12 * 3600;
     // Steady: every 20..60 days over two years, all kinds of baskets.
     for c in 0..60i64 {
@@ -148,26 +161,27 @@ fn planted(dir: &Path) -> std::path::PathBuf {
         purchases.push((format!("new{c:02}"), at(END - 10 + c / 2), "C"));
     }
     purchases.push(("steady00".into(), at(END), "A"));
-    let rows: Vec<(&str, i64, &str)> = purchases
-        .iter()
-        .map(|(u, t, a)| (u.as_str(), *t, *a))
-        .collect();
-    tiny_lake(dir, &rows, &items)
+    purchases
 }
 
-#[tokio::test]
-async fn the_matrix_and_the_downgraded_list_equal_a_plain_join_of_two_scorings() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = planted(dir.path());
-    let out = dir.path().join("out");
-    let compare = "2023-03-17"; // END - 180
+/// `run` on the planted lake in `dir` (k = 3, no CLV) with `overrides` on top; the lake and
+/// the output folder.
+async fn run_planted(
+    dir: &Path,
+    overrides: Overrides,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    rfmseg::error::Result<rfmseg::pipeline::RunSummary>,
+) {
+    let lake = planted(dir);
+    let out = dir.join("out");
     let config = Config::resolve(
         None,
         &Overrides {
             k: Some("3".into()),
-            compare_as_of: Some(compare.into()),
             clv: Some("off".into()),
-            ..Overrides::default()
+            ..overrides
         },
     )
     .unwrap();
@@ -178,8 +192,23 @@ async fn the_matrix_and_the_downgraded_list_equal_a_plain_join_of_two_scorings()
         progress: false,
         engine: Default::default(),
     })
-    .await
-    .unwrap();
+    .await;
+    (lake, out, summary)
+}
+
+#[tokio::test]
+async fn the_matrix_and_the_downgraded_list_equal_a_plain_join_of_two_scorings() {
+    let dir = tempfile::tempdir().unwrap();
+    let compare = "2023-03-17"; // END - 180
+    let (lake, out, summary) = run_planted(
+        dir.path(),
+        Overrides {
+            compare_as_of: Some(compare.into()),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    let summary = summary.unwrap();
     let m = summary.report.migration.as_ref().expect("a migration");
     assert_eq!(
         (m.compare_as_of.as_str(), m.as_of.as_str()),
@@ -285,28 +314,15 @@ async fn the_matrix_and_the_downgraded_list_equal_a_plain_join_of_two_scorings()
 #[tokio::test]
 async fn a_comparison_day_not_before_the_as_of_day_is_refused_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = planted(dir.path());
-    let out = dir.path().join("out");
-    let config = Config::resolve(
-        None,
-        &Overrides {
-            k: Some("3".into()),
+    let (_, out, result) = run_planted(
+        dir.path(),
+        Overrides {
             compare_as_of: Some("2023-09-13".into()),
-            clv: Some("off".into()),
             ..Overrides::default()
         },
     )
-    .unwrap();
-    let err = run(&RunOptions {
-        lake,
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
-    .await
-    .unwrap_err()
-    .to_string();
+    .await;
+    let err = result.unwrap_err().to_string();
     assert!(
         err.contains("--compare-as-of")
             && err.contains("2023-09-13 is not before the run's as-of day 2023-09-13"),
@@ -326,4 +342,67 @@ async fn a_comparison_day_not_before_the_as_of_day_is_refused_and_writes_nothing
         bad.contains("migration.compare_as_of (--compare-as-of)"),
         "{bad}"
     );
+}
+
+#[tokio::test]
+async fn cohorts_equal_a_direct_count_of_the_purchases() {
+    use chrono::Datelike;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out, summary) = run_planted(
+        dir.path(),
+        Overrides {
+            cohorts: Some("month".into()),
+            ..Overrides::default()
+        },
+    )
+    .await;
+    summary.unwrap();
+    // Plainly: each purchase's month as year * 12 + month - 1, each customer's first month,
+    // then per (cohort, months since) the customers who bought and what they spent.
+    let price: BTreeMap<&str, f64> = ITEMS.iter().copied().collect();
+    let month = |secs: i64| {
+        let d = chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap()
+            .date_naive();
+        i64::from(d.year()) * 12 + i64::from(d.month0())
+    };
+    let purchases = planted_purchases();
+    let mut first: BTreeMap<&str, i64> = BTreeMap::new();
+    for (u, t, _) in &purchases {
+        let m = month(*t);
+        first.entry(u).and_modify(|f| *f = (*f).min(m)).or_insert(m);
+    }
+    let mut cells: BTreeMap<(i64, i64), (BTreeSet<&str>, f64)> = BTreeMap::new();
+    for (u, t, a) in &purchases {
+        let c = first[u.as_str()];
+        let e = cells.entry((c, month(*t) - c)).or_default();
+        e.0.insert(u);
+        e.1 += price[a];
+    }
+    let label = |c: i64| format!("{}-{:02}-01", c / 12, c % 12 + 1);
+    let want: Vec<String> = cells
+        .iter()
+        .map(|((c, i), (who, revenue))| {
+            let size = cells[&(*c, 0)].0.len();
+            format!(
+                "{},{size},{i},{},{:.6},{revenue:.2}",
+                label(*c),
+                who.len(),
+                who.len() as f64 / size as f64
+            )
+        })
+        .collect();
+    let csv = std::fs::read_to_string(out.join("cohorts.csv")).unwrap();
+    let got: Vec<String> = csv.lines().skip(1).map(String::from).collect();
+    assert_eq!(got, want);
+    // Planted: the ten newcomers (first purchase 100 days before the end) are in the
+    // cohort of that month, which nobody else joins.
+    let newcomers = label(month((END - 100) * DAY));
+    let cohort: Vec<&String> = got
+        .iter()
+        .filter(|l| l.starts_with(&format!("{newcomers},10,")))
+        .collect();
+    assert!(!cohort.is_empty(), "{newcomers}: {got:?}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<section id=\"cohorts\">"));
 }

@@ -5,6 +5,8 @@
 //!
 //! Set RFMSEG_KEEP_REPORT_HTML=1 to keep the temp dir (report.html, shot.png) for a look.
 
+use rfmseg::config::CohortPeriod;
+use rfmseg::stages::cohorts::{Cohort, CohortCell, Cohorts};
 use rfmseg::stages::migration::{Migration, MigrationCell, MigrationMatrix};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -414,6 +416,30 @@ fn realistic_report() -> Report {
         },
         clv: ClvSection::Fitted(Box::new(clv_report())),
         migration: Some(migration()),
+        cohorts: Some(Cohorts {
+            period: CohortPeriod::Month,
+            cohorts: (0..24i64)
+                .map(|c| {
+                    let customers = 40_000 + 997 * c as u64;
+                    Cohort {
+                        start: format!("{}-{:02}-01", 2021 + (c + 9) / 12, (c + 9) % 12 + 1),
+                        customers,
+                        observed: 23 - c,
+                        cells: (0..=23 - c)
+                            .map(|i| {
+                                let share = if i == 0 { 1.0 } else { 0.3 / (1.0 + i as f64) };
+                                CohortCell {
+                                    index: i,
+                                    active: (share * customers as f64) as u64,
+                                    share,
+                                    revenue: 85.0 * share * customers as f64,
+                                }
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }),
         timings: [
             ("ingest", 42.1, 82_456_901, 82_456_901, 1_830.0),
             ("clean", 18.4, 82_456_901, 82_106_786, 2_410.5),
@@ -475,6 +501,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "Recommendations",
         "Lifetime value",
         "Migration since 2023-03-13",
+        "Acquisition cohorts",
         "Data quality",
         "Run",
     ] {
@@ -493,6 +520,7 @@ fn report_page_has_every_section_and_finite_charts() {
         "id=\"recommendations\"",
         "id=\"clv\"",
         "id=\"migration\"",
+        "id=\"cohorts\"",
         "id=\"data-quality\"",
         "id=\"run\"",
     ]

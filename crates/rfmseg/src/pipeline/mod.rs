@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
 
-use crate::config::Config;
+use crate::config::{CohortPeriod, Config};
 use crate::error::Result;
 use crate::exec::{Engine, Session, local_context, write_table_parquet};
 use crate::lake::register_lake;
@@ -20,7 +20,7 @@ use crate::model::Model;
 use crate::quality::DataQuality;
 use crate::report::{
     Report,
-    csv::{migration_csv, segments_csv},
+    csv::{cohorts_csv, migration_csv, segments_csv},
     html,
 };
 use crate::stages::clv::ClvSection;
@@ -114,11 +114,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     let session = Session::open(&opts.engine, config, &opts.out).await?;
     let ctx = session.ctx.clone();
-    let stages_total = if config.migration.compare_as_of.is_some() {
-        8
-    } else {
-        7
-    };
+    let stages_total = 7
+        + usize::from(config.migration.compare_as_of.is_some())
+        + usize::from(config.cohorts.period != CohortPeriod::Off);
     let mut timer = Timer::new(opts.progress, stages_total);
 
     timer.start("clean");
@@ -194,6 +192,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         None
     };
 
+    let cohorts = if config.cohorts.period != CohortPeriod::Off {
+        timer.start("cohorts");
+        let c = stages::cohorts::cohorts(&ctx, config, &features.window).await?;
+        timer.finish(
+            quality.kept(quality.purchases_table()),
+            c.as_ref().map_or(0, |c| c.cohorts.len() as u64),
+        );
+        c
+    } else {
+        None
+    };
+
     timer.start("write");
     let customers_written = write_table_parquet(
         &ctx,
@@ -221,6 +231,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         .await?;
         write_text(&tmp.join("migration.csv"), &migration_csv(m))?;
     }
+    if let Some(c) = &cohorts {
+        write_text(&tmp.join("cohorts.csv"), &cohorts_csv(c))?;
+    }
     timer.finish(features.customers, customers_written);
 
     let mut report = Report::new(
@@ -233,6 +246,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
         timer.into_timings(),
     );
     report.migration = migration;
+    report.cohorts = cohorts;
     write_json(&tmp.join(REPORT_JSON), &report)?;
     write_text(&tmp.join("report.html"), &html::render(&report))?;
     output.commit()?;

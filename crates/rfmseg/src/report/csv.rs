@@ -1,7 +1,8 @@
 //! The CSV outputs, for spreadsheets: segments.csv (one line per cluster and per RFM
-//! segment) and migration.csv.
+//! segment), migration.csv and cohorts.csv.
 
 use super::{GroupSummary, Lift};
+use crate::stages::cohorts::Cohorts;
 use crate::stages::migration::Migration;
 
 fn csv_field(s: &str) -> String {
@@ -62,6 +63,20 @@ pub fn migration_csv(m: &Migration) -> String {
                 c.share_of_origin,
                 c.revenue_before,
                 c.revenue_now
+            ));
+        }
+    }
+    out
+}
+
+/// cohorts.csv: one line per cohort and later period with a purchase (`run --cohorts`).
+pub fn cohorts_csv(c: &Cohorts) -> String {
+    let mut out = String::from("cohort,customers,period_index,active,share_active,revenue\n");
+    for cohort in &c.cohorts {
+        for p in &cohort.cells {
+            out.push_str(&format!(
+                "{},{},{},{},{:.6},{:.2}\n",
+                cohort.start, cohort.customers, p.index, p.active, p.share, p.revenue
             ));
         }
     }

@@ -100,6 +100,7 @@ pub fn render(report: &Report) -> String {
     recommendations(&mut out, report, &colors);
     super::clv::section(&mut out, report, &colors);
     super::migration::section(&mut out, report, &colors);
+    super::cohorts::section(&mut out, report);
     data_quality(&mut out, report);
     run(&mut out, report);
     let _ = writeln!(
@@ -143,6 +144,9 @@ fn header(out: &mut String, r: &Report) {
         let _ = write!(out, "<a href=\"#{id}\">{title}</a>");
         if id == "clv" && r.migration.is_some() {
             out.push_str("<a href=\"#migration\">Migration</a>");
+        }
+        if id == "clv" && r.cohorts.is_some() {
+            out.push_str("<a href=\"#cohorts\">Cohorts</a>");
         }
     }
     out.push_str("</nav></div></header>\n");
@@ -878,6 +882,7 @@ mod tests {
             },
             clv: Default::default(),
             migration: None,
+            cohorts: None,
             timings: vec![StageTiming {
                 stage: "clean".into(),
                 seconds: 1.25,

@@ -5,6 +5,7 @@
 //! Place in the flow: model -> **report**.
 
 pub mod clv;
+mod cohorts;
 mod colors;
 pub mod csv;
 mod format;
@@ -12,6 +13,7 @@ pub mod html;
 mod migration;
 pub mod svg;
 
+use crate::stages::cohorts::Cohorts;
 use crate::stages::migration::Migration;
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +59,9 @@ pub struct Report {
     /// Segment migration since `--compare-as-of`; None without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
+    /// Acquisition cohorts (`--cohorts`); None without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<Cohorts>,
     /// Per-stage wall time, rows and peak memory.
     pub timings: Vec<StageTiming>,
 }
@@ -89,6 +94,7 @@ impl Report {
             distributions: data.distributions,
             clv: data.clv,
             migration: None,
+            cohorts: None,
             timings,
         }
     }

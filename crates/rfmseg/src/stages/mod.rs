@@ -11,6 +11,7 @@
 
 pub mod clean;
 pub mod clv;
+pub mod cohorts;
 pub mod kmeans;
 pub mod labels;
 pub mod migration;
