@@ -617,3 +617,100 @@ async fn generated_shop_exports_segment_into_their_planted_behaviours() {
     assert_eq!(skipped.bad_lines, bad.malformed_lines);
     assert_eq!(skipped.rows, bad.lines - bad.malformed_lines);
 }
+
+/// Acquisition cohorts and segment migration on a shop's lake: cohorts.csv against a
+/// direct count of the export's lines by the rules of `plain_rfm` (duplicates once, a
+/// customer's purchases are its lines above 0.25), and the migration's matrix accounts for
+/// every customer of both dates.
+#[tokio::test]
+async fn a_shops_cohorts_equal_a_direct_count_and_its_migration_adds_up() {
+    use chrono::Datelike;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines = export(5);
+    std::fs::write(d.join("retail.csv"), csv_text(&lines)).unwrap();
+    let lake = d.join("lake");
+    ingest(&[d.join("retail.csv")], &lake, uci_mapping()).unwrap();
+    let config = Config::resolve(
+        None,
+        &rfmseg::config::Overrides {
+            k: Some("3".into()),
+            cohorts: Some("quarter".into()),
+            compare_as_of: Some("2024-03-01".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = d.join("out");
+    let s = rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
+        lake,
+        out: out.clone(),
+        config,
+        progress: false,
+        engine: Default::default(),
+    })
+    .await
+    .unwrap();
+
+    let mut seen = BTreeSet::new();
+    let kept: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.customer.is_some())
+        .filter(|l| seen.insert(format!("{l:?}")))
+        .filter(|l| l.amount_cents() > 25)
+        .collect();
+    let quarter = |l: &Line| {
+        let t = l.time();
+        i64::from(t.year()) * 4 + i64::from(t.month0() / 3)
+    };
+    let mut first: BTreeMap<String, i64> = BTreeMap::new();
+    for l in &kept {
+        let q = quarter(l);
+        let e = first.entry(l.customer.clone().unwrap()).or_insert(q);
+        *e = (*e).min(q);
+    }
+    let mut cells: BTreeMap<(i64, i64), (BTreeSet<String>, i64)> = BTreeMap::new();
+    for l in &kept {
+        let c = first[l.customer.as_ref().unwrap()];
+        let e = cells.entry((c, quarter(l) - c)).or_default();
+        e.0.insert(l.customer.clone().unwrap());
+        e.1 += l.amount_cents();
+    }
+    let want: Vec<String> = cells
+        .iter()
+        .map(|((c, i), (who, cents))| {
+            let size = cells[&(*c, 0)].0.len();
+            format!(
+                "{}-{:02}-01,{size},{i},{},{:.6},{:.2}",
+                c / 4,
+                (c % 4) * 3 + 1,
+                who.len(),
+                who.len() as f64 / size as f64,
+                *cents as f64 / 100.0
+            )
+        })
+        .collect();
+    let csv = std::fs::read_to_string(out.join("cohorts.csv")).unwrap();
+    let got: Vec<String> = csv.lines().skip(1).map(String::from).collect();
+    assert_eq!(got, want);
+
+    // Every customer of either date is in exactly one cell of the segment matrix.
+    let m = s.report.migration.as_ref().expect("a migration");
+    let before: u64 = m
+        .segments
+        .cells
+        .iter()
+        .filter(|c| c.from != "new")
+        .map(|c| c.customers)
+        .sum();
+    let now: u64 = m
+        .segments
+        .cells
+        .iter()
+        .filter(|c| c.to != "gone")
+        .map(|c| c.customers)
+        .sum();
+    assert_eq!(before, m.customers_before);
+    assert_eq!(now, s.report.customers);
+    assert!(m.customers_before > 50 && m.downgraded > 0, "{m:?}");
+}
