@@ -17,7 +17,6 @@ use common::*;
 use rfmseg::config::{Config, Overrides, SEGMENT_VALUE_ORDER};
 use rfmseg::exec::local_context;
 use rfmseg::model::Model;
-use rfmseg::pipeline::{RunOptions, run};
 use rfmseg::score::score_on;
 
 const DAY: i64 = 86_400;
@@ -176,23 +175,12 @@ async fn run_planted(
 ) {
     let lake = planted(dir);
     let out = dir.join("out");
-    let config = Config::resolve(
-        None,
-        &Overrides {
-            k: Some("3".into()),
-            clv: Some("off".into()),
-            ..overrides
-        },
-    )
-    .unwrap();
-    let summary = run(&RunOptions {
-        lake: lake.clone(),
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
-    .await;
+    let overrides = Overrides {
+        k: Some("3".into()),
+        clv: Some("off".into()),
+        ..overrides
+    };
+    let summary = run_with(&lake, &out, &overrides).await;
     (lake, out, summary)
 }
 

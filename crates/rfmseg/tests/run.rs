@@ -72,21 +72,14 @@ async fn run_labels_planted_archetypes_and_score_reproduces_it() {
     let dir = tempfile::tempdir().unwrap();
     let (lake, truth_path) = lake(dir.path(), 60_000, 42);
     let out = dir.path().join("out");
-    let config = Config::resolve(
-        None,
+    let s = run_with(
+        &lake,
+        &out,
         &Overrides {
             k: Some("4".into()),
             ..Overrides::default()
         },
     )
-    .unwrap();
-    let s = run(&RunOptions {
-        lake: lake.clone(),
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
     .await
     .unwrap();
     for f in [
@@ -261,21 +254,14 @@ async fn the_k_sweep_chooses_k_and_explains_why() {
     let dir = tempfile::tempdir().unwrap();
     let (lake, _) = lake(dir.path(), 30_000, 7);
     let out = dir.path().join("out");
-    let config = Config::resolve(
-        None,
+    let s = run_with(
+        &lake,
+        &out,
         &Overrides {
             k_range: Some("2..6".into()),
             ..Overrides::default()
         },
     )
-    .unwrap();
-    let s = run(&RunOptions {
-        lake,
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
     .await
     .unwrap();
     let sel = s.report.k_selection.as_ref().unwrap();

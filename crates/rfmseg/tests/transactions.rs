@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use chrono::{NaiveDate, NaiveDateTime};
-use common::read_parquet_dir;
+use common::{read_parquet_dir, run_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rfmseg::config::{Config, SourceConfig};
@@ -199,17 +199,23 @@ fn ingest(inputs: &[PathBuf], out: &Path, source: SourceConfig) -> rfmseg::Resul
     .map(|s| s.transactions.map_or(0, |t| t.rows))
 }
 
+/// The lines cleaning keeps, plainly: exact duplicates once, lines without a customer
+/// dropped.
+fn cleaned(lines: &[Line]) -> Vec<&Line> {
+    let mut seen = BTreeSet::new();
+    lines
+        .iter()
+        .filter(|l| l.customer.is_some())
+        .filter(|l| seen.insert(format!("{l:?}")))
+        .collect()
+}
+
 /// customer -> (recency, frequency, monetary in cents) by the rules of DESIGN §3b, in
 /// plain Rust: exact duplicate lines once, lines without a customer dropped, the as-of day
 /// the newest remaining line's, a 365-day window; purchases are distinct invoices with a
 /// line above 0.25, returns (negative or cancelled) netted into monetary, never below 0.
 fn plain_rfm(lines: &[Line], window_days: i64) -> BTreeMap<String, (i64, i64, i64)> {
-    let mut seen = BTreeSet::new();
-    let kept: Vec<&Line> = lines
-        .iter()
-        .filter(|l| l.customer.is_some())
-        .filter(|l| seen.insert(format!("{l:?}")))
-        .collect();
+    let kept = cleaned(lines);
     let as_of = kept.iter().map(|l| l.day()).max().unwrap();
     let mut per: BTreeMap<String, (i64, BTreeSet<String>, i64)> = BTreeMap::new();
     for l in kept.iter().filter(|l| l.day() > as_of - window_days) {
@@ -497,22 +503,15 @@ async fn generated_shop_exports_segment_into_their_planted_behaviours() {
         g.mapping.clone(),
     )
     .unwrap();
-    let config = Config::resolve(
-        None,
+    let out = d.join("out");
+    let s = run_with(
+        &lake,
+        &out,
         &rfmseg::config::Overrides {
             k: Some("4".into()),
             ..Default::default()
         },
     )
-    .unwrap();
-    let out = d.join("out");
-    let s = rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
-        lake,
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
     .await
     .unwrap();
     let q = &s.report.data_quality;
@@ -631,8 +630,10 @@ async fn a_shops_cohorts_equal_a_direct_count_and_its_migration_adds_up() {
     std::fs::write(d.join("retail.csv"), csv_text(&lines)).unwrap();
     let lake = d.join("lake");
     ingest(&[d.join("retail.csv")], &lake, uci_mapping()).unwrap();
-    let config = Config::resolve(
-        None,
+    let out = d.join("out");
+    let s = run_with(
+        &lake,
+        &out,
         &rfmseg::config::Overrides {
             k: Some("3".into()),
             cohorts: Some("quarter".into()),
@@ -640,23 +641,11 @@ async fn a_shops_cohorts_equal_a_direct_count_and_its_migration_adds_up() {
             ..Default::default()
         },
     )
-    .unwrap();
-    let out = d.join("out");
-    let s = rfmseg::pipeline::run(&rfmseg::pipeline::RunOptions {
-        lake,
-        out: out.clone(),
-        config,
-        progress: false,
-        engine: Default::default(),
-    })
     .await
     .unwrap();
 
-    let mut seen = BTreeSet::new();
-    let kept: Vec<&Line> = lines
-        .iter()
-        .filter(|l| l.customer.is_some())
-        .filter(|l| seen.insert(format!("{l:?}")))
+    let kept: Vec<&Line> = cleaned(&lines)
+        .into_iter()
         .filter(|l| l.amount_cents() > 25)
         .collect();
     let quarter = |l: &Line| {

@@ -7,8 +7,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use rfmseg::config::{Config, Overrides};
 use rfmseg::generate::{GenerateOptions, GenerateSummary, generate};
 use rfmseg::ingest::{IngestOptions, ingest};
+use rfmseg::pipeline::{RunOptions, RunSummary, run};
 
 /// Generates `reviews` lines with `seed` into `dir`.
 pub fn generated(
@@ -145,4 +147,22 @@ pub fn agreement(
         .copied()
         .unwrap_or(0) as f64
         / total as f64
+}
+
+/// `run` embedded and quiet on `lake` into `out`, configured by the flags `overrides` (as
+/// the command line would).
+pub async fn run_with(
+    lake: &Path,
+    out: &Path,
+    overrides: &Overrides,
+) -> rfmseg::Result<RunSummary> {
+    let config = Config::resolve(None, overrides)?;
+    run(&RunOptions {
+        lake: lake.to_path_buf(),
+        out: out.to_path_buf(),
+        config,
+        progress: false,
+        engine: Default::default(),
+    })
+    .await
 }
