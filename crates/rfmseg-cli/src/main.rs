@@ -157,8 +157,8 @@ struct ClusterFlags {
     /// them in this process.
     #[arg(long, value_name = "df://HOST:PORT")]
     cluster: Option<String>,
-    /// Folder for the intermediate tables on a cluster; every executor must see it at the
-    /// same path. Default: a folder beside --out.
+    /// Where the intermediate tables go on a cluster: an s3://bucket/prefix, or a folder
+    /// every executor sees at the same path. Default: beside --out.
     #[arg(long, requires = "cluster")]
     work_dir: Option<PathBuf>,
     /// Seconds one query may run on the cluster before it is resubmitted (once); then

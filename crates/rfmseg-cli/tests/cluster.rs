@@ -11,6 +11,7 @@ use arrow::array::{Array, RecordBatch};
 use arrow::compute::concat_batches;
 
 mod common;
+use common::{RUN_FILES, run_args};
 
 /// One cluster at a time: each test starts three processes on a 2-core machine.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -51,6 +52,11 @@ struct LocalCluster {
 
 impl LocalCluster {
     fn start(dir: &Path, executors: usize) -> LocalCluster {
+        Self::start_with(dir, executors, &[])
+    }
+
+    /// A cluster whose processes get `env` (an S3 store's settings).
+    fn start_with(dir: &Path, executors: usize, env: &[(&str, &str)]) -> LocalCluster {
         let dir = dir.join("cluster");
         let port = free_port().to_string();
         let n = executors.to_string();
@@ -66,6 +72,7 @@ impl LocalCluster {
                 "--dir",
             ])
             .arg(&dir)
+            .envs(env.iter().copied())
             .output()
             .expect("run local-cluster.sh");
         assert!(
@@ -179,24 +186,6 @@ fn assert_same_run(dir: &Path) {
     assert_eq!(csv("embedded"), csv("distributed"));
     let cohorts = |run: &str| std::fs::read_to_string(dir.join(run).join("cohorts.csv")).unwrap();
     assert_eq!(cohorts("embedded"), cohorts("distributed"));
-}
-
-fn run_args<'a>(lake: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--lake",
-        lake,
-        "--out",
-        out,
-        "--k",
-        "4",
-        "--seed",
-        "7",
-        "--compare-as-of",
-        "2023-03-13",
-        "--cohorts",
-        "month",
-    ]
 }
 
 /// A generated lake, its embedded run in `embedded/`, and a running two-executor cluster;
@@ -526,4 +515,58 @@ fn an_unreachable_scheduler_fails_within_seconds() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("expected df://host:port"), "{stderr}");
+}
+
+/// A cluster that shares nothing but an S3 bucket: the lake, the work prefix and the
+/// outputs are on the local S3 server, each executor has its own private folder, and the
+/// answer is the one the embedded run gives on local folders.
+#[test]
+fn a_cluster_sharing_only_an_s3_bucket_gives_the_embedded_answer() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(s3) = common::S3Server::start(dir, &["rfm"]) else {
+        return;
+    };
+    let env = s3.env();
+    let lake = common::generated_lake(dir, 30_000);
+    let lake = lake.to_str().unwrap();
+    ok(rfmseg(&run_args(lake, "embedded"), dir));
+    ok(common::rfmseg_env(
+        &common::ingest_raw_to("s3://rfm/lake"),
+        dir,
+        &env,
+    ));
+    let cluster = LocalCluster::start_with(dir, 2, &env);
+    let mut args = run_args("s3://rfm/lake", "s3://rfm/out");
+    args.extend(["--cluster", &cluster.url, "--work-dir", "s3://rfm/work"]);
+    ok(common::rfmseg_env(&args, dir, &env));
+
+    let out = s3.output("rfm", "out");
+    std::fs::create_dir_all(dir.join("distributed")).unwrap();
+    for f in RUN_FILES {
+        std::fs::copy(out.join(f), dir.join("distributed").join(f)).unwrap();
+    }
+    assert_same_run(dir);
+    for f in ["segments.csv", "k_selection.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("embedded").join(f)).unwrap(),
+            std::fs::read_to_string(dir.join("distributed").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // The executors did the work, wrote their tables to the bucket (removed after the
+    // run) and kept only their own shuffle files in their private folders.
+    let (t1, t2) = (cluster.tasks(1), cluster.tasks(2));
+    assert!(t1 > 20 && t2 > 20, "tasks per executor: {t1}, {t2}");
+    let work = s3.file("rfm", "work/rfmseg-work");
+    assert!(
+        !work.exists() || std::fs::read_dir(&work).unwrap().next().is_none(),
+        "the work prefix was not cleaned: {}",
+        work.display()
+    );
+    for i in [1, 2] {
+        let private = dir.join(format!("cluster/executor-{i}"));
+        assert!(private.is_dir());
+    }
 }

@@ -61,6 +61,14 @@ pub enum Error {
         message: String,
         hint: String,
     },
+    /// An object store (`s3://`) request failed: `url` names the bucket and key, never a
+    /// credential.
+    #[error("{url}: {message}\nhint: {hint}")]
+    S3 {
+        url: String,
+        message: String,
+        hint: String,
+    },
     /// One failure that several callers report, e.g. a k-means round shared by the fits
     /// of a sweep.
     #[error(transparent)]
@@ -89,6 +97,42 @@ impl Error {
             Error::Internal(_) => true,
             Error::Shared(e) => e.is_bug(),
             _ => false,
+        }
+    }
+
+    /// The same error with every path it names passed through `f` (an input read from a
+    /// local copy is named by its original location).
+    pub fn map_paths(self, f: impl Fn(&std::path::Path) -> PathBuf) -> Error {
+        match self {
+            Error::Io { path, source } => Error::Io {
+                path: f(&path),
+                source,
+            },
+            Error::BadLine {
+                path,
+                line,
+                message,
+                hint,
+            } => Error::BadLine {
+                path: f(&path),
+                line,
+                message,
+                hint,
+            },
+            Error::BadInput {
+                path,
+                message,
+                hint,
+            } => Error::BadInput {
+                path: f(&path),
+                message,
+                hint,
+            },
+            Error::Parquet { path, source } => Error::Parquet {
+                path: f(&path),
+                source,
+            },
+            other => other,
         }
     }
 

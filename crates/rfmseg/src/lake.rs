@@ -5,14 +5,14 @@
 //! lake (clean, features, run, score, sql) starts here, so a wrong folder fails the same
 //! way everywhere, before any query.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::storage::{absolute, local_path};
+use crate::storage::{Location, OutputKind, S3Url, absolute, resolve_output, s3};
 
 /// A lake table (and the raw files that feed it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -107,8 +107,70 @@ pub fn is_transactions(ctx: &SessionContext) -> bool {
 
 /// Registers `lake_reviews` and `lake_items` from a lake folder, checking that each has
 /// the columns `ingest` writes, so a wrong folder fails here with a hint, not mid-query.
+/// An `s3://` lake is read in place, through the generation its marker names.
 pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind> {
-    local_path(lake)?;
+    let found = match Location::of(lake)? {
+        Location::Local(_) => local_lake(lake)?,
+        Location::S3(url) => s3_lake(&url).await?,
+    };
+    let (kind, tables) = found;
+    for (dir_name, schema, shown, url) in tables {
+        let name = format!("lake_{dir_name}");
+        ctx.register_parquet(&name, &url, ParquetReadOptions::default())
+            .await
+            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
+        let found = ctx
+            .table(name.as_str())
+            .await
+            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
+        for field in schema.fields() {
+            if found
+                .schema()
+                .field_with_unqualified_name(field.name())
+                .is_err()
+            {
+                return Err(Error::BadInput {
+                    path: shown.clone(),
+                    message: format!("column \"{}\" missing", field.name()),
+                    hint: "the lake was written by another version: re-run `rfmseg ingest`".into(),
+                });
+            }
+        }
+    }
+    Ok(kind)
+}
+
+/// A lake's tables: their folder name, schema, the path to name in messages and the URL
+/// to register.
+type LakeTables = (LakeKind, Vec<(&'static str, SchemaRef, PathBuf, String)>);
+
+fn tables_of(transactions: bool) -> (LakeKind, Vec<(&'static str, SchemaRef)>) {
+    if transactions {
+        (
+            LakeKind::Transactions,
+            vec![(TRANSACTIONS_DIR, transactions_schema())],
+        )
+    } else {
+        (
+            LakeKind::Reviews,
+            [Table::Reviews, Table::Items]
+                .map(|t| (t.dir_name(), t.schema()))
+                .to_vec(),
+        )
+    }
+}
+
+fn not_a_lake(path: PathBuf) -> Error {
+    Error::BadInput {
+        path,
+        message: "has no Parquet files; this is not an rfmseg lake".into(),
+        hint: "create the lake with `rfmseg ingest --reviews ... --items ... --out <lake>` \
+               (or `--transactions FILE ...` for a shop's export)"
+            .into(),
+    }
+}
+
+fn local_lake(lake: &Path) -> Result<LakeTables> {
     // Said first, in plain words: a mistyped --lake would otherwise read as a lake
     // without Parquet files.
     if !lake.exists() {
@@ -127,19 +189,8 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind
             hint: "give the folder `rfmseg ingest --out <lake>` wrote, not a file in it".into(),
         });
     }
-    let (kind, tables) = if lake.join(TRANSACTIONS_DIR).is_dir() {
-        (
-            LakeKind::Transactions,
-            vec![(TRANSACTIONS_DIR, transactions_schema())],
-        )
-    } else {
-        (
-            LakeKind::Reviews,
-            [Table::Reviews, Table::Items]
-                .map(|t| (t.dir_name(), t.schema()))
-                .to_vec(),
-        )
-    };
+    let (kind, tables) = tables_of(lake.join(TRANSACTIONS_DIR).is_dir());
+    let mut out = Vec::new();
     for (dir_name, schema) in tables {
         let dir = lake.join(dir_name);
         let has_parquet = std::fs::read_dir(&dir).ok().is_some_and(|entries| {
@@ -148,38 +199,46 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind
                 .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
         });
         if !has_parquet {
-            return Err(Error::BadInput {
-                path: dir,
-                message: "has no Parquet files; this is not an rfmseg lake".into(),
-                hint:
-                    "create the lake with `rfmseg ingest --reviews ... --items ... --out <lake>` \
-                       (or `--transactions FILE ...` for a shop's export)"
-                        .into(),
-            });
+            return Err(not_a_lake(dir));
         }
-        let name = format!("lake_{dir_name}");
         // Absolute: on a cluster the executors resolve the path, from their own folder.
         let url = format!("{}/", absolute(&dir)?.display());
-        ctx.register_parquet(&name, &url, ParquetReadOptions::default())
-            .await
-            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
-        let found = ctx
-            .table(name.as_str())
-            .await
-            .map_err(|e| Error::stage(&format!("register {name}"), e))?;
-        for field in schema.fields() {
-            if found
-                .schema()
-                .field_with_unqualified_name(field.name())
-                .is_err()
-            {
-                return Err(Error::BadInput {
-                    path: dir.clone(),
-                    message: format!("column \"{}\" missing", field.name()),
-                    hint: "the lake was written by another version: re-run `rfmseg ingest`".into(),
-                });
-            }
-        }
+        out.push((dir_name, schema, dir, url));
     }
-    Ok(kind)
+    Ok((kind, out))
+}
+
+async fn s3_lake(lake: &S3Url) -> Result<LakeTables> {
+    let root = resolve_output(
+        lake,
+        OutputKind::Lake,
+        "give the prefix that `rfmseg ingest --out s3://...` wrote",
+    )
+    .await?;
+    let objects: Vec<String> = s3::list(&root)
+        .await?
+        .into_iter()
+        .map(|o| o.location.to_string())
+        .collect();
+    let has_parquet = |dir: &S3Url| {
+        let prefix = format!("{}/", dir.key);
+        objects
+            .iter()
+            .any(|k| k.starts_with(&prefix) && k.ends_with(".parquet"))
+    };
+    let (kind, tables) = tables_of(has_parquet(&root.join(TRANSACTIONS_DIR)));
+    let mut out = Vec::new();
+    for (dir_name, schema) in tables {
+        let dir = root.join(dir_name);
+        if !has_parquet(&dir) {
+            return Err(not_a_lake(lake.join(dir_name).to_path()));
+        }
+        out.push((
+            dir_name,
+            schema,
+            lake.join(dir_name).to_path(),
+            dir.folder_url(),
+        ));
+    }
+    Ok((kind, out))
 }

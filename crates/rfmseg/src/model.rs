@@ -91,10 +91,35 @@ impl Model {
         }
     }
 
+    /// Reads a local model.json.
     pub fn read(path: &Path) -> Result<Model> {
         crate::storage::local_path(path)?;
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let model: Model = serde_json::from_slice(&bytes).map_err(|e| Error::BadInput {
+        Model::parse(path, &bytes)
+    }
+
+    /// Reads a model.json, local or on S3 (`s3://b/run/model.json`, through the run's
+    /// marker, or `s3://b/run` for the run's model).
+    pub async fn read_from(path: &Path) -> Result<Model> {
+        use crate::storage::{Location, OutputKind, resolve_file, resolve_output, s3};
+        let Location::S3(url) = Location::of(path)? else {
+            return Model::read(path);
+        };
+        let at = match resolve_output(&url, OutputKind::Run, "").await {
+            Ok(run) => run.join("model.json"),
+            Err(_) => resolve_file(&url).await?,
+        };
+        let bytes = s3::get(&at).await?.ok_or_else(|| Error::BadInput {
+            path: path.to_path_buf(),
+            message: "does not exist".into(),
+            hint: "pass the model.json of an `rfmseg run --out s3://...` (or the run's prefix)"
+                .into(),
+        })?;
+        Model::parse(path, &bytes)
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Model> {
+        let model: Model = serde_json::from_slice(bytes).map_err(|e| Error::BadInput {
             path: path.to_path_buf(),
             message: format!("is not an rfmseg model: {e}"),
             hint: "pass the model.json written by `rfmseg run`".into(),

@@ -17,7 +17,7 @@ use crate::model::Model;
 use crate::stages::labels::{assign_clusters, register_labels};
 use crate::stages::rfm::RfmWindow;
 use crate::stages::{self, scores};
-use crate::storage::{OutputDir, OutputKind, write_json};
+use crate::storage::{Output, OutputKind, write_json};
 use crate::text::group_thousands;
 
 /// What `score` wrote.
@@ -74,9 +74,9 @@ pub async fn score(
     out: &Path,
     engine: &Engine,
 ) -> Result<ScoreSummary> {
-    let model = Model::read(model_path)?;
+    let model = Model::read_from(model_path).await?;
     model.config.validate()?;
-    let output = OutputDir::create(out, OutputKind::Score)?;
+    let output = Output::create(out, OutputKind::Score).await?;
     let session = Session::open(engine, &model.config, out).await?;
     let ctx = &session.ctx;
     let (customers, window) = score_on(ctx, &model, lake).await?;
@@ -94,6 +94,6 @@ pub async fn score(
         out: out.to_path_buf(),
     };
     write_json(&tmp.join("score.json"), &summary)?;
-    output.commit()?;
+    output.commit().await?;
     Ok(summary)
 }

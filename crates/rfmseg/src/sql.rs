@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Engine, Session, render};
 use crate::lake::register_lake;
 use crate::stages;
-use crate::storage::{self, write_batches};
+use crate::storage::{self, Location, ScratchDir, s3, write_batches};
 
 /// How far the pipeline runs before the statement, so it can read the stages' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,10 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     opts.config.validate()?;
     if let Some(out) = &opts.out {
         result_format(out)?;
-        storage::check_new_file(out)?;
+        match Location::of(out)? {
+            Location::Local(_) => storage::check_new_file(out)?,
+            Location::S3(url) => s3::check_new_object(&url).await?,
+        }
     }
     let near = match &opts.out {
         Some(out) => out.clone(),
@@ -135,7 +138,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     .await?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     if let Some(out) = &opts.out {
-        write_result(out, &batches)?;
+        write_result(out, &batches).await?;
     }
     Ok(SqlResult { batches, rows })
 }
@@ -219,18 +222,32 @@ fn bind_params(source: &str, sql: &str, params: &BTreeMap<String, String>) -> Re
 }
 
 async fn register_table(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
-    storage::local_path(path)?;
-    if !path.exists() {
-        return Err(Error::BadInput {
-            path: path.to_path_buf(),
-            message: "does not exist".into(),
-            hint: format!("--table {name}=PATH takes a Parquet file or a folder of them"),
-        });
-    }
-    let mut url = crate::storage::absolute(path)?.display().to_string();
-    if path.is_dir() && !url.ends_with('/') {
-        url.push('/');
-    }
+    let url = match Location::of(path)? {
+        Location::Local(_) => {
+            if !path.exists() {
+                return Err(Error::BadInput {
+                    path: path.to_path_buf(),
+                    message: "does not exist".into(),
+                    hint: format!("--table {name}=PATH takes a Parquet file or a folder of them"),
+                });
+            }
+            let mut url = crate::storage::absolute(path)?.display().to_string();
+            if path.is_dir() && !url.ends_with('/') {
+                url.push('/');
+            }
+            url
+        }
+        Location::S3(url) => {
+            // An rfmseg output (or a file in one) is read through its marker.
+            let at = storage::resolve_any(&url).await?;
+            let objects = s3::list(&at).await?;
+            if objects.is_empty() {
+                at.to_string()
+            } else {
+                at.folder_url()
+            }
+        }
+    };
     ctx.register_parquet(name, &url, ParquetReadOptions::default())
         .await
         .map_err(|e| Error::BadInput {
@@ -258,14 +275,29 @@ fn result_format(out: &Path) -> Result<ResultFormat> {
     }
 }
 
-/// Parquet or CSV by extension, as a new file (never replacing one).
-fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
+/// Parquet or CSV by extension, as a new file (never replacing one); on S3, encoded
+/// locally and then written as one new object.
+async fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
+    match Location::of(out)? {
+        Location::Local(_) => storage::write_new_file(out, |tmp| encode_result(out, tmp, batches)),
+        Location::S3(url) => {
+            let scratch = ScratchDir::create(&std::env::temp_dir().join("rfmseg-sql-out"))?;
+            let tmp = scratch.path().join(url.file_name());
+            let rows = encode_result(out, &tmp, batches)?;
+            let bytes = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            s3::put_new(&url, bytes).await?;
+            Ok(rows)
+        }
+    }
+}
+
+fn encode_result(out: &Path, tmp: &Path, batches: &[RecordBatch]) -> Result<u64> {
     let format = result_format(out)?;
     let schema = match batches.first() {
         Some(b) => b.schema(),
         None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
     };
-    storage::write_new_file(out, |tmp| match format {
+    match format {
         ResultFormat::Parquet => write_batches(tmp, &schema, batches),
         ResultFormat::Csv => {
             use std::io::Write;
@@ -289,7 +321,7 @@ fn write_result(out: &Path, batches: &[RecordBatch]) -> Result<u64> {
             file.flush().map_err(|e| Error::io(tmp, e))?;
             Ok(rows)
         }
-    })
+    }
 }
 
 /// The first `limit` rows as a text table, with a note when rows were left out.

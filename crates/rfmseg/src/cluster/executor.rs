@@ -4,9 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ballista_core::RuntimeProducer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
 use crate::error::{Error, Result};
+use crate::storage::s3::S3Registry;
 
 /// What `rfmseg executor` is told on its command line.
 #[derive(Debug, Clone)]
@@ -47,6 +51,18 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
     if let Some(dir) = &opts.work_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    // One object store registry for every task of this executor: `s3://` tables and work
+    // prefixes resolve to the process's shared store, built once from the AWS_*
+    // environment (never from the job's settings, which carry no secret).
+    let registry: Arc<dyn ObjectStoreRegistry> = Arc::new(S3Registry::default());
+    let spill_dir = opts.work_dir.as_ref().map(|d| d.display().to_string());
+    let runtime_producer: RuntimeProducer = Arc::new(move |_| {
+        let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(registry.clone());
+        if let Some(dir) = &spill_dir {
+            builder = builder.with_temp_file_path(dir);
+        }
+        builder.build_arc()
+    });
     let config = ExecutorProcessConfig {
         bind_host: opts.bind_host.clone(),
         external_host: Some(opts.external_host.clone()),
@@ -59,6 +75,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         work_dir: opts.work_dir.as_ref().map(|d| d.display().to_string()),
         executor_heartbeat_interval_seconds: opts.heartbeat_seconds,
         override_function_registry: Some(Arc::new(super::functions::executor_registry())),
+        override_runtime_producer: Some(runtime_producer),
         ..ExecutorProcessConfig::default()
     };
     tracing::info!(port, grpc_port, scheduler = %format!("{}:{}", opts.scheduler_host, opts.scheduler_port), "rfmseg executor starting");

@@ -2,7 +2,6 @@
 //! here and executed by the scheduler's executors.
 
 use std::net::ToSocketAddrs;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use super::work_dir::SharedWorkDir;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::storage::{Location, s3};
 
 /// How long the client waits for the scheduler's port before giving up. Ballista itself
 /// connects lazily (at the first query) and retries, which looks like a hang.
@@ -64,11 +64,11 @@ impl std::fmt::Display for ClusterUrl {
 pub async fn cluster_context(
     url: &ClusterUrl,
     config: &Config,
-    work_dir: &Path,
+    work_dir: Location,
     query_timeout: Duration,
 ) -> Result<SessionContext> {
     probe(url).await?;
-    let work = SharedWorkDir::new(work_dir.to_path_buf(), query_timeout);
+    let work = SharedWorkDir::new(work_dir, query_timeout);
     let mut session = super::session_config(
         SessionConfig::new_with_ballista().with_extension(Arc::new(work)),
         config,
@@ -77,8 +77,10 @@ pub async fn cluster_context(
     // stage whose executor was lost ("Can't find active stage to update stage outputs")
     // and the job hangs; the static planner reruns the lost tasks on the other executors.
     session = session.set_bool(ADAPTIVE_PLANNER, false);
+    let runtime = s3::runtime_env(None).map_err(|e| Error::Internal(e.to_string()))?;
     let state = SessionStateBuilder::new()
         .with_config(session)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
     let ctx = SessionContext::remote_with_state(&format!("df://{}:{}", url.host, url.port), state)
@@ -162,7 +164,7 @@ mod tests {
         let err = cluster_context(
             &url,
             &Config::default(),
-            Path::new("/tmp"),
+            Location::Local("/tmp".into()),
             Duration::from_secs(9),
         )
         .await

@@ -21,7 +21,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::storage::{ScratchDir, absolute};
+use crate::storage::{Location, S3Scratch, ScratchDir, absolute, s3};
 
 /// Where a command's queries run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,8 +29,9 @@ pub enum Engine {
     /// In this process (DataFusion).
     #[default]
     Embedded,
-    /// On a Ballista cluster. Intermediate tables go to `work_dir` (default: a folder
-    /// beside the output), which every executor must see at the same path.
+    /// On a Ballista cluster. Intermediate tables go to `work_dir` (default: beside the
+    /// output), which every executor must reach at the same location: an `s3://` prefix,
+    /// or a shared volume.
     Cluster {
         url: ClusterUrl,
         work_dir: Option<PathBuf>,
@@ -44,11 +45,19 @@ pub enum Engine {
 /// small cluster, well below "forever".
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// A session and, on a cluster, the shared folder holding its intermediate tables
+/// A session and, on a cluster, the shared location holding its intermediate tables
 /// (removed when the session is dropped, whether the command succeeded or not).
 pub struct Session {
     pub ctx: SessionContext,
-    _work: Option<ScratchDir>,
+    _work: Option<Work>,
+}
+
+/// The scratch space of a cluster session, which deletes itself when dropped (held only
+/// for that).
+#[allow(dead_code)]
+enum Work {
+    Local(ScratchDir),
+    S3(S3Scratch),
 }
 
 impl Session {
@@ -64,16 +73,33 @@ impl Session {
                 work_dir,
                 query_timeout,
             } => {
-                // Absolute: executors resolve it from their own folders.
                 let near = match work_dir {
-                    Some(d) => {
-                        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-                        absolute(&d.join("rfmseg-work"))?
-                    }
-                    None => absolute(out)?,
+                    Some(d) => match Location::of(d)? {
+                        Location::Local(d) => {
+                            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                            // Absolute: executors resolve it from their own folders.
+                            Location::Local(absolute(&d.join("rfmseg-work"))?)
+                        }
+                        Location::S3(u) => Location::S3(u.join("rfmseg-work")),
+                    },
+                    None => match Location::of(out)? {
+                        Location::Local(p) => Location::Local(absolute(&p)?),
+                        s3 => s3,
+                    },
                 };
-                let guard = ScratchDir::create(&near)?;
-                let ctx = cluster_context(url, config, guard.path(), *query_timeout).await?;
+                let (guard, work) = match near {
+                    Location::Local(p) => {
+                        let g = ScratchDir::create(&p)?;
+                        let at = Location::Local(g.path().to_path_buf());
+                        (Work::Local(g), at)
+                    }
+                    Location::S3(u) => {
+                        let g = S3Scratch::beside(&u);
+                        let at = Location::S3(g.url().clone());
+                        (Work::S3(g), at)
+                    }
+                };
+                let ctx = cluster_context(url, config, work, *query_timeout).await?;
                 Ok(Session {
                     ctx,
                     _work: Some(guard),
@@ -105,7 +131,11 @@ pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionCon
 
 /// An embedded (in-process) session with rfmseg's UDFs.
 pub fn local_context(config: &Config) -> SessionContext {
-    let ctx = SessionContext::new_with_config(session_config(SessionConfig::new(), config));
+    let config = session_config(SessionConfig::new(), config);
+    let ctx = match s3::runtime_env(None) {
+        Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
+        Err(_) => SessionContext::new_with_config(config),
+    };
     rfmseg_udfs::register_all(&ctx);
     ctx
 }

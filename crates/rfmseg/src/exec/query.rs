@@ -15,7 +15,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
 
 use super::work_dir::{SharedWorkDir, shared_work_dir};
 use crate::error::{Error, Result};
-use crate::storage::write_batches;
+use crate::storage::{self, Location, S3Url, write_batches};
 
 pub async fn count_rows(ctx: &SessionContext, stage: &str, table: &str) -> Result<u64> {
     on_cluster(ctx, stage, || async {
@@ -146,9 +146,14 @@ async fn write_shared(
 ) -> Result<u64> {
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let dir = work.table_dir(name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let url = match &dir {
+        Location::Local(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            format!("{}/", d.display())
+        }
+        Location::S3(u) => u.folder_url(),
+    };
     let schema = df.schema().as_arrow().clone();
-    let url = format!("{}/", dir.display());
     let written = df
         .write_parquet(&url, DataFrameWriteOptions::new(), None)
         .await
@@ -159,14 +164,17 @@ async fn write_shared(
         .sum::<Result<u64>>()?;
     // A write task rerun after its executor was lost leaves the first attempt's files
     // beside the rerun's: the folder must hold exactly the rows the write reported.
-    match rows_on_disk(&dir) {
+    let found = match &dir {
+        Location::Local(d) => rows_on_disk(d),
+        Location::S3(u) => rows_in_objects(u).await?,
+    };
+    match found {
         Some(n) if n == rows => {}
         found => {
             return Err(Error::Cluster {
                 url: format!("stage {stage}"),
                 message: format!(
-                    "{} holds {} rows but the write reported {rows}: {RERUN_LEFTOVERS}",
-                    dir.display(),
+                    "{url} holds {} rows but the write reported {rows}: {RERUN_LEFTOVERS}",
                     found.map_or("unreadable".to_string(), |n| n.to_string())
                 ),
                 hint: "rerun; if it happens without lost executors, report it".into(),
@@ -223,6 +231,37 @@ fn rows_on_disk(dir: &std::path::Path) -> Option<u64> {
         rows += reader.metadata().file_metadata().num_rows() as u64;
     }
     Some(rows)
+}
+
+/// [`rows_on_disk`] for a folder on S3: the footers are fetched, not the files.
+async fn rows_in_objects(dir: &S3Url) -> Result<Option<u64>> {
+    use object_store::ObjectStoreExt;
+    let store = storage::s3::store(&dir.bucket)?;
+    let mut rows = 0u64;
+    for meta in storage::s3::list(dir).await? {
+        if !meta.location.as_ref().ends_with(".parquet") || meta.size < 8 {
+            continue;
+        }
+        let get = |range: std::ops::Range<u64>| store.get_range(&meta.location, range);
+        let tail = get(meta.size - 8..meta.size)
+            .await
+            .map_err(|e| storage::s3::error(dir, &e))?;
+        let Ok(footer) = parquet::file::metadata::FooterTail::try_from(tail.as_ref()) else {
+            return Ok(None);
+        };
+        let len = footer.metadata_length() as u64;
+        if len + 8 > meta.size {
+            return Ok(None);
+        }
+        let bytes = get(meta.size - 8 - len..meta.size - 8)
+            .await
+            .map_err(|e| storage::s3::error(dir, &e))?;
+        match parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes) {
+            Ok(m) => rows += m.file_metadata().num_rows() as u64,
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(rows))
 }
 
 /// Registers a stage's SQL as a view (re-planned by each query that reads it).

@@ -2,25 +2,26 @@
 //! materialises. It rides on the session config as an extension, so every query helper
 //! finds it from the session alone (and an embedded session has none).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
 
+use crate::storage::Location;
+
 /// Where a cluster run keeps its intermediate tables. Executors write and read them, so
-/// the folder must be the same path on every executor and on the client (a shared
-/// volume); it is removed with the run's other temporary files.
+/// the location must be the same for every executor and the client: an `s3://` prefix,
+/// or a path on a shared volume. It is removed with the run's other temporary files.
 #[derive(Debug)]
 pub struct SharedWorkDir {
-    dir: PathBuf,
+    dir: Location,
     next: AtomicU64,
     query_timeout: Duration,
 }
 
 impl SharedWorkDir {
-    pub fn new(dir: PathBuf, query_timeout: Duration) -> Self {
+    pub fn new(dir: Location, query_timeout: Duration) -> Self {
         SharedWorkDir {
             dir,
             next: AtomicU64::new(0),
@@ -34,12 +35,16 @@ impl SharedWorkDir {
     }
 
     /// A new, unused folder for one materialized table.
-    pub fn table_dir(&self, name: &str) -> PathBuf {
+    pub fn table_dir(&self, name: &str) -> Location {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.dir.join(format!("{n:03}-{name}"))
+        let name = format!("{n:03}-{name}");
+        match &self.dir {
+            Location::Local(p) => Location::Local(p.join(name)),
+            Location::S3(u) => Location::S3(u.join(&name)),
+        }
     }
 
-    pub fn path(&self) -> &Path {
+    pub fn location(&self) -> &Location {
         &self.dir
     }
 }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use crate::lake::{Table, items_schema, reviews_schema};
-use crate::storage::{OutputDir, OutputKind, local_path, write_json};
+use crate::storage::{Location, Output, OutputKind, S3Url, ScratchDir, s3, write_json};
 use crate::text::group_thousands;
 
 /// What to do with a line that cannot be read, in the spirit of Spark's FAILFAST,
@@ -170,14 +170,22 @@ pub const SUMMARY_FILE: &str = "_ingest.json";
 
 /// Ingests reviews and items into a new lake at `opts.out`.
 pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
+    let stage = InputStage::default();
+    ingest_staged(opts, &stage).map_err(|e| stage.rename(e))
+}
+
+fn ingest_staged(opts: &IngestOptions, stage: &InputStage) -> Result<IngestSummary> {
     let started = Instant::now();
-    let review_files = input_files(&opts.reviews, "--reviews", &DATA_SUFFIXES)?;
-    let item_files = input_files(&opts.items, "--items", &DATA_SUFFIXES)?;
-    let output = OutputDir::create(&opts.out, OutputKind::Lake)?;
+    let review_files = input_files(&opts.reviews, "--reviews", &DATA_SUFFIXES, stage)?;
+    let item_files = input_files(&opts.items, "--items", &DATA_SUFFIXES, stage)?;
+    let output = Output::create_blocking(&opts.out, OutputKind::Lake)?;
     let tmp = output.path();
 
-    let reviews = ingest_table(Table::Reviews, &review_files, tmp, opts)?;
-    let items = ingest_table(Table::Items, &item_files, tmp, opts)?;
+    let mut reviews = ingest_table(Table::Reviews, &review_files, tmp, opts)?;
+    let mut items = ingest_table(Table::Items, &item_files, tmp, opts)?;
+    for t in [&mut reviews, &mut items] {
+        t.files = t.files.iter().map(|f| stage.shown(f)).collect();
+    }
     let summary = IngestSummary {
         reviews,
         items,
@@ -187,7 +195,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<IngestSummary> {
         ..IngestSummary::default()
     };
     write_json(&tmp.join(SUMMARY_FILE), &summary)?;
-    output.commit()?;
+    output.commit_blocking()?;
     Ok(summary)
 }
 
@@ -286,10 +294,107 @@ const DATA_SUFFIXES: [&str; 7] = [
     ".parquet",
 ];
 
+/// Local copies of inputs given as `s3://` URLs, made before the ingest reads them and
+/// deleted after: the readers need files they can seek (Parquet) and read at disk speed.
+/// Messages and the summary name the objects, not the copies.
+#[derive(Default)]
+pub(crate) struct InputStage {
+    dir: std::cell::RefCell<Option<ScratchDir>>,
+}
+
+impl InputStage {
+    /// Downloads the object at `url`, or the objects below it whose names end in one of
+    /// `suffixes`, in name order.
+    fn fetch(&self, url: &S3Url, flag: &str, suffixes: &[&str]) -> Result<Vec<PathBuf>> {
+        let root = {
+            let mut dir = self.dir.borrow_mut();
+            if dir.is_none() {
+                *dir = Some(ScratchDir::create(
+                    &std::env::temp_dir().join("rfmseg-s3-input"),
+                )?);
+            }
+            dir.as_ref()
+                .map(|d| d.path().to_path_buf())
+                .unwrap_or_default()
+        };
+        let listed = {
+            let url = url.clone();
+            s3::block_on(async move { s3::list(&url).await })?
+        };
+        let mut keys: Vec<String> = listed
+            .into_iter()
+            .map(|o| o.location.to_string())
+            .filter(|k| suffixes.iter().any(|s| k.ends_with(s)))
+            .collect();
+        keys.sort();
+        if keys.is_empty() {
+            keys.push(url.key.clone());
+        }
+        let mut files = Vec::new();
+        for key in keys {
+            let from = S3Url {
+                bucket: url.bucket.clone(),
+                key,
+            };
+            let to = root.join(&from.bucket).join(&from.key);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            let shown = from.to_path();
+            let (src, dst) = (from.clone(), to.clone());
+            let fetched = s3::block_on(async move { s3::download_file(&src, &dst).await });
+            match fetched {
+                Ok(0) => {
+                    return Err(Error::BadInput {
+                        path: shown,
+                        message: "is empty".into(),
+                        hint: format!("check the object given to {flag}"),
+                    });
+                }
+                Ok(_) => files.push(to),
+                Err(Error::S3 { message, .. }) if message.contains("not found") => {
+                    return Err(Error::BadInput {
+                        path: shown,
+                        message: "no such object, and no data files below it".into(),
+                        hint: format!(
+                            "check the URL given to {flag}: a file, or a prefix of {}",
+                            suffixes.join(", ")
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(files)
+    }
+
+    /// How `path` is named to the user: a local copy by the object it came from.
+    pub(crate) fn shown(&self, path: &Path) -> PathBuf {
+        let dir = self.dir.borrow();
+        match dir.as_ref().and_then(|d| path.strip_prefix(d.path()).ok()) {
+            Some(rest) => PathBuf::from(format!("s3://{}", rest.to_string_lossy())),
+            None => path.to_path_buf(),
+        }
+    }
+
+    /// `e` naming objects instead of their local copies.
+    pub(crate) fn rename(&self, e: Error) -> Error {
+        e.map_paths(|p| self.shown(p))
+    }
+}
+
 /// The data files behind a `--reviews`/`--items`/`--transactions` argument: the file, or
-/// the files of the folder whose names end in one of `suffixes`, in name order.
-pub(crate) fn input_files(path: &Path, flag: &str, suffixes: &[&str]) -> Result<Vec<PathBuf>> {
-    local_path(path)?;
+/// the files of the folder whose names end in one of `suffixes`, in name order. Objects
+/// on S3 are copied to local files first (see [`InputStage`]).
+pub(crate) fn input_files(
+    path: &Path,
+    flag: &str,
+    suffixes: &[&str],
+    stage: &InputStage,
+) -> Result<Vec<PathBuf>> {
+    if let Location::S3(url) = Location::of(path)? {
+        return stage.fetch(&url, flag, suffixes);
+    }
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::BadInput {
             path: path.to_path_buf(),

@@ -26,7 +26,7 @@ use crate::report::{
 use crate::stages::clv::ClvSection;
 use crate::stages::migration::{self, ModelParts};
 use crate::stages::{self, kmeans, labels, report_data, rfm::FeaturesSummary, scores};
-use crate::storage::{OutputDir, OutputKind, write_file, write_json};
+use crate::storage::{Output, OutputKind, write_file, write_json};
 use crate::text::group_thousands;
 use timer::Timer;
 pub use timer::peak_rss_mib;
@@ -109,7 +109,7 @@ impl std::fmt::Display for RunSummary {
 pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let config = &opts.config;
     config.validate()?;
-    let output = OutputDir::create(&opts.out, OutputKind::Run)?;
+    let output = Output::create(&opts.out, OutputKind::Run).await?;
     let tmp = output.path().to_path_buf();
 
     let session = Session::open(&opts.engine, config, &opts.out).await?;
@@ -249,7 +249,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     report.cohorts = cohorts;
     write_json(&tmp.join(REPORT_JSON), &report)?;
     write_text(&tmp.join("report.html"), &html::render(&report))?;
-    output.commit()?;
+    output.commit().await?;
     Ok(RunSummary {
         report,
         model,
@@ -317,7 +317,7 @@ impl std::fmt::Display for FeaturesOutput {
 /// Cleans a lake, computes the features and writes `customers.parquet` and
 /// `features.json` as the folder `out` (replacing only an earlier `features` output).
 pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result<FeaturesOutput> {
-    let output = OutputDir::create(out, OutputKind::Features)?;
+    let output = Output::create(out, OutputKind::Features).await?;
     let (ctx, quality, features) = lake_features(lake, config).await?;
     write_table_parquet(
         &ctx,
@@ -332,6 +332,6 @@ pub async fn features_to_dir(lake: &Path, out: &Path, config: &Config) -> Result
         out: out.to_path_buf(),
     };
     write_json(&output.path().join("features.json"), &result)?;
-    output.commit()?;
+    output.commit().await?;
     Ok(result)
 }

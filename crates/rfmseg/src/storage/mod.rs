@@ -20,8 +20,12 @@
 //! [`parquet_file`] encodes the Parquet files those outputs hold.
 
 pub mod parquet_file;
+pub mod s3;
+mod s3_output;
 
 pub use parquet_file::write_batches;
+pub use s3::S3Url;
+pub use s3_output::{S3Output, S3Scratch, resolve_any, resolve_file, resolve_output};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -72,6 +76,9 @@ impl OutputKind {
 struct Marker {
     kind: OutputKind,
     rfmseg_version: String,
+    /// On S3: the prefix below the output that holds its files (see [`s3_output`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generation: Option<String>,
 }
 
 /// Test hook: `RFMSEG_FAULT=<point>` aborts the process at that point of a commit, as a
@@ -320,6 +327,7 @@ impl OutputDir {
         let marker = Marker {
             kind: self.kind,
             rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+            generation: None,
         };
         write_json(&self.temp.path.join(MARKER), &marker)?;
         fault_point("written");
@@ -366,6 +374,7 @@ pub fn ensure_container(dir: &Path, kind: OutputKind) -> Result<()> {
     let marker = Marker {
         kind,
         rfmseg_version: env!("CARGO_PKG_VERSION").into(),
+        generation: None,
     };
     write_json(&dir.join(MARKER), &marker)
 }
@@ -553,27 +562,117 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Fails for a path that is a URL (`s3://bucket/lake`, `gs://...`, `file://...`): this
-/// version reads and writes local paths only, and taken as a local path such a URL would
-/// silently become a folder named `s3:` beside the user's data.
-pub fn local_path(path: &Path) -> Result<()> {
+/// The URL scheme of `path` (`s3` for `s3://bucket/lake`), if it is a URL.
+fn scheme(path: &Path) -> Option<String> {
     let text = path.to_string_lossy();
-    let scheme = text.split_once("://").map(|(s, _)| s).filter(|s| {
-        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    });
-    match scheme {
-        None => Ok(()),
-        Some(scheme) => Err(Error::BadInput {
+    text.split_once("://")
+        .map(|(s, _)| s)
+        .filter(|s| {
+            s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .map(str::to_string)
+}
+
+/// Where a path option points: a local path or an `s3://` location. Options carry both
+/// as paths; each command reads them through this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3(S3Url),
+}
+
+impl Location {
+    /// Reads a path option. A URL of a scheme rfmseg does not support is an error, never a
+    /// local folder named `gs:` beside the user's data.
+    pub fn of(path: &Path) -> Result<Location> {
+        match scheme(path) {
+            None => Ok(Location::Local(path.to_path_buf())),
+            Some(s) if s == "s3" => match S3Url::parse(&path.to_string_lossy()) {
+                Some(url) => url.map(Location::S3),
+                None => Err(Error::Internal(format!("{} is not s3://", path.display()))),
+            },
+            Some(s) => Err(Error::BadInput {
+                path: path.to_path_buf(),
+                message: format!(
+                    "is a {s}:// URL; rfmseg reads and writes local paths and s3:// URLs only"
+                ),
+                hint: match s.as_str() {
+                    "s3a" | "s3n" => "write it as s3://BUCKET/PREFIX".into(),
+                    _ => "give a local path, or an s3://BUCKET/PREFIX of an S3-compatible \
+                          store (copy other stores' data there, for example with rclone)"
+                        .into(),
+                },
+            }),
+        }
+    }
+}
+
+/// Fails unless `path` is a local path: for what rfmseg writes only locally (`generate`,
+/// `demo`, the data-quality file), where an s3:// URL taken as a path would silently
+/// become a folder named `s3:`.
+pub fn local_path(path: &Path) -> Result<()> {
+    match Location::of(path)? {
+        Location::Local(_) => Ok(()),
+        Location::S3(_) => Err(Error::BadInput {
             path: path.to_path_buf(),
-            message: format!(
-                "is a {scheme}:// URL; this version of rfmseg reads and writes local paths only"
-            ),
-            hint: "copy the data to a local or mounted folder (for example with rclone or \
-                   s3fs) and give that path"
+            message: "is an s3:// URL; this command reads and writes local paths only".into(),
+            hint: "write to a local folder (lakes and run outputs can go to S3: \
+                   `rfmseg ingest --out s3://...`, `rfmseg run --out s3://...`)"
                 .into(),
         }),
+    }
+}
+
+/// A folder output, local or on S3: write into [`Output::path`], then
+/// [`Output::commit`]. Dropped without a commit, nothing of it remains.
+pub enum Output {
+    Local(OutputDir),
+    S3(S3Output),
+}
+
+impl Output {
+    /// Checks `dest` and prepares the output (see [`OutputDir::create`] and
+    /// [`S3Output::create`]).
+    pub async fn create(dest: &Path, kind: OutputKind) -> Result<Output> {
+        match Location::of(dest)? {
+            Location::Local(p) => OutputDir::create(&p, kind).map(Output::Local),
+            Location::S3(u) => S3Output::create(&u, kind).await.map(Output::S3),
+        }
+    }
+
+    /// [`Output::create`] from synchronous code.
+    pub fn create_blocking(dest: &Path, kind: OutputKind) -> Result<Output> {
+        match Location::of(dest)? {
+            Location::Local(p) => OutputDir::create(&p, kind).map(Output::Local),
+            Location::S3(u) => {
+                s3::block_on(async move { S3Output::create(&u, kind).await }).map(Output::S3)
+            }
+        }
+    }
+
+    /// The local folder to write into.
+    pub fn path(&self) -> &Path {
+        match self {
+            Output::Local(o) => o.path(),
+            Output::S3(o) => o.path(),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Output::Local(o) => o.commit(),
+            Output::S3(o) => o.commit().await,
+        }
+    }
+
+    /// [`Output::commit`] from synchronous code.
+    pub fn commit_blocking(self) -> Result<()> {
+        match self {
+            Output::Local(o) => o.commit(),
+            Output::S3(o) => s3::block_on(async move { o.commit().await }),
+        }
     }
 }
 
@@ -597,7 +696,7 @@ mod tests {
             "minio+s3://b",
         ] {
             let e = local_path(Path::new(url)).unwrap_err().to_string();
-            assert!(e.contains(url) && e.contains("local paths only"), "{e}");
+            assert!(e.contains(url) && e.contains("local paths"), "{e}");
         }
         for path in [
             "lake",

@@ -17,12 +17,13 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, TimestampSecondArray};
 use arrow::record_batch::RecordBatch;
 
+use super::InputStage;
 use super::segments::{BadLine, write_quarantine_named};
 use super::{IngestSummary, OnBadLine, SUMMARY_FILE, TableSummary};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 use crate::lake::{TRANSACTIONS_DIR, transactions_schema};
-use crate::storage::{OutputDir, OutputKind, write_batches, write_json};
+use crate::storage::{Output, OutputKind, write_batches, write_json};
 use parse::{TimeFormat, parse_amount, parse_time};
 
 /// Rows per lake part file.
@@ -284,10 +285,15 @@ fn parse_row(m: &Mapping, row: &read::Row, out: &mut Columns) -> std::result::Re
 
 /// Ingests a shop's transactions into a new lake at `opts.out`.
 pub fn ingest_transactions(opts: &TransactionsOptions) -> Result<IngestSummary> {
+    let stage = InputStage::default();
+    ingest_staged(opts, &stage).map_err(|e| stage.rename(e))
+}
+
+fn ingest_staged(opts: &TransactionsOptions, stage: &InputStage) -> Result<IngestSummary> {
     let started = Instant::now();
     let mapping = Mapping::new(&opts.source)?;
-    let files = read::input_files(&opts.inputs)?;
-    let output = OutputDir::create(&opts.out, OutputKind::Lake)?;
+    let files = read::input_files(&opts.inputs, stage)?;
+    let output = Output::create_blocking(&opts.out, OutputKind::Lake)?;
     let dir = output.path().join(TRANSACTIONS_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut summary = TableSummary::default();
@@ -354,7 +360,7 @@ pub fn ingest_transactions(opts: &TransactionsOptions) -> Result<IngestSummary> 
                 hint: "check the mapping flags and the file's format".into(),
             });
         }
-        summary.files.push(file.clone());
+        summary.files.push(stage.shown(file));
         summary.lines += lines;
         summary.bad_lines += bad_lines;
         summary.rows += written;
@@ -379,7 +385,7 @@ pub fn ingest_transactions(opts: &TransactionsOptions) -> Result<IngestSummary> 
         ..IngestSummary::default()
     };
     write_json(&output.path().join(SUMMARY_FILE), &result)?;
-    output.commit()?;
+    output.commit_blocking()?;
     Ok(result)
 }
 

@@ -419,13 +419,17 @@ fn read_parquet(
 
 /// The data files behind `--transactions` arguments (files, or folders of files with the
 /// [`SUFFIXES`]), in the order given, each folder's in name order.
-pub(crate) fn input_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn input_files(
+    paths: &[PathBuf],
+    stage: &super::super::InputStage,
+) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         out.extend(super::super::input_files(
             path,
             "--transactions",
             &SUFFIXES,
+            stage,
         )?);
     }
     Ok(out)
