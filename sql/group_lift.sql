@@ -41,7 +41,7 @@ ranked AS (
     SELECT *, row_number() OVER (PARTITION BY name ORDER BY lift DESC, value) AS rn
     FROM lifted
 )
-SELECT name, value, n, share, lift
+SELECT name, value, n, share, lift, rn
 FROM ranked
 WHERE rn <= {{top}}
 ORDER BY name, rn

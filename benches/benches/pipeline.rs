@@ -6,128 +6,20 @@
 //! `RFMSEG_BENCH_CLUSTER=df://host:port` benches an existing cluster instead (the lake
 //! and the cache folder must then be on storage its executors share).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use criterion::{Criterion, Throughput};
 use rfmseg::Config;
-use rfmseg::cluster::{ExecutorOptions, SchedulerOptions};
-use rfmseg::exec::ClusterUrl;
 use rfmseg::exec::Engine;
 use rfmseg::pipeline::{RunOptions, run};
+use rfmseg_benches::cluster::{LocalCluster, cores, serve_if_asked};
 use rfmseg_benches::{cluster_engine, data_dir, external_cluster, lake, runtime, sizes};
 
-const ROLE: &str = "RFMSEG_BENCH_ROLE";
-
 fn main() {
-    if let Ok(role) = std::env::var(ROLE) {
-        serve(&role);
+    if serve_if_asked() {
         return;
     }
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-}
-
-/// The child processes: `scheduler:PORT` or `executor:PORT:SLOTS:WORKDIR`.
-fn serve(role: &str) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_writer(std::io::stderr)
-        .try_init();
-    let parts: Vec<&str> = role.splitn(4, ':').collect();
-    let port: u16 = parts[1].parse().expect("port");
-    let rt = runtime();
-    let result = match parts[0] {
-        "scheduler" => rt.block_on(rfmseg::cluster::run_scheduler(&SchedulerOptions {
-            bind: ([127, 0, 0, 1], port).into(),
-            external_host: "127.0.0.1".into(),
-            executor_timeout_seconds: 30,
-        })),
-        _ => rt.block_on(rfmseg::cluster::run_executor(&ExecutorOptions {
-            scheduler_host: "127.0.0.1".into(),
-            scheduler_port: port,
-            bind_host: "127.0.0.1".into(),
-            external_host: "127.0.0.1".into(),
-            port: 0,
-            grpc_port: 0,
-            concurrent_tasks: parts[2].parse().expect("slots"),
-            work_dir: Some(PathBuf::from(parts[3])),
-            heartbeat_seconds: 5,
-        })),
-    };
-    result.expect("cluster role");
-}
-
-/// A scheduler and `executors` executors on 127.0.0.1, killed when dropped.
-struct LocalCluster {
-    children: Vec<Child>,
-    url: ClusterUrl,
-}
-
-impl LocalCluster {
-    fn start(executors: usize, slots: usize) -> LocalCluster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let logs = data_dir().join("cluster-logs");
-        std::fs::create_dir_all(&logs).expect("log folder");
-        let exe = std::env::current_exe().expect("bench binary");
-        let spawn = |role: String, log: &Path| {
-            Command::new(&exe)
-                .env(ROLE, role)
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(log).expect("log file"))
-                .spawn()
-                .expect("start cluster process")
-        };
-        let mut cluster = LocalCluster {
-            children: vec![spawn(
-                format!("scheduler:{port}"),
-                &logs.join("scheduler.log"),
-            )],
-            url: ClusterUrl {
-                host: "127.0.0.1".into(),
-                port,
-            },
-        };
-        wait_for(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-        for i in 0..executors {
-            let log = logs.join(format!("executor-{i}.log"));
-            let work = data_dir().join(format!("executor-{i}"));
-            cluster.children.push(spawn(
-                format!("executor:{port}:{slots}:{}", work.display()),
-                &log,
-            ));
-            wait_for(|| {
-                std::fs::read_to_string(&log).is_ok_and(|t| t.contains("registration succeed"))
-            });
-        }
-        cluster
-    }
-}
-
-impl Drop for LocalCluster {
-    fn drop(&mut self) {
-        for child in self.children.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_for(mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(Instant::now() < deadline, "cluster process did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn bench(c: &mut Criterion) {
@@ -147,6 +39,21 @@ fn bench(c: &mut Criterion) {
                 progress: false,
                 engine,
             };
+            // Jobs per run on a cluster (queries embedded), from the run's own count.
+            let report = rt.block_on(run(&opts)).expect("run").report;
+            let total: u64 = report.timings.iter().map(|t| t.queries).sum();
+            let fit: u64 = report.timings.iter().map(|t| t.fit_queries).sum();
+            let stages: Vec<String> = report
+                .timings
+                .iter()
+                .map(|t| format!("{} {}", t.stage, t.queries))
+                .collect();
+            println!(
+                "pipeline/{name}/{n}: {total} queries per run ({} without the {fit} CLV fit \
+                 evaluations): {}",
+                total - fit,
+                stages.join(", ")
+            );
             group.bench_function(format!("{name}/{n}"), |b| {
                 b.iter(|| rt.block_on(run(&opts)).expect("run"))
             });

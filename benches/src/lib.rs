@@ -2,6 +2,8 @@
 //! default 200000 so `cargo bench` finishes in minutes), and generated data cached in
 //! `RFMSEG_BENCH_DATA` (default `target/bench-data`) so each size is generated once.
 
+pub mod cluster;
+
 use std::path::PathBuf;
 
 use rfmseg::exec::ClusterUrl;

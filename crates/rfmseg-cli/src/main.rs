@@ -311,6 +311,10 @@ enum Command {
         /// Seconds without a heartbeat after which an executor is lost and its tasks rerun.
         #[arg(long, default_value_t = 30)]
         executor_timeout: u64,
+        /// Seconds the scheduler keeps a finished job's state before freeing it
+        /// (non-zero; Ballista's own default is an hour).
+        #[arg(long, default_value_t = 60)]
+        finished_job_ttl: u64,
     },
     /// Start a Ballista executor with rfmseg's functions, registered with --scheduler.
     /// Stops on SIGINT/SIGTERM.
@@ -737,11 +741,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bind,
             external_host,
             executor_timeout,
+            finished_job_ttl,
         } => {
             let opts = rfmseg::cluster::SchedulerOptions {
                 bind,
                 external_host: external_host.unwrap_or_else(|| bind.ip().to_string()),
                 executor_timeout_seconds: executor_timeout,
+                finished_job_ttl_seconds: finished_job_ttl,
             };
             runtime
                 .block_on(rfmseg::cluster::run_scheduler(&opts))

@@ -122,6 +122,15 @@ impl Drop for LocalCluster {
     }
 }
 
+/// Jobs the scheduler logged as completed.
+fn jobs_completed(cluster: &LocalCluster) -> u64 {
+    cluster
+        .log("scheduler")
+        .lines()
+        .filter(|l| l.contains("job completed"))
+        .count() as u64
+}
+
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -257,6 +266,23 @@ fn cluster_run_score_and_sql_equal_embedded_and_run_on_the_executors() {
     // The queries ran in the executors: both logged tasks of many jobs.
     let (t1, t2) = (cluster.tasks(1), cluster.tasks(2));
     assert!(t1 > 20 && t2 > 20, "tasks per executor: {t1}, {t2}");
+
+    // report.json counts the run's queries per stage; the scheduler, counting on its side,
+    // completed exactly as many jobs (the run was its only client so far).
+    let report = json(&dir.join("distributed/report.json"));
+    let timings = report["timings"].as_array().unwrap();
+    let per_stage: Vec<(String, u64)> = timings
+        .iter()
+        .map(|t| {
+            (
+                t["stage"].as_str().unwrap().to_string(),
+                t["queries"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(per_stage.iter().all(|(_, q)| *q > 0), "{per_stage:?}");
+    let queries: u64 = per_stage.iter().map(|(_, q)| q).sum();
+    assert_eq!(jobs_completed(cluster), queries, "{per_stage:?}");
 
     // score with the saved model, on the cluster, equals score embedded.
     let model = dir.join("embedded/model.json");

@@ -49,6 +49,7 @@ pub async fn score_on(
 ) -> Result<(u64, RfmWindow)> {
     let config = &model.config;
     register_lake(ctx, lake).await?;
+    crate::exec::size_partitions_to_lake(ctx).await;
     stages::clean(ctx, config).await?;
     stages::purchases::purchases(ctx, config).await?;
     let window = stages::rfm::rfm_window(ctx, config).await?;

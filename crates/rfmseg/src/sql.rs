@@ -105,6 +105,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
 
     if let Some(lake) = &opts.lake {
         register_lake(ctx, lake).await?;
+        crate::exec::size_partitions_to_lake(ctx).await;
     }
     bind(vec![stages::rfm::frequency_param(ctx, config)]);
     for (name, path) in &opts.tables {

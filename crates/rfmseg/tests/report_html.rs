@@ -454,6 +454,9 @@ fn realistic_report() -> Report {
             rows_in: *rows_in,
             rows_out: *rows_out,
             peak_rss_mib: *rss,
+            queries: 2,
+            query_seconds: *seconds,
+            fit_queries: 0,
         })
         .collect(),
     }

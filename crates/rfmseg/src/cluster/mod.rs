@@ -10,6 +10,7 @@
 
 pub mod executor;
 pub mod functions;
+pub mod job_log;
 pub mod scheduler;
 
 pub use executor::{ExecutorOptions, run_executor};

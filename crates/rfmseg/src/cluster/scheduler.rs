@@ -4,9 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ballista_core::serde::BallistaCodec;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::start_grpc_service;
+use ballista_scheduler::scheduler_server::SchedulerServer;
+
+use super::job_log::JobLog;
 
 use crate::error::{Error, Result};
 
@@ -21,6 +25,12 @@ pub struct SchedulerOptions {
     /// Ballista's default (180 s) makes a lost executor stall a job for three minutes;
     /// rfmseg's executors heartbeat every few seconds, so a shorter window is safe.
     pub executor_timeout_seconds: u64,
+    /// How long the scheduler keeps a finished job's state (its execution graph). Ballista's
+    /// default, an hour, grows the scheduler's memory with every job of a busy hour; a run
+    /// reads a job's result as soon as it ends, so a minute suffices. (The result files on
+    /// the executors keep Ballista's five minutes.) Ballista takes 0 as "never clean", so
+    /// 0 is refused.
+    pub finished_job_ttl_seconds: u64,
 }
 
 impl SchedulerOptions {
@@ -32,6 +42,7 @@ impl SchedulerOptions {
             executor_timeout_seconds: self.executor_timeout_seconds,
             expire_dead_executor_interval_seconds: (self.executor_timeout_seconds / 3).max(1),
             no_executors_grace_period_seconds: self.executor_timeout_seconds,
+            finished_job_state_clean_up_interval_seconds: self.finished_job_ttl_seconds,
             ..SchedulerConfig::default()
         };
         config =
@@ -42,7 +53,21 @@ impl SchedulerOptions {
 
 /// Runs the scheduler until SIGINT or SIGTERM.
 pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
-    let config = opts.config();
+    if opts.finished_job_ttl_seconds == 0 {
+        return Err(Error::Config {
+            key: "--finished-job-ttl".into(),
+            message: "0 would keep every finished job forever (Ballista reads 0 as never \
+                      clean); give a number of seconds, e.g. 60"
+                .into(),
+        });
+    }
+    let config = Arc::new(opts.config());
+    let stopped = |e: &dyn std::fmt::Display| Error::Cluster {
+        url: opts.bind.to_string(),
+        message: format!("scheduler stopped: {e}"),
+        hint: "see the log above".into(),
+    };
+    config.validate().map_err(|e| stopped(&e))?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| Error::Internal(format!("scheduler state: {e}")))?;
@@ -55,16 +80,53 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
                 .into(),
         })
         .map(drop)?;
+    // Ballista's start_server, with rfmseg's job log as the metrics collector.
+    let mut scheduler = SchedulerServer::new(
+        config.scheduler_endpoint(),
+        cluster,
+        BallistaCodec::default(),
+        config.clone(),
+        Arc::new(JobLog::default()),
+    );
+    scheduler.init().await.map_err(|e| stopped(&e))?;
     tracing::info!(bind = %opts.bind, "rfmseg scheduler starting");
     tokio::select! {
-        res = start_server(cluster, opts.bind, Arc::new(config)) => res.map_err(|e| Error::Cluster {
-            url: opts.bind.to_string(),
-            message: format!("scheduler stopped: {e}"),
-            hint: "see the log above".into(),
-        }),
+        res = start_grpc_service(opts.bind, scheduler) => res.map_err(|e| stopped(&e)),
         _ = super::shutdown_signal() => {
             tracing::info!("rfmseg scheduler stopping on signal");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ballista reads a clean-up interval of 0 as "never": the flag refuses it before
+    /// anything is started, naming itself.
+    #[tokio::test]
+    async fn a_finished_job_ttl_of_zero_is_refused() {
+        let opts = SchedulerOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            external_host: "127.0.0.1".into(),
+            executor_timeout_seconds: 30,
+            finished_job_ttl_seconds: 0,
+        };
+        let err = run_scheduler(&opts).await.unwrap_err().to_string();
+        assert!(err.contains("--finished-job-ttl"), "{err}");
+        assert!(err.contains("never"), "{err}");
+        assert_eq!(
+            opts.config().finished_job_state_clean_up_interval_seconds,
+            0
+        );
+        let opts = SchedulerOptions {
+            finished_job_ttl_seconds: 7,
+            ..opts
+        };
+        assert_eq!(
+            opts.config().finished_job_state_clean_up_interval_seconds,
+            7
+        );
     }
 }

@@ -68,7 +68,11 @@ pub async fn cluster_context(
     query_timeout: Duration,
 ) -> Result<SessionContext> {
     probe(url).await?;
-    let work = SharedWorkDir::new(work_dir, query_timeout);
+    let work = SharedWorkDir::new(
+        work_dir,
+        query_timeout,
+        config.engine.target_partitions == 0,
+    );
     let mut session = super::session_config(
         SessionConfig::new_with_ballista().with_extension(Arc::new(work)),
         config,

@@ -99,6 +99,7 @@ pub(crate) async fn flag_and_keep(
     if shared_work_dir(ctx).is_some() {
         return flag_and_keep_shared(ctx, stage, sql, keep, kept_counts).await;
     }
+    let started = std::time::Instant::now();
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
     let indices: Vec<usize> = keep
@@ -129,6 +130,7 @@ pub(crate) async fn flag_and_keep(
         let (i, res) = joined.map_err(|e| Error::Internal(format!("stage {stage}: {e}")))?;
         parts.push((i, res.map_err(|e| Error::stage(stage, e))?));
     }
+    super::query_count::counted(ctx, started);
     parts.sort_by_key(|(i, _)| *i);
     let mut flagged = Flagged {
         rows: 0,

@@ -7,11 +7,13 @@ pub mod client;
 pub mod flagged;
 pub mod params;
 pub mod query;
+pub mod query_count;
 pub mod work_dir;
 
 pub use client::{ClusterUrl, cluster_context};
 pub use params::{render, sql_f64, sql_string, sql_string_list};
 pub use query::{collect, materialize, one_row, register_view, write_table_parquet};
+pub use query_count::{Queries, QueryCount, query_count};
 pub use work_dir::{SharedWorkDir, shared_work_dir};
 
 use std::path::{Path, PathBuf};
@@ -123,6 +125,7 @@ pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionCon
     // `rfmseg sql` users list the functions and their documentation with
     // `SELECT * FROM information_schema.routines`.
     session = session.with_information_schema(true);
+    session = session.with_extension(std::sync::Arc::new(QueryCount::default()));
     if config.engine.target_partitions > 0 {
         session = session.with_target_partitions(config.engine.target_partitions);
     }
@@ -138,4 +141,35 @@ pub fn local_context(config: &Config) -> SessionContext {
     };
     rfmseg_udfs::register_all(&ctx);
     ctx
+}
+
+/// Lake rows per partition of a cluster session. Each partition is a task in every stage
+/// of every job, and a task costs milliseconds before it does any work (more when it reads
+/// from object storage), while a k sweep runs dozens of jobs over tables far smaller than
+/// the lake. Measured at 1M reviews on 2 executors: 16.6 s with Ballista's default of 16
+/// partitions, 9.5 s with 2.
+const LAKE_ROWS_PER_PARTITION: u64 = 4_000_000;
+
+/// On a cluster session whose partitions the user left to rfmseg, sets them from the
+/// registered lake's size (its Parquet footers, read here): one per
+/// [`LAKE_ROWS_PER_PARTITION`] lake rows, at least 2 and at most Ballista's default of 16.
+/// Embedded sessions keep one partition per core.
+pub async fn size_partitions_to_lake(ctx: &SessionContext) {
+    if !shared_work_dir(ctx).is_some_and(|w| w.size_partitions) {
+        return;
+    }
+    let mut rows = 0;
+    for table in ["lake_reviews", "lake_items", "lake_transactions"] {
+        if ctx.table_exist(table).unwrap_or(false) {
+            rows += query::exact_rows(ctx, table).await.unwrap_or(0);
+        }
+    }
+    let partitions = rows.div_ceil(LAKE_ROWS_PER_PARTITION).clamp(2, 16) as usize;
+    tracing::debug!(rows, partitions, "cluster partitions sized to the lake");
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .target_partitions = partitions;
 }

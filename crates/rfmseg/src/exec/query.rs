@@ -13,11 +13,18 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
 
+use super::query_count::counted;
 use super::work_dir::{SharedWorkDir, shared_work_dir};
 use crate::error::{Error, Result};
 use crate::storage::{self, Location, S3Url, write_batches};
 
+/// Rows of a registered table: from its exact statistics where the table has them (a
+/// lake's Parquet footers, read here), so no query runs (on a cluster, no job); by a
+/// COUNT(*) query otherwise.
 pub async fn count_rows(ctx: &SessionContext, stage: &str, table: &str) -> Result<u64> {
+    if let Some(n) = exact_rows(ctx, table).await {
+        return Ok(n);
+    }
     on_cluster(ctx, stage, || async {
         let df = ctx.table(table).await.map_err(|e| Error::stage(stage, e))?;
         df.count()
@@ -26,6 +33,22 @@ pub async fn count_rows(ctx: &SessionContext, stage: &str, table: &str) -> Resul
             .map_err(|e| Error::stage(stage, e))
     })
     .await
+}
+
+/// The exact row count of `table` from the statistics of its scan, if it has one.
+pub(crate) async fn exact_rows(ctx: &SessionContext, table: &str) -> Option<u64> {
+    use datafusion::common::stats::Precision;
+    use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
+    let provider = ctx.table_provider(table).await.ok()?;
+    let state = ctx.state();
+    let plan = provider.scan(&state, None, &[], None).await.ok()?;
+    let stats = StatisticsContext::new()
+        .compute(plan.as_ref(), &StatisticsArgs::new())
+        .ok()?;
+    match stats.num_rows {
+        Precision::Exact(n) => Some(n as u64),
+        _ => None,
+    }
 }
 
 /// Runs one query (`attempt`) with the cluster's deadline. Ballista 55 can leave a job
@@ -43,12 +66,18 @@ where
     Fut: std::future::Future<Output = Result<T>>,
 {
     let Some(work) = shared_work_dir(ctx) else {
-        return attempt().await;
+        let started = std::time::Instant::now();
+        let result = attempt().await;
+        counted(ctx, started);
+        return result;
     };
     let limit = work.query_timeout();
     let mut lost = String::new();
     for n in 1..=2 {
-        match tokio::time::timeout(limit, attempt()).await {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(limit, attempt()).await;
+        counted(ctx, started);
+        match result {
             Ok(Err(e)) if executor_lost(&e) => {
                 tracing::warn!(stage, attempt = n, error = %e, "an executor was lost during the query");
                 lost = e.to_string();
@@ -112,10 +141,9 @@ pub async fn materialize(ctx: &SessionContext, stage: &str, sql: &str, name: &st
     }
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
-    let partitions = df
-        .collect_partitioned()
-        .await
-        .map_err(|e| Error::stage(stage, e))?;
+    let partitions = df.collect_partitioned().await;
+    counted(ctx, started);
+    let partitions = partitions.map_err(|e| Error::stage(stage, e))?;
     tracing::debug!(
         stage,
         seconds = started.elapsed().as_secs_f64(),
@@ -292,6 +320,47 @@ pub async fn collect(ctx: &SessionContext, stage: &str, sql: &str) -> Result<Vec
     .await?;
     tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "query");
     Ok(batches)
+}
+
+/// Runs several queries with the same columns as one (a UNION ALL, each part tagged), and
+/// returns each query's rows, ordered by `order_by` within it. On a cluster that is one
+/// job instead of one per query; the parts still plan and run as they would alone.
+pub async fn collect_together(
+    ctx: &SessionContext,
+    stage: &str,
+    queries: &[String],
+    order_by: &str,
+) -> Result<Vec<Vec<RecordBatch>>> {
+    const TAG: &str = "rfmseg_query";
+    let union = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| format!("SELECT {i} AS {TAG}, * FROM (\n{q}\n)"))
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n");
+    let sql = format!("{union}\nORDER BY {TAG}, {order_by}");
+    let batches = collect(ctx, stage, &sql).await?;
+    let mut out = vec![Vec::new(); queries.len()];
+    for b in batches {
+        let tags = i64_column(&b, TAG)?;
+        let b = b
+            .project(&(1..b.num_columns()).collect::<Vec<_>>())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut start = 0;
+        while start < tags.len() {
+            let tag = tags[start];
+            let end = tags[start..]
+                .iter()
+                .position(|t| *t != tag)
+                .map_or(tags.len(), |n| start + n);
+            let part = out.get_mut(tag as usize).ok_or_else(|| {
+                Error::Internal(format!("stage {stage}: a row of no query ({tag})"))
+            })?;
+            part.push(b.slice(start, end - start));
+            start = end;
+        }
+    }
+    Ok(out)
 }
 
 /// Runs a stage's SQL that returns exactly one row.

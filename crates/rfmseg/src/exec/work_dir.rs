@@ -18,14 +18,18 @@ pub struct SharedWorkDir {
     dir: Location,
     next: AtomicU64,
     query_timeout: Duration,
+    /// The user left the partitions to rfmseg (no `--partitions`): they are sized to the
+    /// lake when it is registered.
+    pub size_partitions: bool,
 }
 
 impl SharedWorkDir {
-    pub fn new(dir: Location, query_timeout: Duration) -> Self {
+    pub fn new(dir: Location, query_timeout: Duration, size_partitions: bool) -> Self {
         SharedWorkDir {
             dir,
             next: AtomicU64::new(0),
             query_timeout,
+            size_partitions,
         }
     }
 

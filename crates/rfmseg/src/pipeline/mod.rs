@@ -117,10 +117,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let stages_total = 7
         + usize::from(config.migration.compare_as_of.is_some())
         + usize::from(config.cohorts.period != CohortPeriod::Off);
-    let mut timer = Timer::new(opts.progress, stages_total);
+    let mut timer = Timer::new(opts.progress, stages_total, crate::exec::query_count(&ctx));
 
     timer.start("clean");
     register_lake(&ctx, &opts.lake).await?;
+    crate::exec::size_partitions_to_lake(&ctx).await;
     let quality = stages::clean(&ctx, config).await?;
     timer.finish(
         quality.rows(quality.purchases_table(), "lake rows"),
@@ -268,6 +269,7 @@ pub async fn clean_lake(lake: &Path, config: &Config) -> Result<(SessionContext,
     config.validate()?;
     let ctx = local_context(config);
     register_lake(&ctx, lake).await?;
+    crate::exec::size_partitions_to_lake(&ctx).await;
     let quality = stages::clean(&ctx, config).await?;
     Ok((ctx, quality))
 }

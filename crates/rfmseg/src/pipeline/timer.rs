@@ -1,8 +1,10 @@
 //! The run's stage timings (report.json's `timings`, the `--progress` lines): wall time,
 //! rows in and out, and the process's peak resident memory during each stage.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::exec::{Queries, QueryCount};
 use crate::report::StageTiming;
 
 /// Times stages: wall time, rows, and the process's peak resident memory during each.
@@ -10,18 +12,25 @@ pub struct Timer {
     progress: bool,
     total: usize,
     done: Vec<StageTiming>,
-    current: Option<(String, Instant)>,
+    current: Option<(String, Instant, Queries)>,
+    queries: Option<Arc<QueryCount>>,
 }
 
 impl Timer {
-    /// A timer for `total` stages, printing a line per stage on stderr if `progress`.
-    pub fn new(progress: bool, total: usize) -> Timer {
+    /// A timer for `total` stages, printing a line per stage on stderr if `progress`,
+    /// and reading the session's query counter (if any) at each stage's start and end.
+    pub fn new(progress: bool, total: usize, queries: Option<Arc<QueryCount>>) -> Timer {
         Timer {
             progress,
             total,
             done: Vec::new(),
             current: None,
+            queries,
         }
+    }
+
+    fn queries(&self) -> Queries {
+        self.queries.as_ref().map(|q| q.read()).unwrap_or_default()
     }
 
     /// The finished stages' timings.
@@ -34,14 +43,15 @@ impl Timer {
         if self.progress {
             eprint!("[{}/{}] {stage} ...", self.done.len() + 1, self.total);
         }
-        self.current = Some((stage.to_string(), Instant::now()));
+        self.current = Some((stage.to_string(), Instant::now(), self.queries()));
     }
 
     pub fn finish(&mut self, rows_in: u64, rows_out: u64) {
-        if let Some((stage, t)) = self.current.take() {
+        if let Some((stage, t, before)) = self.current.take() {
             let seconds = t.elapsed().as_secs_f64();
+            let q = self.queries() - before;
             if self.progress {
-                eprintln!(" {seconds:.2} s");
+                eprintln!(" {seconds:.2} s, {} queries", q.queries);
             }
             self.done.push(StageTiming {
                 stage,
@@ -49,6 +59,9 @@ impl Timer {
                 rows_in,
                 rows_out,
                 peak_rss_mib: peak_rss_mib(),
+                queries: q.queries,
+                query_seconds: q.seconds,
+                fit_queries: q.fit_queries,
             });
         }
     }

@@ -732,21 +732,22 @@ fn run(out: &mut String, r: &Report) {
     out.push_str(
         "<div class=\"scroll\"><table><thead><tr><th>Stage</th><th class=\"n\">Seconds</th>\
          <th class=\"n\">Rows in</th><th class=\"n\">Rows out</th><th class=\"n\">Peak RSS (MiB)</th>\
-         </tr></thead><tbody>",
+         <th class=\"n\">Queries</th></tr></thead><tbody>",
     );
     if r.timings.is_empty() {
-        out.push_str("<tr><td colspan=\"5\">no timings recorded</td></tr>");
+        out.push_str("<tr><td colspan=\"6\">no timings recorded</td></tr>");
     }
     for t in &r.timings {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&t.stage),
             seconds(t.seconds),
             group_thousands(t.rows_in),
             group_thousands(t.rows_out),
-            dec(t.peak_rss_mib, 0)
+            dec(t.peak_rss_mib, 0),
+            group_thousands(t.queries)
         );
     }
     if !r.timings.is_empty() {
@@ -759,9 +760,10 @@ fn run(out: &mut String, r: &Report) {
         let _ = write!(
             out,
             "<tr class=\"total\"><td>total</td><td class=\"n\">{}</td><td></td><td></td>\
-             <td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             seconds(total),
-            dec(peak, 0)
+            dec(peak, 0),
+            group_thousands(r.timings.iter().map(|t| t.queries).sum())
         );
     }
     let _ = writeln!(
@@ -889,6 +891,9 @@ mod tests {
                 rows_in: 1000,
                 rows_out: 900,
                 peak_rss_mib: 512.0,
+                queries: 3,
+                query_seconds: 1.0,
+                fit_queries: 0,
             }],
         }
     }

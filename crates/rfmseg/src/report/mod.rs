@@ -109,4 +109,14 @@ pub struct StageTiming {
     pub rows_out: u64,
     /// Peak resident memory of the process during the stage, MiB (Linux; 0 elsewhere).
     pub peak_rss_mib: f64,
+    /// Queries the stage submitted: on a cluster, Ballista jobs, each with a fixed cost.
+    #[serde(default)]
+    pub queries: u64,
+    /// Their summed time (more than `seconds` where a stage runs queries at once).
+    #[serde(default)]
+    pub query_seconds: f64,
+    /// Of `queries`, the evaluations of the lifetime-value fits, as many as their
+    /// iterations need (counted apart from the plan's fixed number of queries).
+    #[serde(default)]
+    pub fit_queries: u64,
 }

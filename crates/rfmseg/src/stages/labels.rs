@@ -70,15 +70,16 @@ pub async fn label_customers(ctx: &SessionContext, clustering: &Clustering) -> R
     Ok(labels)
 }
 
-/// Registers `clustered`: customers with the index of their nearest centre.
+/// Registers `clustered`: customers with the index of their nearest centre. A view, not a
+/// table: its two readers (the cluster means, then the labelled customers) each assign
+/// again, which costs less than a query to store it (on a cluster, a job).
 pub async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> Result<()> {
     let sql = render(
         "kmeans_assign",
         KMEANS_ASSIGN_SQL,
         &[("centroids", centroids_literal(centroids))],
     )?;
-    materialize(ctx, "kmeans_assign", &sql, "clustered").await?;
-    Ok(())
+    register_view(ctx, "kmeans_assign", &sql, "clustered").await
 }
 
 /// Registers `cluster_labels` and replaces `customers` by the labelled customers.

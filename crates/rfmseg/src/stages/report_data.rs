@@ -18,7 +18,11 @@ use super::rfm::RfmWindow;
 use super::segments::action;
 use crate::config::Config;
 use crate::error::Result;
-use crate::exec::query::{collect, f64_column, i64_column, materialize, str_column};
+use arrow::array::RecordBatch;
+
+use crate::exec::query::{
+    collect, collect_together, f64_column, i64_column, materialize, str_column,
+};
 use crate::exec::render;
 
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../../sql/segment_purchases.sql");
@@ -124,12 +128,12 @@ pub async fn report_data(
     )?;
     materialize(ctx, "segment_purchases", &sql, "segment_purchases").await?;
     // Independent reads: run together, so on a cluster their per-job latency overlaps.
-    let ((mut clusters, revenue), (rfm_segments, _), rf_grid, distributions) = futures::try_join!(
-        group_summaries(ctx, "cluster_label", customers),
-        group_summaries(ctx, "rfm_segment", customers),
+    let (groups, rf_grid, distributions) = futures::try_join!(
+        group_summaries(ctx, customers),
         rf_grid(ctx),
         histograms(ctx, &HISTOGRAM_BINS),
     )?;
+    let [(mut clusters, revenue), (rfm_segments, _)] = groups;
     clusters.sort_by_key(|g| g.cluster);
     for g in &mut clusters {
         if let Some(c) = g.cluster {
@@ -148,32 +152,74 @@ pub async fn report_data(
     })
 }
 
-/// Summaries of every cluster label or RFM segment, with price bands, lifts and the
-/// action; and the total revenue.
+/// What the report groups customers by: the cluster labels, then the RFM segments.
+const GROUPS: [&str; 2] = ["cluster_label", "rfm_segment"];
+
+/// What the report ranks by lift within each group.
+const LIFT_DIMENSIONS: [&str; 2] = ["main_category", "store"];
+
+/// Summaries of every cluster label and of every RFM segment, with price bands, lifts and
+/// the action; and the total revenue. Each query runs for all groups at once (on a
+/// cluster, one job per query rather than per group and dimension).
 async fn group_summaries(
     ctx: &SessionContext,
+    customers: u64,
+) -> Result<[(Vec<GroupSummary>, f64); 2]> {
+    let mut summaries = Vec::new();
+    let mut prices = Vec::new();
+    let mut lifts = Vec::new();
+    for group in GROUPS {
+        summaries.push(render(
+            "group_summary",
+            GROUP_SUMMARY_SQL,
+            &[("group", group.into()), ("table", "customers".into())],
+        )?);
+        prices.push(render(
+            "group_prices",
+            GROUP_PRICES_SQL,
+            &[("group", group.into())],
+        )?);
+        for dimension in LIFT_DIMENSIONS {
+            lifts.push(lift_sql(group, dimension)?);
+        }
+    }
+    let (summaries, prices, lifts) = futures::try_join!(
+        collect_together(ctx, "group_summary", &summaries, "customers DESC, name"),
+        collect_together(ctx, "group_prices", &prices, "name"),
+        collect_together(ctx, "group_lift", &lifts, "name, rn"),
+    )?;
+    let mut lifts = lifts.iter();
+    let mut out = Vec::new();
+    for ((group, summary), price_rows) in GROUPS.iter().zip(&summaries).zip(&prices) {
+        let (categories, stores) = (
+            parse_lifts(lifts.next().map_or(&[][..], |b| b))?,
+            parse_lifts(lifts.next().map_or(&[][..], |b| b))?,
+        );
+        out.push(group_summary(
+            group, customers, summary, price_rows, categories, stores,
+        )?);
+    }
+    let segments = out.pop().unwrap_or_default();
+    let clusters = out.pop().unwrap_or_default();
+    Ok([clusters, segments])
+}
+
+/// One group kind's summaries from its rows of the summary, price and lift queries.
+fn group_summary(
     group: &str,
     customers: u64,
+    summary: &[RecordBatch],
+    price_rows: &[RecordBatch],
+    categories: BTreeMap<String, Vec<Lift>>,
+    stores: BTreeMap<String, Vec<Lift>>,
 ) -> Result<(Vec<GroupSummary>, f64)> {
-    let sql = render(
-        "group_summary",
-        GROUP_SUMMARY_SQL,
-        &[("group", group.into()), ("table", "customers".into())],
-    )?;
-    let prices_sql = render("group_prices", GROUP_PRICES_SQL, &[("group", group.into())])?;
-    let (summary, price_rows, categories, stores) = futures::try_join!(
-        collect(ctx, "group_summary", &sql),
-        collect(ctx, "group_prices", &prices_sql),
-        lifts(ctx, group, "main_category"),
-        lifts(ctx, group, "store"),
-    )?;
     let mut prices: BTreeMap<String, [f64; 3]> = BTreeMap::new();
     for b in price_rows {
         let (names, p25, p50, p75) = (
-            str_column(&b, "name")?,
-            f64_column(&b, "p25")?,
-            f64_column(&b, "p50")?,
-            f64_column(&b, "p75")?,
+            str_column(b, "name")?,
+            f64_column(b, "p25")?,
+            f64_column(b, "p50")?,
+            f64_column(b, "p75")?,
         );
         for i in 0..b.num_rows() {
             prices.insert(names[i].clone(), [p25[i], p50[i], p75[i]]);
@@ -182,7 +228,7 @@ async fn group_summaries(
     let mut out = Vec::new();
     let mut revenue = 0.0;
     let mut rows = Vec::new();
-    for b in &summary {
+    for b in summary {
         let names = str_column(b, "name")?;
         let clusters = i64_column(b, "cluster")?;
         let n = i64_column(b, "customers")?;
@@ -231,13 +277,10 @@ async fn group_summaries(
     Ok((out, revenue))
 }
 
-/// The top 3 values of `dimension` by lift per group, with at least 20 purchases each.
-async fn lifts(
-    ctx: &SessionContext,
-    group: &str,
-    dimension: &str,
-) -> Result<BTreeMap<String, Vec<Lift>>> {
-    let sql = render(
+/// sql/group_lift.sql for the top 3 values of `dimension` by lift per `group`, with at
+/// least 20 purchases each.
+fn lift_sql(group: &str, dimension: &str) -> Result<String> {
+    render(
         "group_lift",
         GROUP_LIFT_SQL,
         &[
@@ -246,15 +289,20 @@ async fn lifts(
             ("min_purchases", "20".into()),
             ("top", "3".into()),
         ],
-    )?;
+    )
+}
+
+/// The rows of sql/group_lift.sql (the top values of a dimension by lift per group, in
+/// rank order) per group name.
+fn parse_lifts(batches: &[RecordBatch]) -> Result<BTreeMap<String, Vec<Lift>>> {
     let mut out: BTreeMap<String, Vec<Lift>> = BTreeMap::new();
-    for b in collect(ctx, "group_lift", &sql).await? {
+    for b in batches {
         let (names, values, n, share, lift) = (
-            str_column(&b, "name")?,
-            str_column(&b, "value")?,
-            i64_column(&b, "n")?,
-            f64_column(&b, "share")?,
-            f64_column(&b, "lift")?,
+            str_column(b, "name")?,
+            str_column(b, "value")?,
+            i64_column(b, "n")?,
+            f64_column(b, "share")?,
+            f64_column(b, "lift")?,
         );
         for i in 0..b.num_rows() {
             out.entry(names[i].clone()).or_default().push(Lift {
@@ -524,7 +572,14 @@ mod tests {
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
         ctx.register_table("segment_purchases", Arc::new(table))
             .unwrap();
-        let got = lifts(&ctx, "cluster_label", "main_category").await.unwrap();
+        // Through the merged query the report runs, twice, as for two group kinds.
+        let sql = lift_sql("cluster_label", "main_category").unwrap();
+        let rows = collect_together(&ctx, "group_lift", &[sql.clone(), sql], "name, rn")
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        let got = parse_lifts(&rows[0]).unwrap();
+        assert_eq!(got, parse_lifts(&rows[1]).unwrap());
 
         let mut n: HashMap<(String, String), u64> = HashMap::new();
         for (g, v) in groups.iter().zip(&values) {

@@ -250,6 +250,7 @@ async fn evaluate<const K: usize>(
         }
     })
     .await?;
+    crate::exec::query_count::counted_as_fit(ctx);
     let Some(values) = f64_list(row.column(0), stage, K + 2)? else {
         return Ok(Value {
             ll: 0.0,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::holdout::Holdout;
 use super::predict::ClvModel;
 use crate::error::Result;
-use crate::exec::query::{collect, f64_column, i64_column, str_column};
+use crate::exec::query::{collect, collect_together, f64_column, i64_column, str_column};
 use crate::exec::{render, sql_f64};
 use crate::stages::report_data::{Bin, dense_bins};
 
@@ -106,12 +106,8 @@ pub async fn clv_report(
     model: ClvModel,
     holdout: Option<Holdout>,
 ) -> Result<ClvReport> {
-    let (by_cluster, by_segment, bins, top_at_risk) = futures::try_join!(
-        groups(ctx, "cluster_label"),
-        groups(ctx, "rfm_segment"),
-        histograms(ctx, &CLV_BINS),
-        at_risk(ctx),
-    )?;
+    let ([by_cluster, by_segment], bins, top_at_risk) =
+        futures::try_join!(groups(ctx), histograms(ctx, &CLV_BINS), at_risk(ctx),)?;
     let total = |f: fn(&ClvGroup) -> f64| by_segment.iter().map(f).sum::<f64>();
     let customers = by_segment.iter().map(|g| g.customers).sum::<u64>();
     let predicted = by_segment.iter().map(|g| g.predicted).sum::<u64>();
@@ -145,10 +141,32 @@ pub async fn clv_report(
     })
 }
 
-async fn groups(ctx: &SessionContext, group: &str) -> Result<Vec<ClvGroup>> {
-    let sql = render("clv_groups", CLV_GROUPS_SQL, &[("group", group.into())])?;
+/// The CLV totals per cluster label and per RFM segment, in one query (on a cluster, one
+/// job).
+async fn groups(ctx: &SessionContext) -> Result<[Vec<ClvGroup>; 2]> {
+    let sql = ["cluster_label", "rfm_segment"]
+        .map(|group| render("clv_groups", CLV_GROUPS_SQL, &[("group", group.into())]));
+    let [by_cluster, by_segment] = sql;
+    let rows = collect_together(
+        ctx,
+        "clv_groups",
+        &[by_cluster?, by_segment?],
+        "clv DESC NULLS LAST, name",
+    )
+    .await?;
+    let mut rows = rows.iter().map(|batches| parse_groups(batches));
+    match (rows.next(), rows.next()) {
+        (Some(c), Some(s)) => Ok([c?, s?]),
+        _ => Err(crate::error::Error::Internal(
+            "clv_groups: a group kind has no result".into(),
+        )),
+    }
+}
+
+fn parse_groups(batches: &[arrow::array::RecordBatch]) -> Result<Vec<ClvGroup>> {
     let mut out = Vec::new();
-    for b in collect(ctx, "clv_groups", &sql).await? {
+    for b in batches {
+        let b = b.clone();
         let (name, n, p) = (
             str_column(&b, "name")?,
             i64_column(&b, "customers")?,

@@ -167,7 +167,9 @@ pub async fn minibatch(
 }
 
 /// Fits k clusters and measures them: WCSS and both silhouettes. `sample` is the seeded
-/// silhouette sample (row-major), the same for every k.
+/// silhouette sample (row-major) and `first_centre` the seeded first k-means|| centre,
+/// both the same for every k.
+#[allow(clippy::too_many_arguments)]
 pub async fn fit_k(
     q: &Queries<'_>,
     k: usize,
@@ -176,8 +178,9 @@ pub async fn fit_k(
     minibatches: u32,
     customers: u64,
     sample: &[f64],
+    first_centre: &[f64],
 ) -> Result<KMeansFit> {
-    let init = kmeans_parallel(q, k, cfg).await?;
+    let init = kmeans_parallel(q, k, cfg, first_centre).await?;
     let (centres, iterations, converged, name) = match algorithm {
         Algorithm::Minibatch => {
             let (c, steps, early) = minibatch(q, init, cfg, minibatches, customers).await?;

@@ -17,9 +17,14 @@ use super::queries::{D, Queries};
 use crate::config::KMeansConfig;
 use crate::error::{Error, Result};
 
-/// k distinct initial centres, row-major.
-pub async fn kmeans_parallel(q: &Queries<'_>, k: usize, cfg: &KMeansConfig) -> Result<Vec<f64>> {
-    let mut candidates = q.first_centre(cfg.seed).await?;
+/// k distinct initial centres, row-major, from the seeded first centre `first`.
+pub async fn kmeans_parallel(
+    q: &Queries<'_>,
+    k: usize,
+    cfg: &KMeansConfig,
+    first: &[f64],
+) -> Result<Vec<f64>> {
+    let mut candidates = first.to_vec();
     let l = cfg.oversampling * k as f64;
     for round in 0..cfg.init_steps {
         let cost = q.cost(&candidates).await?;

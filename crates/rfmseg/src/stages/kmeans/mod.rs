@@ -18,14 +18,11 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 pub use fit::{KMeansFit, euclidean_silhouette, resolve_algorithm};
-pub use queries::{D, Queries};
+pub use queries::{D, Queries, Start};
 pub use select::{KSelection, choose_k, kneedle_elbow, to_csv};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-
-/// How many k of a sweep are fitted at once (the default range 2..10 is 9).
-const CONCURRENT_FITS: usize = 16;
 
 /// The clustering of one run: the k sweep (if k was chosen) and the final model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +63,9 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
     let km = &config.kmeans;
     let q = Queries::new(ctx).expecting_rows(customers);
     let algorithm = resolve_algorithm(km, customers);
-    let sample = q.silhouette_sample(km.seed, km.silhouette_sample).await?;
+    let start = q
+        .start(km.seed, km.silhouette_sample, km.k_max as usize)
+        .await?;
     let (ks, capped): (Vec<usize>, Option<String>) = match km.k {
         Some(k) if k as u64 > customers => {
             return Err(Error::Config {
@@ -79,17 +78,20 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
         }
         Some(k) => (vec![k as usize], None),
         None => {
-            let (range, note) = sweep_range(&q, km, customers).await?;
+            let (range, note) = sweep_range(start.distinct, km, customers)?;
             (range.collect(), note)
         }
     };
     // The fits of the sweep are independent (each k has its own seeded initialisation), so
-    // they run concurrently, which lets `Queries` gather their aggregates into shared
-    // queries: the same result as one fit after another, in fewer queries (on a cluster,
-    // fewer jobs, each with a fixed cost).
+    // they run concurrently and in lockstep: each round of `Queries` is one query holding
+    // the aggregate every running fit asks for next. The same result as one fit after
+    // another, in as many queries as the longest fit has steps (on a cluster, jobs, each
+    // with a fixed cost).
+    let concurrent = ks.len().max(1);
+    q.lockstep(concurrent);
     let mut fits: Vec<KMeansFit> = futures::stream::iter(ks)
         .map(|k| {
-            let (q, sample) = (&q, &sample);
+            let (q, start) = (&q, &start);
             async move {
                 let fit = fit::fit_k(
                     q,
@@ -98,14 +100,17 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
                     algorithm,
                     config.features.minibatches,
                     customers,
-                    sample,
+                    &start.silhouette_sample,
+                    &start.first_centre,
                 )
-                .await?;
+                .await;
+                q.finished().await;
+                let fit = fit?;
                 tracing::info!(k, wcss = fit.wcss, silhouette = fit.silhouette, "fitted");
                 Ok::<_, Error>(fit)
             }
         })
-        .buffered(CONCURRENT_FITS)
+        .buffered(concurrent)
         .try_collect()
         .await?;
     if km.k.is_some() {
@@ -138,14 +143,14 @@ pub async fn cluster(ctx: &SessionContext, config: &Config, customers: u64) -> R
 /// (k-means needs k distinct centres). The default range is capped to that, with a note
 /// for the report (a small shop, or a short window, has fewer customers than 10); a range
 /// the user gave is taken as meant, so one that does not fit is an error naming its flag.
-async fn sweep_range(
-    q: &Queries<'_>,
+fn sweep_range(
+    distinct: u64,
     km: &crate::config::KMeansConfig,
     customers: u64,
 ) -> Result<(std::ops::RangeInclusive<usize>, Option<String>)> {
     let (lo, hi) = (km.k_min as usize, km.k_max as usize);
-    // Counted up to `hi`: exact whenever it is what limits the range.
-    let distinct = q.distinct_count(hi).await? as usize;
+    // Counted up to `hi` (sql/kmeans_start.sql): exact whenever it is what limits the range.
+    let distinct = distinct as usize;
     let fit = distinct.min(customers.saturating_sub(1) as usize);
     if hi <= fit {
         return Ok((lo..=hi, None));

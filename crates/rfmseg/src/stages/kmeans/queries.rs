@@ -17,21 +17,30 @@ use rfmseg_udfs::format_centroids;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::exec::query::{collect, f64_list, get_i64, one_row, one_row_checked};
+use crate::exec::query::{
+    collect, f64_column, f64_list, get_i64, i64_column, one_row_checked, str_column,
+};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const KMEANS_ROUND_SQL: &str = include_str!("../../../../../sql/kmeans_round.sql");
-pub const KMEANS_FIRST_CENTRE_SQL: &str =
-    include_str!("../../../../../sql/kmeans_first_centre.sql");
+pub const KMEANS_START_SQL: &str = include_str!("../../../../../sql/kmeans_start.sql");
 pub const KMEANS_SAMPLE_SQL: &str = include_str!("../../../../../sql/kmeans_sample.sql");
 pub const KMEANS_DISTINCT_POINTS_SQL: &str =
     include_str!("../../../../../sql/kmeans_distinct_points.sql");
-pub const KMEANS_DISTINCT_COUNT_SQL: &str =
-    include_str!("../../../../../sql/kmeans_distinct_count.sql");
-pub const SILHOUETTE_SAMPLE_SQL: &str = include_str!("../../../../../sql/silhouette_sample.sql");
 
 /// The number of model inputs (recency, ln1p frequency, ln1p monetary).
 pub const D: usize = 3;
+
+/// What k-means starts from (sql/kmeans_start.sql).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The seeded first k-means|| centre.
+    pub first_centre: Vec<f64>,
+    /// The seeded silhouette sample, row-major.
+    pub silhouette_sample: Vec<f64>,
+    /// Distinct feature vectors, counted up to the limit asked for (exact below it).
+    pub distinct: u64,
+}
 
 /// The result of one `kmeans_step` pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,14 +83,14 @@ const FEATURES: &str = "recency_z, frequency_z, monetary_z";
 pub struct Queries<'a> {
     pub ctx: &'a SessionContext,
     round: Round,
-    /// The seeded first centre, with its seed.
-    first_centre: tokio::sync::Mutex<Option<(u64, Vec<f64>)>>,
     /// Rows of `kmeans_input`, when known: every round checks that it saw exactly these.
     rows: Option<u64>,
 }
 
-/// The aggregates asked for and not yet taken by a query. The first asker leads: it lets
-/// the other fits (polled by the same task) add theirs, then runs them all at once.
+/// The aggregates asked for and not yet taken by a query. In lockstep (a k sweep), a
+/// round runs when every fit still running has asked: the last asker runs it for all, so
+/// a sweep costs as many queries as its longest fit has steps. Otherwise the first asker
+/// leads: it lets other askers (polled by the same task) add theirs, then runs them.
 #[derive(Default)]
 struct Round {
     pending: Mutex<Pending>,
@@ -91,6 +100,8 @@ struct Round {
 struct Pending {
     aggregates: Vec<(String, oneshot::Sender<Answer>)>,
     leader: bool,
+    /// Fits in lockstep that have not finished; 0 when not in lockstep.
+    running: usize,
 }
 
 /// One aggregate's column of the round's row, or the round's error, shared.
@@ -106,7 +117,6 @@ impl<'a> Queries<'a> {
             ctx,
             round: Round::default(),
             rows: None,
-            first_centre: Default::default(),
         }
     }
 
@@ -117,6 +127,35 @@ impl<'a> Queries<'a> {
         self
     }
 
+    /// Puts the next `fits` fits in lockstep: each round waits until all of them have
+    /// asked for their aggregate, and each fit calls [`Self::finished`] when it is done.
+    /// A fit may run another query meanwhile (the round then waits for it), but must not
+    /// wait for anything that waits for the round.
+    pub fn lockstep(&self, fits: usize) {
+        self.round
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .running = fits;
+    }
+
+    /// A fit in lockstep is done (or failed): the rounds stop waiting for it, and if the
+    /// others have all asked, the round they are waiting for runs now.
+    pub async fn finished(&self) {
+        let taken = {
+            let mut p = self.round.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.running = p.running.saturating_sub(1);
+            if p.running > 0 && p.aggregates.len() >= p.running {
+                std::mem::take(&mut p.aggregates)
+            } else {
+                Vec::new()
+            }
+        };
+        if !taken.is_empty() {
+            self.run_round(taken).await;
+        }
+    }
+
     async fn rows(&self, stage: &str, sql: &str) -> Result<Vec<RecordBatch>> {
         collect(self.ctx, stage, sql).await
     }
@@ -125,12 +164,19 @@ impl<'a> Queries<'a> {
     /// round with whatever the other fits ask for meanwhile.
     async fn aggregate(&self, expression: String) -> Result<ArrayRef> {
         let (tx, rx) = oneshot::channel();
-        let lead = {
+        let (lead, all) = {
             let mut p = self.round.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.aggregates.push((expression, tx));
-            !std::mem::replace(&mut p.leader, true)
+            if p.running > 0 {
+                let all = p.aggregates.len() >= p.running;
+                (false, all.then(|| std::mem::take(&mut p.aggregates)))
+            } else {
+                (!std::mem::replace(&mut p.leader, true), None)
+            }
         };
-        if lead {
+        if let Some(taken) = all {
+            self.run_round(taken).await;
+        } else if lead {
             for _ in 0..GATHER_YIELDS {
                 tokio::task::yield_now().await;
             }
@@ -249,33 +295,63 @@ impl<'a> Queries<'a> {
         .await
     }
 
-    /// The seeded first k-means|| centre.
-    /// Every k of a sweep starts from it, so it is fetched once per seed.
-    pub async fn first_centre(&self, seed: u64) -> Result<Vec<f64>> {
-        let mut first = self.first_centre.lock().await;
-        if let Some((s, pts)) = first.as_ref()
-            && *s == seed
-        {
-            return Ok(pts.clone());
-        }
+    /// What k-means needs before its first round, in one query (sql/kmeans_start.sql).
+    pub async fn start(&self, seed: u64, sample_size: u32, distinct_limit: usize) -> Result<Start> {
+        const STAGE: &str = "kmeans_start";
         let sql = render(
-            "kmeans_first_centre",
-            KMEANS_FIRST_CENTRE_SQL,
-            &[("seed", seed.to_string())],
+            STAGE,
+            KMEANS_START_SQL,
+            &[
+                ("seed", seed.to_string()),
+                ("size", sample_size.to_string()),
+                ("limit", distinct_limit.to_string()),
+            ],
         )?;
-        let pts = points(&self.rows("kmeans_first_centre", &sql).await?)?;
-        if pts.is_empty() {
+        let mut rows: Vec<(i64, i64, String, [f64; D])> = Vec::new();
+        for b in self.rows(STAGE, &sql).await? {
+            let part = i64_column(&b, "part")?;
+            let h = i64_column(&b, "h")?;
+            let id = str_column(&b, "customer_id")?;
+            let z: Vec<Vec<f64>> = ["recency_z", "frequency_z", "monetary_z"]
+                .iter()
+                .map(|c| f64_column(&b, c))
+                .collect::<Result<_>>()?;
+            for i in 0..b.num_rows() {
+                rows.push((part[i], h[i], id[i].clone(), [z[0][i], z[1][i], z[2][i]]));
+            }
+        }
+        rows.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        let points = |part: i64| -> Result<Vec<f64>> {
+            let mut out = Vec::new();
+            for (_, _, _, p) in rows.iter().filter(|r| r.0 == part) {
+                if p.iter().any(|v| v.is_nan()) {
+                    return Err(Error::Internal("a feature value is NULL".into()));
+                }
+                out.extend_from_slice(p);
+            }
+            Ok(out)
+        };
+        let first_centre = points(0)?;
+        if first_centre.is_empty() {
             return Err(Error::BadInput {
                 path: "kmeans_input".into(),
                 message: "no customers to cluster".into(),
                 hint: "see the data-quality table and the RFM window".into(),
             });
         }
-        *first = Some((seed, pts.clone()));
-        Ok(pts)
+        let distinct = rows
+            .iter()
+            .find(|r| r.0 == 2)
+            .map_or(0, |r| r.1.max(0) as u64);
+        Ok(Start {
+            first_centre,
+            silhouette_sample: points(1)?,
+            distinct,
+        })
     }
 
-    /// One k-means|| sampling round; returns the sampled points, row-major.
+    /// One k-means|| sampling round; returns the sampled points, row-major. An aggregate
+    /// of the round, so a sweep's fits sample in one query.
     pub async fn sample(
         &self,
         centres: &[f64],
@@ -284,9 +360,9 @@ impl<'a> Queries<'a> {
         l: f64,
         cost: f64,
     ) -> Result<Vec<f64>> {
-        let sql = render(
+        let expression = render(
             "kmeans_sample",
-            KMEANS_SAMPLE_SQL,
+            &sql_body(KMEANS_SAMPLE_SQL),
             &[
                 ("centroids", centroids_literal(centres)),
                 ("seed", (seed as i64).to_string()),
@@ -295,7 +371,39 @@ impl<'a> Queries<'a> {
                 ("cost", sql_f64(cost)),
             ],
         )?;
-        points(&self.rows("kmeans_sample", &sql).await?)
+        let column = self.aggregate(expression).await?;
+        let bad = |what: &str| Error::Internal(format!("stage kmeans_sample: {what}"));
+        let list = column
+            .as_list_opt::<i32>()
+            .ok_or_else(|| bad("the result is not a list"))?;
+        if list.is_null(0) {
+            return Ok(Vec::new());
+        }
+        let drawn = list.value(0);
+        let drawn = drawn
+            .as_struct_opt()
+            .filter(|s| s.num_columns() == D + 1)
+            .ok_or_else(|| bad("a drawn row is not (customer_id, point)"))?;
+        let ids = arrow::compute::cast(drawn.column(0), &DataType::Utf8)
+            .map_err(|e| bad(&e.to_string()))?;
+        let ids = ids.as_string::<i32>();
+        let coords: Vec<ArrayRef> = (1..=D)
+            .map(|c| arrow::compute::cast(drawn.column(c), &DataType::Float64))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(&e.to_string()))?;
+        let mut rows: Vec<(&str, [f64; D])> = Vec::with_capacity(drawn.len());
+        for i in 0..drawn.len() {
+            let mut p = [0.0; D];
+            for (t, c) in coords.iter().enumerate() {
+                if c.is_null(i) {
+                    return Err(bad("a feature value is NULL"));
+                }
+                p[t] = c.as_primitive::<Float64Type>().value(i);
+            }
+            rows.push((ids.value(i), p));
+        }
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(rows.into_iter().flat_map(|(_, p)| p).collect())
     }
 
     /// Up to `limit` distinct points, row-major, in a fixed order.
@@ -308,17 +416,6 @@ impl<'a> Queries<'a> {
         points(&self.rows("kmeans_distinct_points", &sql).await?)
     }
 
-    /// The number of distinct points, counted up to `limit` (exact when below it).
-    pub async fn distinct_count(&self, limit: usize) -> Result<u64> {
-        let sql = render(
-            "kmeans_distinct_count",
-            KMEANS_DISTINCT_COUNT_SQL,
-            &[("limit", limit.to_string())],
-        )?;
-        let row = one_row(self.ctx, "kmeans_distinct_count", &sql).await?;
-        Ok(get_i64(&row, "n")?.unwrap_or(0).max(0) as u64)
-    }
-
     /// Spark's squared-Euclidean silhouette over all rows.
     pub async fn silhouette(&self, centres: &[f64], stats: &[f64]) -> Result<f64> {
         self.aggregate_f64(format!(
@@ -328,16 +425,14 @@ impl<'a> Queries<'a> {
         ))
         .await
     }
+}
 
-    /// The seeded silhouette sample, row-major.
-    pub async fn silhouette_sample(&self, seed: u64, size: u32) -> Result<Vec<f64>> {
-        let sql = render(
-            "silhouette_sample",
-            SILHOUETTE_SAMPLE_SQL,
-            &[("seed", seed.to_string()), ("size", size.to_string())],
-        )?;
-        points(&self.rows("silhouette_sample", &sql).await?)
-    }
+/// A SQL fragment file without its comment lines, to splice into a round's SELECT list.
+fn sql_body(file: &str) -> String {
+    file.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Rows of (recency_z, frequency_z, monetary_z) as one row-major vector.
