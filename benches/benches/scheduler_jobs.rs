@@ -1,7 +1,7 @@
 //! The cost of one Ballista job and the scheduler's memory over many: 1,000 small queries
 //! (`RFMSEG_BENCH_JOBS`) from one client session to a local cluster of 2 executors, each
 //! timed; the scheduler's resident memory (VmRSS) every 100 jobs and after its finished
-//! jobs expire (`RFMSEG_BENCH_JOB_TTL` seconds, default 60, the `rfmseg scheduler`
+//! jobs expire (`RFMSEG_BENCH_JOB_TTL` seconds, default 10, the `rfmseg scheduler`
 //! default). A job here is what a k-means round or a one-row stage query costs beyond its
 //! work: submission, planning, scheduling, the tasks, the result fetch. Set
 //! `RFMSEG_BENCH_PARTITIONS` to see what more partitions (tasks per stage) cost.
@@ -25,7 +25,7 @@ fn main() {
     let ttl: u64 = std::env::var("RFMSEG_BENCH_JOB_TTL")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(10);
     let cluster = LocalCluster::start(2, (cores() / 2).max(1));
     let pid = cluster.scheduler_pid();
     let rt = runtime();

@@ -19,7 +19,7 @@ fn job_ttl() -> u64 {
     std::env::var("RFMSEG_BENCH_JOB_TTL")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(60)
+        .unwrap_or(10)
 }
 
 /// In a bench binary started again as a cluster process (by [`LocalCluster`]), runs that

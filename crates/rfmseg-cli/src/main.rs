@@ -313,7 +313,7 @@ enum Command {
         executor_timeout: u64,
         /// Seconds the scheduler keeps a finished job's state before freeing it
         /// (non-zero; Ballista's own default is an hour).
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 10)]
         finished_job_ttl: u64,
     },
     /// Start a Ballista executor with rfmseg's functions, registered with --scheduler.
