@@ -51,6 +51,28 @@ fn same_bytes(a: &Path, b: &Path) {
     assert!(x == y, "{} and {} differ", a.display(), b.display());
 }
 
+/// `score` with `model` on the S3 lake into `s3://rfm/scored` gives the customers the
+/// local `score` wrote to `scored/`.
+fn score_on_s3_equals_local(dir: &Path, s3: &S3Server, model: &str) {
+    run_s3(
+        &[
+            "score",
+            "--model",
+            model,
+            "--lake",
+            "s3://rfm/lake",
+            "--out",
+            "s3://rfm/scored",
+        ],
+        dir,
+        s3,
+    );
+    same_bytes(
+        &dir.join("scored/customers.parquet"),
+        &s3.output(BUCKET, "scored").join("customers.parquet"),
+    );
+}
+
 #[test]
 fn ingest_run_score_and_sql_on_s3_equal_the_local_commands() {
     let tmp = tempfile::tempdir().unwrap();
@@ -133,23 +155,7 @@ fn ingest_run_score_and_sql_on_s3_equal_the_local_commands() {
     }
     assert!(out.join("report.html").exists());
 
-    run_s3(
-        &[
-            "score",
-            "--model",
-            "s3://rfm/out/model.json",
-            "--lake",
-            "s3://rfm/lake",
-            "--out",
-            "s3://rfm/scored",
-        ],
-        dir,
-        &s3,
-    );
-    same_bytes(
-        &dir.join("scored/customers.parquet"),
-        &s3.output(BUCKET, "scored").join("customers.parquet"),
-    );
+    score_on_s3_equals_local(dir, &s3, "s3://rfm/out/model.json");
     run_s3(
         &[
             "sql",
@@ -210,23 +216,7 @@ fn ingest_run_score_and_sql_on_s3_equal_the_local_commands() {
         3,
         "the killed upload"
     );
-    run_s3(
-        &[
-            "score",
-            "--model",
-            "s3://rfm/out",
-            "--lake",
-            "s3://rfm/lake",
-            "--out",
-            "s3://rfm/scored",
-        ],
-        dir,
-        &s3,
-    );
-    same_bytes(
-        &dir.join("scored/customers.parquet"),
-        &s3.output(BUCKET, "scored").join("customers.parquet"),
-    );
+    score_on_s3_equals_local(dir, &s3, "s3://rfm/out");
 }
 
 #[test]

@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
-use crate::exec::{Engine, Session, write_table_parquet};
-use crate::lake::register_lake;
+use crate::exec::{Engine, Session, open_lake, write_table_parquet};
 use crate::model::Model;
 use crate::stages::labels::{assign_clusters, register_labels};
 use crate::stages::rfm::RfmWindow;
@@ -48,8 +47,7 @@ pub async fn score_on(
     lake: &Path,
 ) -> Result<(u64, RfmWindow)> {
     let config = &model.config;
-    register_lake(ctx, lake).await?;
-    crate::exec::size_partitions_to_lake(ctx).await;
+    open_lake(ctx, lake).await?;
     stages::clean(ctx, config).await?;
     stages::purchases::purchases(ctx, config).await?;
     let window = stages::rfm::rfm_window(ctx, config).await?;

@@ -13,8 +13,7 @@ use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::exec::{Engine, Session, render};
-use crate::lake::register_lake;
+use crate::exec::{Engine, Session, open_lake, render};
 use crate::stages;
 use crate::storage::{self, Location, ScratchDir, s3, write_batches};
 
@@ -104,8 +103,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     ));
 
     if let Some(lake) = &opts.lake {
-        register_lake(ctx, lake).await?;
-        crate::exec::size_partitions_to_lake(ctx).await;
+        open_lake(ctx, lake).await?;
     }
     bind(vec![stages::rfm::frequency_param(ctx, config)]);
     for (name, path) in &opts.tables {

@@ -23,6 +23,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::lake::{LakeKind, register_lake};
 use crate::storage::{Location, S3Scratch, ScratchDir, absolute, s3};
 
 /// Where a command's queries run.
@@ -150,11 +151,20 @@ pub fn local_context(config: &Config) -> SessionContext {
 /// partitions, 9.5 s with 2.
 const LAKE_ROWS_PER_PARTITION: u64 = 4_000_000;
 
+/// Registers the lake at `lake` on the session ([`register_lake`]) and, on a cluster
+/// session whose partitions the user left to rfmseg, sizes them to it
+/// ([`size_partitions_to_lake`]). Every command that reads a lake opens it here.
+pub async fn open_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind> {
+    let kind = register_lake(ctx, lake).await?;
+    size_partitions_to_lake(ctx).await;
+    Ok(kind)
+}
+
 /// On a cluster session whose partitions the user left to rfmseg, sets them from the
 /// registered lake's size (its Parquet footers, read here): one per
 /// [`LAKE_ROWS_PER_PARTITION`] lake rows, at least 2 and at most Ballista's default of 16.
 /// Embedded sessions keep one partition per core.
-pub async fn size_partitions_to_lake(ctx: &SessionContext) {
+async fn size_partitions_to_lake(ctx: &SessionContext) {
     if !shared_work_dir(ctx).is_some_and(|w| w.size_partitions) {
         return;
     }

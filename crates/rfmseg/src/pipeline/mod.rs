@@ -14,8 +14,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::{CohortPeriod, Config};
 use crate::error::Result;
-use crate::exec::{Engine, Session, local_context, write_table_parquet};
-use crate::lake::register_lake;
+use crate::exec::{Engine, Session, local_context, open_lake, write_table_parquet};
 use crate::model::Model;
 use crate::quality::DataQuality;
 use crate::report::{
@@ -120,8 +119,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let mut timer = Timer::new(opts.progress, stages_total, crate::exec::query_count(&ctx));
 
     timer.start("clean");
-    register_lake(&ctx, &opts.lake).await?;
-    crate::exec::size_partitions_to_lake(&ctx).await;
+    open_lake(&ctx, &opts.lake).await?;
     let quality = stages::clean(&ctx, config).await?;
     timer.finish(
         quality.rows(quality.purchases_table(), "lake rows"),
@@ -268,8 +266,7 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 pub async fn clean_lake(lake: &Path, config: &Config) -> Result<(SessionContext, DataQuality)> {
     config.validate()?;
     let ctx = local_context(config);
-    register_lake(&ctx, lake).await?;
-    crate::exec::size_partitions_to_lake(&ctx).await;
+    open_lake(&ctx, lake).await?;
     let quality = stages::clean(&ctx, config).await?;
     Ok((ctx, quality))
 }

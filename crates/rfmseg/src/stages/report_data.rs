@@ -188,20 +188,19 @@ async fn group_summaries(
         collect_together(ctx, "group_prices", &prices, "name"),
         collect_together(ctx, "group_lift", &lifts, "name, rn"),
     )?;
-    let mut lifts = lifts.iter();
-    let mut out = Vec::new();
-    for ((group, summary), price_rows) in GROUPS.iter().zip(&summaries).zip(&prices) {
-        let (categories, stores) = (
-            parse_lifts(lifts.next().map_or(&[][..], |b| b))?,
-            parse_lifts(lifts.next().map_or(&[][..], |b| b))?,
-        );
-        out.push(group_summary(
-            group, customers, summary, price_rows, categories, stores,
-        )?);
-    }
-    let segments = out.pop().unwrap_or_default();
-    let clusters = out.pop().unwrap_or_default();
-    Ok([clusters, segments])
+    // One result per query, in the order they were built: group by group, and within a
+    // group one lift query per dimension.
+    let kind = |i: usize| {
+        group_summary(
+            GROUPS[i],
+            customers,
+            &summaries[i],
+            &prices[i],
+            parse_lifts(&lifts[LIFT_DIMENSIONS.len() * i])?,
+            parse_lifts(&lifts[LIFT_DIMENSIONS.len() * i + 1])?,
+        )
+    };
+    Ok([kind(0)?, kind(1)?])
 }
 
 /// One group kind's summaries from its rows of the summary, price and lift queries.

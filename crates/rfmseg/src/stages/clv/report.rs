@@ -144,40 +144,33 @@ pub async fn clv_report(
 /// The CLV totals per cluster label and per RFM segment, in one query (on a cluster, one
 /// job).
 async fn groups(ctx: &SessionContext) -> Result<[Vec<ClvGroup>; 2]> {
-    let sql = ["cluster_label", "rfm_segment"]
-        .map(|group| render("clv_groups", CLV_GROUPS_SQL, &[("group", group.into())]));
-    let [by_cluster, by_segment] = sql;
-    let rows = collect_together(
-        ctx,
-        "clv_groups",
-        &[by_cluster?, by_segment?],
-        "clv DESC NULLS LAST, name",
-    )
-    .await?;
-    let mut rows = rows.iter().map(|batches| parse_groups(batches));
-    match (rows.next(), rows.next()) {
-        (Some(c), Some(s)) => Ok([c?, s?]),
-        _ => Err(crate::error::Error::Internal(
-            "clv_groups: a group kind has no result".into(),
-        )),
+    let mut sql = Vec::new();
+    for group in ["cluster_label", "rfm_segment"] {
+        sql.push(render(
+            "clv_groups",
+            CLV_GROUPS_SQL,
+            &[("group", group.into())],
+        )?);
     }
+    // One result per query, in order.
+    let rows = collect_together(ctx, "clv_groups", &sql, "clv DESC NULLS LAST, name").await?;
+    Ok([parse_groups(&rows[0])?, parse_groups(&rows[1])?])
 }
 
 fn parse_groups(batches: &[arrow::array::RecordBatch]) -> Result<Vec<ClvGroup>> {
     let mut out = Vec::new();
     for b in batches {
-        let b = b.clone();
         let (name, n, p) = (
-            str_column(&b, "name")?,
-            i64_column(&b, "customers")?,
-            i64_column(&b, "predicted")?,
+            str_column(b, "name")?,
+            i64_column(b, "customers")?,
+            i64_column(b, "predicted")?,
         );
         let (alive, purchases, clv) = (
-            f64_column(&b, "mean_p_alive")?,
-            f64_column(&b, "expected_purchases")?,
-            f64_column(&b, "clv")?,
+            f64_column(b, "mean_p_alive")?,
+            f64_column(b, "expected_purchases")?,
+            f64_column(b, "clv")?,
         );
-        let risk = f64_column(&b, "revenue_at_risk")?;
+        let risk = f64_column(b, "revenue_at_risk")?;
         let zero_if_null = |v: f64| if v.is_nan() { 0.0 } else { v };
         for i in 0..b.num_rows() {
             out.push(ClvGroup {
