@@ -9,6 +9,7 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
+use super::parallel_write::RfmsegCodec;
 use crate::error::{Error, Result};
 use crate::storage::s3::S3Registry;
 
@@ -76,6 +77,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         executor_heartbeat_interval_seconds: opts.heartbeat_seconds,
         override_function_registry: Some(Arc::new(super::functions::executor_registry())),
         override_runtime_producer: Some(runtime_producer),
+        override_physical_codec: Some(Arc::new(RfmsegCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     tracing::info!(port, grpc_port, scheduler = %format!("{}:{}", opts.scheduler_host, opts.scheduler_port), "rfmseg executor starting");

@@ -9,13 +9,14 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::execution::{FunctionRegistry, SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
 
-/// The scheduler's session builder: Ballista's default state plus rfmseg's functions, and
-/// the object store registry that resolves `s3://` (the scheduler lists a table's files
+/// The scheduler's session builder: Ballista's default state plus rfmseg's functions, its
+/// parallel writes ([`super::parallel_write`]), and the object store registry that resolves `s3://` (the scheduler lists a table's files
 /// when it plans a job).
 pub fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {
     let state = ballista_core::utils::default_session_builder(config)?;
     let mut state = SessionStateBuilder::new_from_existing(state)
         .with_runtime_env(crate::storage::s3::runtime_env(None)?)
+        .with_physical_optimizer_rule(Arc::new(super::parallel_write::ParallelWrites))
         .build();
     for f in rfmseg_udfs::scalar_udfs() {
         state.register_udf(Arc::new(f))?;

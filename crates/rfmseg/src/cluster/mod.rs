@@ -11,6 +11,7 @@
 pub mod executor;
 pub mod functions;
 pub mod job_log;
+pub mod parallel_write;
 pub mod scheduler;
 
 pub use executor::{ExecutorOptions, run_executor};

@@ -4,13 +4,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::{BallistaCodec, BallistaLogicalExtensionCodec};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_grpc_service_with_listener;
 use ballista_scheduler::scheduler_server::SchedulerServer;
 
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+
 use super::job_log::JobLog;
+use super::parallel_write::RfmsegCodec;
 
 use crate::error::{Error, Result};
 
@@ -83,10 +86,13 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
     no_delay(&listener).map_err(cannot_listen)?;
     listener.set_nonblocking(true).map_err(cannot_listen)?;
     // Ballista's start_server, with rfmseg's job log as the metrics collector.
-    let mut scheduler = SchedulerServer::new(
+    let mut scheduler: SchedulerServer<LogicalPlanNode, PhysicalPlanNode> = SchedulerServer::new(
         config.scheduler_endpoint(),
         cluster,
-        BallistaCodec::default(),
+        BallistaCodec::new(
+            Arc::new(BallistaLogicalExtensionCodec::default()),
+            Arc::new(RfmsegCodec::default()),
+        ),
         config.clone(),
         Arc::new(JobLog::default()),
     );

@@ -81,6 +81,10 @@ pub async fn cluster_context(
     // stage whose executor was lost ("Can't find active stage to update stage outputs")
     // and the job hangs; the static planner reruns the lost tasks on the other executors.
     session = session.set_bool(ADAPTIVE_PLANNER, false);
+    // rfmseg's scheduler has every task of a write's last stage write its own file
+    // (cluster::parallel_write): one file per task, not DataFusion's four, keeps the work
+    // folder to a few objects per table.
+    session = session.set_usize("datafusion.execution.minimum_parallel_output_files", 1);
     let runtime = s3::runtime_env(None).map_err(|e| Error::Internal(e.to_string()))?;
     let state = SessionStateBuilder::new()
         .with_config(session)

