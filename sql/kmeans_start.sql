@@ -3,10 +3,12 @@
 --   part 0  the first k-means|| centre: a customer drawn uniformly at random by the seed,
 --           the one whose seeded stable hash is smallest (ties by customer_id), the same
 --           on any machine and partitioning; every k of a sweep starts from it;
---   part 1  the silhouette sample: the `size` customers with the smallest hash under a
---           second key, for the plain-Euclidean silhouette the driver computes in
---           O(size^2) (as scikit-learn's silhouette_score(sample_size=...)); the same
---           customers for every k;
+--   part 1  the seeded sample: the `size` customers with the smallest hash under a
+--           second key, the same customers for every k. The first
+--           kmeans.silhouette_sample of them are the silhouette sample, for the
+--           plain-Euclidean silhouette the driver computes in O(n^2) (as scikit-learn's
+--           silhouette_score(sample_size=...)); all of them (kmeans.init_sample) are where
+--           the driver tries its k-means++ starts (stages/kmeans/init.rs);
 --   part 2  in `h`, how many distinct feature vectors the customers have, counted up to
 --           `limit` (the top of a k sweep): k-means needs k distinct centres, so a sweep
 --           over data with fewer distinct points than its top k is capped to them. The
@@ -16,7 +18,7 @@
 --
 -- Input:      kmeans_input
 -- Parameters: seed    kmeans.seed
---             size    kmeans.silhouette_sample
+--             size    the larger of kmeans.silhouette_sample and kmeans.init_sample
 --             limit   the largest k of the sweep
 SELECT 0 AS part, h, customer_id, recency_z, frequency_z, monetary_z
 FROM (

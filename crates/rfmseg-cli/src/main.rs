@@ -21,6 +21,10 @@ use rfmseg::quality::group_thousands;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress bars or per-stage lines on stderr (they are shown only on a terminal
+    /// anyway); results and errors are still printed.
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 /// Flags shared by `run` and `demo`; each overrides a config key.
@@ -528,7 +532,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let progress = std::io::stderr().is_terminal();
+    let progress = !cli.quiet && std::io::stderr().is_terminal();
     // Every command resolves its config once, with Config::resolve (flags > TOML >
     // defaults), and prints the summary the library returns.
     let no_flags = Overrides::default();

@@ -328,6 +328,16 @@ pub struct KMeansConfig {
     /// Converged when no centre moves more than this (Euclidean, scaled units). Default
     /// 1e-4, Spark's tol.
     pub tol: f64,
+    /// How each fit starts: `sample` (default), the best of `n_init` seeded k-means++
+    /// starts run to convergence on a seeded sample of `init_sample` customers, or
+    /// `k-means||`, Spark MLlib's one start (see stages/kmeans/init.rs for why the default
+    /// is not Spark's).
+    pub init: Init,
+    /// Seeded starts per k tried on the init sample. Default 10, scikit-learn's n_init.
+    pub n_init: u32,
+    /// Customers in the seeded init sample (the same customers for every k, the first
+    /// `silhouette_sample` of them also the silhouette sample). Default 20,000.
+    pub init_sample: u32,
     /// k-means|| rounds. Default 2, Spark's initSteps.
     pub init_steps: u32,
     /// k-means|| samples about `oversampling * k` points per round. Default 2.0, Spark's.
@@ -349,6 +359,10 @@ pub struct KMeansConfig {
     /// Customers in the seeded sample for the plain-Euclidean silhouette (as
     /// scikit-learn's silhouette_score(sample_size=...)). Default 3000.
     pub silhouette_sample: u32,
+    /// The elbow is the smallest k whose distance below the chord of the normalised WCSS
+    /// curve is within this of the largest (Kneedle; see stages/kmeans/select.rs). Default
+    /// 0.01, 1% of the plot's height: bends closer than that are a tie.
+    pub elbow_tolerance: f64,
     /// Keep the elbow k unless its silhouette is more than this below the best k's.
     /// Default 0.15: on RFM data the silhouette nearly always peaks at k = 2 (one split by
     /// recency), and the reference kept k = 4 at a silhouette of about 0.49 over smaller
@@ -366,6 +380,9 @@ impl Default for KMeansConfig {
             seed: 42,
             max_iter: 20,
             tol: 1e-4,
+            init: Init::Sample,
+            n_init: 10,
+            init_sample: 20_000,
             init_steps: 2,
             oversampling: 2.0,
             algorithm: Algorithm::Auto,
@@ -374,6 +391,7 @@ impl Default for KMeansConfig {
             minibatch_max_no_improvement: 10,
             minibatch_final_lloyd: 2,
             silhouette_sample: 3000,
+            elbow_tolerance: 0.01,
             silhouette_tolerance: 0.15,
         }
     }
@@ -401,6 +419,26 @@ impl std::str::FromStr for Algorithm {
             }),
         }
     }
+}
+
+impl KMeansConfig {
+    /// Customers in the seeded sample of sql/kmeans_start.sql: the silhouette's, and the
+    /// init's when fits start from the sample.
+    pub fn sample_size(&self) -> u32 {
+        match self.init {
+            Init::Sample => self.silhouette_sample.max(self.init_sample),
+            Init::Parallel => self.silhouette_sample,
+        }
+    }
+}
+
+/// Where each k-means fit starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Init {
+    #[serde(rename = "sample")]
+    Sample,
+    #[serde(rename = "k-means||")]
+    Parallel,
 }
 
 /// How R, F and M values become scores 1..5.
@@ -627,11 +665,23 @@ impl Config {
                 format!("must be > 0, got {}", km.oversampling),
             );
         }
+        if !(km.elbow_tolerance.is_finite() && km.elbow_tolerance >= 0.0) {
+            return bad(
+                "kmeans.elbow_tolerance",
+                format!("must be a number >= 0, got {}", km.elbow_tolerance),
+            );
+        }
         if !(km.silhouette_tolerance.is_finite() && km.silhouette_tolerance >= 0.0) {
             return bad(
                 "kmeans.silhouette_tolerance",
                 format!("must be a number >= 0, got {}", km.silhouette_tolerance),
             );
+        }
+        if km.n_init == 0 {
+            return bad("kmeans.n_init", "must be at least 1".into());
+        }
+        if km.init_sample < 2 {
+            return bad("kmeans.init_sample", "must be at least 2".into());
         }
         if km.silhouette_sample < 2 {
             return bad("kmeans.silhouette_sample", "must be at least 2".into());

@@ -93,7 +93,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
     bind(vec![
         ("timezone", config.rfm.timezone.trim().to_string()),
         ("seed", config.kmeans.seed.to_string()),
-        ("size", config.kmeans.silhouette_sample.to_string()),
+        ("size", config.kmeans.sample_size().to_string()),
         // sql/clv_summary.sql reads the run's own RFM table.
         ("rfm", "rfm".to_string()),
     ]);

@@ -8,7 +8,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rfmseg::config::{Algorithm, Config};
+use rfmseg::config::{Algorithm, Config, Init};
 use rfmseg::stages::kmeans::{self, D};
 
 /// `per` points around each centre, normal noise with `sd`; returns points and labels.
@@ -177,36 +177,44 @@ async fn three_blobs_by_minibatch_are_recovered() {
 #[tokio::test]
 async fn the_model_is_bit_identical_for_1_and_8_partitions() {
     let (pts, truth) = blobs(&FOUR, 200, 1.5, 3);
-    let mut config = Config::default();
-    config.kmeans.k_max = 5;
-    let mut results = Vec::new();
-    for (parts, target) in [(1, 1), (8, 8), (3, 2)] {
-        let ctx = session(&pts, parts, target);
-        results.push(
-            kmeans::cluster(&ctx, &config, truth.len() as u64)
-                .await
-                .unwrap(),
-        );
+    for init in [Init::Sample, Init::Parallel] {
+        let mut config = Config::default();
+        config.kmeans.k_max = 5;
+        config.kmeans.init = init;
+        let mut results = Vec::new();
+        for (parts, target) in [(1, 1), (8, 8), (3, 2)] {
+            let ctx = session(&pts, parts, target);
+            results.push(
+                kmeans::cluster(&ctx, &config, truth.len() as u64)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(results[0], results[1], "{init:?}");
+        assert_eq!(results[0], results[2], "{init:?}");
     }
-    assert_eq!(results[0], results[1]);
-    assert_eq!(results[0], results[2]);
 }
 
 /// Points with no cluster structure, where the fit depends on the initial centres: the
-/// k-means|| candidates must reach the driver in the same order however the partitions
-/// answer (k-means++ picks them by position).
+/// init sample and the k-means|| candidates must reach the driver in the same order
+/// however the partitions answer (k-means++ picks them by position).
 #[tokio::test]
 async fn the_model_does_not_depend_on_the_order_partitions_answer_in() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let pts: Vec<f64> = (0..3 * 3000).map(|_| rng.random::<f64>() * 4.0).collect();
-    let mut config = Config::default();
-    config.kmeans.k = Some(7);
-    let mut models = Vec::new();
-    for reversed in [false, true] {
-        let ctx = session_laid_out(&pts, 6, 6, reversed);
-        models.push(kmeans::cluster(&ctx, &config, 3000).await.unwrap().model);
+    for init in [Init::Sample, Init::Parallel] {
+        let mut config = Config::default();
+        config.kmeans.k = Some(7);
+        config.kmeans.init = init;
+        // A third of the points: the sample is chosen, not all of them.
+        config.kmeans.init_sample = 1000;
+        let mut models = Vec::new();
+        for reversed in [false, true] {
+            let ctx = session_laid_out(&pts, 6, 6, reversed);
+            models.push(kmeans::cluster(&ctx, &config, 3000).await.unwrap().model);
+        }
+        assert_eq!(models[0], models[1], "{init:?}");
     }
-    assert_eq!(models[0], models[1]);
 }
 
 /// A sweep gathers the aggregates of all its fits into shared queries (rounds); each k
@@ -216,10 +224,15 @@ async fn the_model_does_not_depend_on_the_order_partitions_answer_in() {
 async fn a_sweep_fits_every_k_exactly_as_that_k_alone() {
     let (pts, truth) = blobs(&FOUR, 150, 1.0, 5);
     let ctx = session(&pts, 3, 2);
-    for algorithm in [Algorithm::Lloyd, Algorithm::Minibatch] {
+    for (algorithm, init) in [
+        (Algorithm::Lloyd, Init::Sample),
+        (Algorithm::Minibatch, Init::Sample),
+        (Algorithm::Lloyd, Init::Parallel),
+    ] {
         let mut config = Config::default();
         config.kmeans.k_max = 6;
         config.kmeans.algorithm = algorithm;
+        config.kmeans.init = init;
         let sweep = kmeans::cluster(&ctx, &config, truth.len() as u64)
             .await
             .unwrap();
@@ -231,7 +244,7 @@ async fn a_sweep_fits_every_k_exactly_as_that_k_alone() {
             let single = kmeans::cluster(&ctx, &alone, truth.len() as u64)
                 .await
                 .unwrap();
-            assert_eq!(&single.model, fit, "{algorithm:?} k = {}", fit.k);
+            assert_eq!(&single.model, fit, "{algorithm:?} {init:?} k = {}", fit.k);
         }
     }
 }

@@ -1,5 +1,7 @@
-//! The run's stage timings (report.json's `timings`, the `--progress` lines): wall time,
-//! rows in and out, and the process's peak resident memory during each stage.
+//! The run's stage timings (report.json's `timings`, and on a terminal a line per stage):
+//! wall time, rows in and out, and the process's peak resident memory during each stage.
+//! While a stage runs, a terminal shows it moving: time spent and queries done so far
+//! (a stage's SQL reports no rows until it ends, but each finished query is a step).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +16,7 @@ pub struct Timer {
     done: Vec<StageTiming>,
     current: Option<(String, Instant, Queries)>,
     queries: Option<Arc<QueryCount>>,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Timer {
@@ -26,6 +29,7 @@ impl Timer {
             done: Vec::new(),
             current: None,
             queries,
+            bar: None,
         }
     }
 
@@ -40,18 +44,28 @@ impl Timer {
 
     pub fn start(&mut self, stage: &str) {
         reset_peak_rss();
+        let before = self.queries();
         if self.progress {
-            eprint!("[{}/{}] {stage} ...", self.done.len() + 1, self.total);
+            let label = format!("[{}/{}] {stage}", self.done.len() + 1, self.total);
+            self.bar = Some(stage_bar(label, self.queries.clone(), before.queries));
         }
-        self.current = Some((stage.to_string(), Instant::now(), self.queries()));
+        self.current = Some((stage.to_string(), Instant::now(), before));
     }
 
     pub fn finish(&mut self, rows_in: u64, rows_out: u64) {
         if let Some((stage, t, before)) = self.current.take() {
             let seconds = t.elapsed().as_secs_f64();
             let q = self.queries() - before;
+            if let Some(bar) = self.bar.take() {
+                bar.finish_and_clear();
+            }
             if self.progress {
-                eprintln!(" {seconds:.2} s, {} queries", q.queries);
+                eprintln!(
+                    "[{}/{}] {stage}: {seconds:.2} s, {} queries, {rows_in} rows in, {rows_out} out",
+                    self.done.len() + 1,
+                    self.total,
+                    q.queries
+                );
             }
             self.done.push(StageTiming {
                 stage,
@@ -65,6 +79,29 @@ impl Timer {
             });
         }
     }
+}
+
+/// A spinner for a running stage: its label, the time spent and the queries finished so
+/// far, read from the session's counter at every redraw.
+fn stage_bar(
+    label: String,
+    queries: Option<Arc<QueryCount>>,
+    before: u64,
+) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let done = move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        if let Some(q) = &queries {
+            let _ = write!(w, ", {} queries done", q.read().queries - before);
+        }
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} {spinner} {elapsed}{queries}")
+    {
+        bar.set_style(style.with_key("queries", done));
+    }
+    bar.set_message(label);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// Resets the kernel's peak-RSS counter (Linux), so each stage reports its own peak.

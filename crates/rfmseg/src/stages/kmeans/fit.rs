@@ -168,7 +168,8 @@ pub async fn minibatch(
 
 /// Fits k clusters and measures them: WCSS and both silhouettes. `sample` is the seeded
 /// silhouette sample (row-major) and `first_centre` the seeded first k-means|| centre,
-/// both the same for every k.
+/// both the same for every k; `start` the centres to start from, if they were found on
+/// the init sample (k-means|| otherwise).
 #[allow(clippy::too_many_arguments)]
 pub async fn fit_k(
     q: &Queries<'_>,
@@ -179,8 +180,12 @@ pub async fn fit_k(
     customers: u64,
     sample: &[f64],
     first_centre: &[f64],
+    start: Option<Vec<f64>>,
 ) -> Result<KMeansFit> {
-    let init = kmeans_parallel(q, k, cfg, first_centre).await?;
+    let init = match start {
+        Some(centres) => centres,
+        None => kmeans_parallel(q, k, cfg, first_centre).await?,
+    };
     let (centres, iterations, converged, name) = match algorithm {
         Algorithm::Minibatch => {
             let (c, steps, early) = minibatch(q, init, cfg, minibatches, customers).await?;

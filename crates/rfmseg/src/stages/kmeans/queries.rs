@@ -36,8 +36,9 @@ pub const D: usize = 3;
 pub struct Start {
     /// The seeded first k-means|| centre.
     pub first_centre: Vec<f64>,
-    /// The seeded silhouette sample, row-major.
-    pub silhouette_sample: Vec<f64>,
+    /// The seeded sample, row-major: its first `silhouette_sample` rows are the
+    /// silhouette sample, all of it the init sample.
+    pub sample: Vec<f64>,
     /// Distinct feature vectors, counted up to the limit asked for (exact below it).
     pub distinct: u64,
 }
@@ -345,7 +346,7 @@ impl<'a> Queries<'a> {
             .map_or(0, |r| r.1.max(0) as u64);
         Ok(Start {
             first_centre,
-            silhouette_sample: points(1)?,
+            sample: points(1)?,
             distinct,
         })
     }

@@ -19,9 +19,15 @@ pub struct KSelection {
 }
 
 /// The Kneedle elbow of a decreasing, convex curve: both axes normalised to [0, 1], the
-/// point farthest below the straight line from the first point to the last. With fewer
-/// than three points, or no point below the line, the first k.
-pub fn kneedle_elbow(ks: &[usize], wcss: &[f64]) -> usize {
+/// point farthest below the straight line from the first point to the last; of points
+/// within `tolerance` (in the normalised height) of the farthest, the smallest k. With
+/// fewer than three points, or no point below the line, the first k.
+///
+/// Why the tolerance: on RFM data the curve often bends over two ks almost equally, and
+/// which of them is farthest then turns on a fraction of a percent of WCSS, less than the
+/// difference between two k-means runs of the same k. Two bends that close cannot be told
+/// apart on the elbow plot, and the smaller k is the simpler segmentation to act on.
+pub fn kneedle_elbow(ks: &[usize], wcss: &[f64], tolerance: f64) -> usize {
     let n = ks.len();
     if n < 3 {
         return ks.first().copied().unwrap_or(0);
@@ -32,23 +38,27 @@ pub fn kneedle_elbow(ks: &[usize], wcss: &[f64]) -> usize {
     if ymax <= ymin || x1 <= x0 {
         return ks[0];
     }
-    let mut best = (ks[0], 0.0);
-    for (k, y) in ks.iter().zip(wcss) {
-        let xn = (*k as f64 - x0) / (x1 - x0);
-        let yn = (y - ymin) / (ymax - ymin);
-        let below = (1.0 - xn) - yn;
-        if below > best.1 {
-            best = (*k, below);
-        }
+    let below: Vec<f64> = ks
+        .iter()
+        .zip(wcss)
+        .map(|(k, y)| (1.0 - (*k as f64 - x0) / (x1 - x0)) - (y - ymin) / (ymax - ymin))
+        .collect();
+    let farthest = below.iter().copied().fold(0.0, f64::max);
+    if farthest <= 0.0 {
+        return ks[0];
     }
-    best.0
+    ks.iter()
+        .zip(&below)
+        .find(|(_, b)| **b > 0.0 && **b >= farthest - tolerance)
+        .map_or(ks[0], |(k, _)| *k)
 }
 
-/// Picks k from the fits of a sweep.
-pub fn choose_k(fits: Vec<KMeansFit>, tolerance: f64) -> KSelection {
+/// Picks k from the fits of a sweep: the elbow (within `elbow_tolerance`, see
+/// [`kneedle_elbow`]) unless its silhouette is more than `tolerance` below the best.
+pub fn choose_k(fits: Vec<KMeansFit>, elbow_tolerance: f64, tolerance: f64) -> KSelection {
     let ks: Vec<usize> = fits.iter().map(|f| f.k).collect();
     let wcss: Vec<f64> = fits.iter().map(|f| f.wcss).collect();
-    let elbow_k = kneedle_elbow(&ks, &wcss);
+    let elbow_k = kneedle_elbow(&ks, &wcss, elbow_tolerance);
     let sil = |k: usize| {
         fits.iter()
             .find(|f| f.k == k)
@@ -118,10 +128,24 @@ mod tests {
         // Sharp drop to k = 4, then nearly flat: the elbow is 4.
         let ks = [2, 3, 4, 5, 6, 7, 8];
         let wcss = [1000.0, 600.0, 200.0, 180.0, 165.0, 150.0, 140.0];
-        assert_eq!(kneedle_elbow(&ks, &wcss), 4);
+        assert_eq!(kneedle_elbow(&ks, &wcss, 0.01), 4);
         // A straight line has no elbow: the first k.
-        assert_eq!(kneedle_elbow(&[2, 3, 4], &[3.0, 2.0, 1.0]), 2);
-        assert_eq!(kneedle_elbow(&[2, 3], &[3.0, 1.0]), 2);
+        assert_eq!(kneedle_elbow(&[2, 3, 4], &[3.0, 2.0, 1.0], 0.01), 2);
+        assert_eq!(kneedle_elbow(&[2, 3], &[3.0, 1.0], 0.01), 2);
+    }
+
+    /// The sweep of the 1M-review generated data (k_selection.csv, rounded): below the
+    /// chord k = 3 is 0.3596, k = 4 0.4192, k = 5 0.4257. k = 5 is the farthest by 0.0065;
+    /// within a tolerance of 0.01 the smaller k = 4 is the elbow, without it k = 5.
+    #[test]
+    fn of_two_bends_within_the_tolerance_the_smaller_k_is_the_elbow() {
+        let ks = [2, 3, 4, 5, 6, 7, 8, 9, 10];
+        let wcss = [
+            151454.1, 89436.7, 65816.1, 48987.4, 39134.2, 32904.0, 29602.9, 26510.5, 23489.1,
+        ];
+        assert_eq!(kneedle_elbow(&ks, &wcss, 0.0), 5);
+        assert_eq!(kneedle_elbow(&ks, &wcss, 0.01), 4);
+        assert_eq!(kneedle_elbow(&ks, &wcss, 0.005), 5);
     }
 
     fn fit(k: usize, wcss: f64, silhouette: f64) -> KMeansFit {
@@ -146,13 +170,13 @@ mod tests {
             fit(4, 350.0, 0.45),
             fit(5, 330.0, 0.40),
         ];
-        let sel = choose_k(fits.clone(), 0.05);
+        let sel = choose_k(fits.clone(), 0.01, 0.05);
         assert_eq!(
             (sel.elbow_k, sel.best_silhouette_k, sel.chosen_k),
             (3, 2, 2)
         );
         assert!(sel.reason.contains("k = 2 is taken"), "{}", sel.reason);
-        let sel = choose_k(fits, 0.2);
+        let sel = choose_k(fits, 0.01, 0.2);
         assert_eq!(sel.chosen_k, 3);
         assert!(sel.reason.contains("the elbow is kept"), "{}", sel.reason);
         let csv = to_csv(&sel);
