@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray}
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use rfmseg::config::{Algorithm, Config};
+use rfmseg::config::{Algorithm, Config, Init};
 use rfmseg::stages::kmeans::{self, D, Queries};
 use rfmseg_benches::runtime;
 
@@ -154,14 +154,18 @@ fn bench(c: &mut Criterion) {
             // figures above are what scale.
             continue;
         }
-        let mut config = Config::default();
-        config.kmeans.algorithm = Algorithm::Lloyd;
-        group.bench_function(format!("k_sweep_2_to_10/{n}"), |b| {
-            b.iter(|| {
-                rt.block_on(kmeans::cluster(&ctx, &config, n as u64))
-                    .expect("sweep")
-            })
-        });
+        // The default start (the best of 10 on a sample) and Spark's k-means||.
+        for (init, name) in [(Init::Sample, ""), (Init::Parallel, "_kmeans_parallel")] {
+            let mut config = Config::default();
+            config.kmeans.algorithm = Algorithm::Lloyd;
+            config.kmeans.init = init;
+            group.bench_function(format!("k_sweep_2_to_10{name}/{n}"), |b| {
+                b.iter(|| {
+                    rt.block_on(kmeans::cluster(&ctx, &config, n as u64))
+                        .expect("sweep")
+                })
+            });
+        }
         for algorithm in [Algorithm::Lloyd, Algorithm::Minibatch] {
             let mut config = Config::default();
             config.kmeans.k = Some(4);
