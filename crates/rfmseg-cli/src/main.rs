@@ -56,6 +56,10 @@ struct RunFlags {
     /// most max(256, 8 x cores).
     #[arg(long)]
     partitions: Option<usize>,
+    /// The most memory the engine's operators may hold, e.g. 1GB (engine.memory_limit);
+    /// past it they spill to disk. Default: no limit.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
     /// on or off: fit the lifetime-value models and predict P(alive), expected purchases
     /// and CLV per customer (clv.enabled; default on).
     #[arg(long, value_name = "on|off")]
@@ -209,6 +213,7 @@ impl RunFlags {
             seed: self.seed,
             score_method: self.score_method.clone(),
             target_partitions: self.partitions,
+            memory_limit: self.memory_limit.clone(),
             clv: self.clv.clone(),
             clv_horizon: self.clv_horizon,
             holdout_days: self.holdout_days,

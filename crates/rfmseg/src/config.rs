@@ -544,6 +544,13 @@ pub struct EngineConfig {
     /// DataFusion target partitions; 0 (the default) means one per core. At most
     /// [`EngineConfig::max_target_partitions`].
     pub target_partitions: usize,
+    /// The most memory the embedded engine's operators (sorts, aggregations, joins) may
+    /// hold at once, e.g. "1GB" or "512MB" (`--memory-limit`; powers of 1024). Past it they
+    /// spill to temporary files, so a run on a small machine finishes more slowly instead
+    /// of being killed; an operator that cannot spill fails with an error naming this key.
+    /// Unset (the default): no limit. Tables a run keeps in memory between stages are not
+    /// counted.
+    pub memory_limit: Option<String>,
 }
 
 impl EngineConfig {
@@ -558,6 +565,46 @@ impl EngineConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         (8 * cores).max(256)
     }
+
+    /// `memory_limit` in bytes, None when unset.
+    pub fn memory_limit_bytes(&self) -> Result<Option<usize>> {
+        let Some(text) = &self.memory_limit else {
+            return Ok(None);
+        };
+        parse_bytes(text)
+            .map(Some)
+            .map_err(|message| Error::Config {
+                key: "engine.memory_limit (--memory-limit)".into(),
+                message,
+            })
+    }
+}
+
+/// A size as "1GB", "512 MB", "2.5G", "1073741824" (bytes); K, M, G and T are powers of
+/// 1024, with or without a trailing B or iB, in any case.
+pub fn parse_bytes(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let bad = || format!("{text:?} is not a size: give a number and a unit, e.g. 1GB or 512MB");
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_uppercase();
+    let unit = unit.trim_end_matches('B').trim_end_matches('I');
+    let scale: f64 = match unit {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < usize::MAX as f64) {
+        return Err(format!("{text:?}: the limit must be at least 1 byte"));
+    }
+    Ok(bytes as usize)
 }
 
 impl Config {
@@ -686,6 +733,7 @@ impl Config {
         if km.silhouette_sample < 2 {
             return bad("kmeans.silhouette_sample", "must be at least 2".into());
         }
+        self.engine.memory_limit_bytes()?;
         let max_partitions = EngineConfig::max_target_partitions();
         if self.engine.target_partitions > max_partitions {
             return Err(Error::Config {
@@ -834,6 +882,9 @@ impl Config {
         if let Some(p) = flags.target_partitions {
             c.engine.target_partitions = p;
         }
+        if let Some(m) = &flags.memory_limit {
+            c.engine.memory_limit = Some(m.clone());
+        }
         c.validate()?;
         Ok(c)
     }
@@ -861,6 +912,8 @@ pub struct Overrides {
     pub score_method: Option<String>,
     /// `--partitions N` (engine.target_partitions)
     pub target_partitions: Option<usize>,
+    /// `--memory-limit SIZE` (engine.memory_limit)
+    pub memory_limit: Option<String>,
     /// `--clv on|off` (clv.enabled)
     pub clv: Option<String>,
     /// `--clv-horizon N` (clv.horizon)
@@ -895,6 +948,26 @@ pub fn format_day(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_in_powers_of_1024_and_bad_ones_say_what_to_give() {
+        assert_eq!(parse_bytes("1GB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512 MB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("2.5g"), Ok(5 << 29));
+        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        for bad in ["", "GB", "1XB", "-1GB", "0"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+        let mut c = Config::default();
+        c.engine.memory_limit = Some("1 parsec".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("engine.memory_limit (--memory-limit)"),
+            "{err}"
+        );
+        assert!(err.contains("e.g. 1GB"), "{err}");
+    }
 
     /// A changed default changes results: it must show up in review, here.
     #[test]

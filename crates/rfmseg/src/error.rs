@@ -47,6 +47,14 @@ pub enum Error {
         #[source]
         source: datafusion::error::DataFusionError,
     },
+    /// A stage's operator could not get memory within `engine.memory_limit` and could not
+    /// spill.
+    #[error(
+        "stage {stage} needed more memory than engine.memory_limit (--memory-limit) allows: \
+         {message}. Raise the limit, or give fewer partitions (--partitions) so fewer \
+         operators hold memory at once"
+    )]
+    MemoryLimit { stage: String, message: String },
     /// Writing Parquet failed.
     #[error("{}: {source}", path.display())]
     Parquet {
@@ -138,6 +146,13 @@ impl Error {
 
     /// Wraps a DataFusion error with the stage that raised it.
     pub fn stage(stage: &str, source: datafusion::error::DataFusionError) -> Self {
+        if let datafusion::error::DataFusionError::ResourcesExhausted(message) = source.find_root()
+        {
+            return Error::MemoryLimit {
+                stage: stage.to_string(),
+                message: message.clone(),
+            };
+        }
         Error::Stage {
             stage: stage.to_string(),
             source,

@@ -558,3 +558,57 @@ async fn clv_off_or_unfittable_leaves_it_out_and_the_report_says_why() {
     assert!(html.contains("Not fitted: "), "the report says why");
     assert!(s.to_string().contains("lifetime value skipped: "), "{s}");
 }
+
+/// `engine.memory_limit` bounds what the operators hold; past it they spill. A limit far
+/// below what the run's sorts and aggregations would hold gives the same outputs, bit for
+/// bit; one too small for any operator to work in fails naming the key and what to do,
+/// and leaves no output.
+#[tokio::test]
+async fn a_memory_limit_changes_no_output_and_one_too_small_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = lake(dir.path(), 20_000, 3);
+    let mut config = Config::default();
+    config.kmeans.k = Some(3);
+    let run_to = |name: &str, limit: Option<&str>| {
+        let mut config = config.clone();
+        config.engine.memory_limit = limit.map(str::to_string);
+        let out = dir.path().join(name);
+        let lake = lake.clone();
+        async move {
+            let result = run(&RunOptions {
+                lake,
+                out: out.clone(),
+                config,
+                progress: false,
+                engine: Default::default(),
+            })
+            .await;
+            (out, result)
+        }
+    };
+    let (free, r) = run_to("free", None).await;
+    r.unwrap();
+    let (limited, r) = run_to("limited", Some("40MB")).await;
+    r.unwrap();
+    for file in ["customers.parquet", "segments.csv"] {
+        let same =
+            std::fs::read(free.join(file)).unwrap() == std::fs::read(limited.join(file)).unwrap();
+        assert!(same, "{file} differs");
+    }
+    // model.json also records the config, limit included: the rest must be equal.
+    let model = |dir: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+        v["config"]["engine"]["memory_limit"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(model(&free), model(&limited));
+    let (tiny, r) = run_to("tiny", Some("1KB")).await;
+    let err = r.unwrap_err().to_string();
+    assert!(
+        err.contains("needed more memory than engine.memory_limit (--memory-limit) allows"),
+        "{err}"
+    );
+    assert!(err.contains("Raise the limit"), "{err}");
+    assert!(!tiny.exists(), "a failed run leaves no output");
+}

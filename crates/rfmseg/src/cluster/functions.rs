@@ -15,7 +15,7 @@ use datafusion::prelude::SessionConfig;
 pub fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {
     let state = ballista_core::utils::default_session_builder(config)?;
     let mut state = SessionStateBuilder::new_from_existing(state)
-        .with_runtime_env(crate::storage::s3::runtime_env(None)?)
+        .with_runtime_env(crate::storage::s3::runtime_env(None, None)?)
         .with_physical_optimizer_rule(Arc::new(super::parallel_write::ParallelWrites))
         .build();
     for f in rfmseg_udfs::scalar_udfs() {

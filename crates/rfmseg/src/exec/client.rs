@@ -85,7 +85,7 @@ pub async fn cluster_context(
     // (cluster::parallel_write): one file per task, not DataFusion's four, keeps the work
     // folder to a few objects per table.
     session = session.set_usize("datafusion.execution.minimum_parallel_output_files", 1);
-    let runtime = s3::runtime_env(None).map_err(|e| Error::Internal(e.to_string()))?;
+    let runtime = s3::runtime_env(None, None).map_err(|e| Error::Internal(e.to_string()))?;
     let state = SessionStateBuilder::new()
         .with_config(session)
         .with_runtime_env(runtime)

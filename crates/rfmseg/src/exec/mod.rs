@@ -130,15 +130,26 @@ pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionCon
     if config.engine.target_partitions > 0 {
         session = session.with_target_partitions(config.engine.target_partitions);
     }
+    if let Ok(Some(limit)) = config.engine.memory_limit_bytes() {
+        // Every sort partition sets aside this much for merging its spill files, memory it
+        // cannot give back; a stage runs several sorts at once (a window, an ORDER BY, per
+        // partition), and at DataFusion's 10 MB each they took a 40 MB pool before any row
+        // was sorted. A 64th of the limit, between 256 KB and those 10 MB.
+        let reserve = (limit / 64).clamp(256 << 10, 10 << 20);
+        session.options_mut().execution.sort_spill_reservation_bytes = reserve;
+    }
     session
 }
 
-/// An embedded (in-process) session with rfmseg's UDFs.
+/// An embedded (in-process) session with rfmseg's UDFs, its operators' memory bounded by
+/// `engine.memory_limit` if set (the config is validated before a session opens, so an
+/// unparsable limit never reaches here).
 pub fn local_context(config: &Config) -> SessionContext {
-    let config = session_config(SessionConfig::new(), config);
-    let ctx = match s3::runtime_env(None) {
-        Ok(runtime) => SessionContext::new_with_config_rt(config, runtime),
-        Err(_) => SessionContext::new_with_config(config),
+    let memory_limit = config.engine.memory_limit_bytes().ok().flatten();
+    let session = session_config(SessionConfig::new(), config);
+    let ctx = match s3::runtime_env(None, memory_limit) {
+        Ok(runtime) => SessionContext::new_with_config_rt(session, runtime),
+        Err(_) => SessionContext::new_with_config(session),
     };
     rfmseg_udfs::register_all(&ctx);
     ctx

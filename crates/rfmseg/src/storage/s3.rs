@@ -466,12 +466,25 @@ impl ObjectStoreRegistry for S3Registry {
 }
 
 /// A runtime whose object store registry knows `s3://` (and, like DataFusion's default,
-/// local files), with spill files in `temp_dir` if given.
-pub fn runtime_env(temp_dir: Option<&str>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
+/// local files), with spill files in `temp_dir` if given, and with a memory pool of
+/// `memory_limit` bytes if given: a fair pool, so every spilling operator running at once
+/// gets its share instead of the first one taking all; tracking the largest consumers, so
+/// an operator that cannot spill fails naming what held the memory.
+pub fn runtime_env(
+    temp_dir: Option<&str>,
+    memory_limit: Option<usize>,
+) -> datafusion::error::Result<Arc<RuntimeEnv>> {
     let mut builder =
         RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(S3Registry::default()));
     if let Some(dir) = temp_dir {
         builder = builder.with_temp_file_path(dir);
+    }
+    if let Some(bytes) = memory_limit {
+        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+        builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            std::num::NonZeroUsize::new(3).expect("3 > 0"),
+        )));
     }
     builder.build_arc()
 }
