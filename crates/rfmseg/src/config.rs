@@ -546,10 +546,10 @@ pub struct EngineConfig {
     pub target_partitions: usize,
     /// The most memory the embedded engine's operators (sorts, aggregations, joins) may
     /// hold at once, e.g. "1GB" or "512MB" (`--memory-limit`; powers of 1024). Past it they
-    /// spill to temporary files, so a run on a small machine finishes more slowly instead
-    /// of being killed; an operator that cannot spill fails with an error naming this key.
-    /// Unset (the default): no limit. Tables a run keeps in memory between stages are not
-    /// counted.
+    /// spill to temporary files, and the tables a run keeps between stages are written to
+    /// Parquet in a scratch folder beside the output instead of held in memory, so a run
+    /// on a small machine finishes more slowly instead of being killed; an operator that
+    /// cannot spill fails with an error naming this key. Unset (the default): no limit.
     pub memory_limit: Option<String>,
 }
 
@@ -566,19 +566,30 @@ impl EngineConfig {
         (8 * cores).max(256)
     }
 
-    /// `memory_limit` in bytes, None when unset.
+    /// `memory_limit` in bytes, None when unset; at least [`MIN_MEMORY_LIMIT`].
     pub fn memory_limit_bytes(&self) -> Result<Option<usize>> {
         let Some(text) = &self.memory_limit else {
             return Ok(None);
         };
-        parse_bytes(text)
-            .map(Some)
-            .map_err(|message| Error::Config {
-                key: "engine.memory_limit (--memory-limit)".into(),
-                message,
-            })
+        let error = |message| Error::Config {
+            key: "engine.memory_limit (--memory-limit)".into(),
+            message,
+        };
+        let bytes = parse_bytes(text).map_err(error)?;
+        if bytes < MIN_MEMORY_LIMIT {
+            return Err(error(format!(
+                "{text:?} is below the smallest limit rfmseg accepts, 256MB: with 128MB a \
+                 run of 10M reviews stalled in DataFusion's join and Parquet write instead of \
+                 spilling or failing (benches/RESULTS.md); give 256MB or more"
+            )));
+        }
+        Ok(Some(bytes))
     }
 }
+
+/// The smallest `engine.memory_limit`: below it DataFusion 55 was seen to stall rather
+/// than spill or fail, and a run that hangs is worse than one that says why it stopped.
+pub const MIN_MEMORY_LIMIT: usize = 256 << 20;
 
 /// A size as "1GB", "512 MB", "2.5G", "1073741824" (bytes); K, M, G and T are powers of
 /// 1024, with or without a trailing B or iB, in any case.
@@ -967,6 +978,11 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("e.g. 1GB"), "{err}");
+        c.engine.memory_limit = Some("128MB".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("give 256MB or more"), "{err}");
+        c.engine.memory_limit = Some("256MB".into());
+        assert_eq!(c.engine.memory_limit_bytes().unwrap(), Some(256 << 20));
     }
 
     /// A changed default changes results: it must show up in review, here.

@@ -159,3 +159,29 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::error::DataFusionError;
+
+    /// An operator out of pool memory, however DataFusion wraps it, is reported naming
+    /// the limit's key and what to do.
+    #[test]
+    fn an_exhausted_memory_pool_names_the_limit_and_what_to_do() {
+        let exhausted =
+            DataFusionError::ResourcesExhausted("HashJoinInput[1] consumed 114.0 MB".into());
+        let wrapped = DataFusionError::Context("joining".into(), Box::new(exhausted));
+        let err = Error::stage("segment_purchases", wrapped).to_string();
+        assert!(
+            err.starts_with(
+                "stage segment_purchases needed more memory than engine.memory_limit \
+                 (--memory-limit) allows: HashJoinInput[1] consumed 114.0 MB."
+            ),
+            "{err}"
+        );
+        assert!(err.contains("Raise the limit"), "{err}");
+        let other = Error::stage("clean", DataFusionError::Plan("no such column".into()));
+        assert!(matches!(other, Error::Stage { .. }));
+    }
+}

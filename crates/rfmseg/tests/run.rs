@@ -559,20 +559,22 @@ async fn clv_off_or_unfittable_leaves_it_out_and_the_report_says_why() {
     assert!(s.to_string().contains("lifetime value skipped: "), "{s}");
 }
 
-/// `engine.memory_limit` bounds what the operators hold; past it they spill. A limit far
-/// below what the run's sorts and aggregations would hold gives the same outputs, bit for
-/// bit; one too small for any operator to work in fails naming the key and what to do,
-/// and leaves no output.
+/// `engine.memory_limit` bounds what the operators hold and keeps the run's tables on
+/// disk between stages (Parquet in a scratch folder): a run with a limit gives the same
+/// outputs, bit for bit; a limit below the floor is refused before any work, naming the
+/// key, and leaves no output; no run leaves its scratch folder behind.
 #[tokio::test]
-async fn a_memory_limit_changes_no_output_and_one_too_small_fails_naming_it() {
+async fn a_memory_limit_changes_no_output_and_one_below_the_floor_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (lake, _) = lake(dir.path(), 20_000, 3);
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
     let mut config = Config::default();
     config.kmeans.k = Some(3);
     let run_to = |name: &str, limit: Option<&str>| {
         let mut config = config.clone();
         config.engine.memory_limit = limit.map(str::to_string);
-        let out = dir.path().join(name);
+        let out = runs.join(name);
         let lake = lake.clone();
         async move {
             let result = run(&RunOptions {
@@ -588,7 +590,7 @@ async fn a_memory_limit_changes_no_output_and_one_too_small_fails_naming_it() {
     };
     let (free, r) = run_to("free", None).await;
     r.unwrap();
-    let (limited, r) = run_to("limited", Some("40MB")).await;
+    let (limited, r) = run_to("limited", Some("256MB")).await;
     r.unwrap();
     for file in ["customers.parquet", "segments.csv"] {
         let same =
@@ -603,12 +605,17 @@ async fn a_memory_limit_changes_no_output_and_one_too_small_fails_naming_it() {
         v
     };
     assert_eq!(model(&free), model(&limited));
-    let (tiny, r) = run_to("tiny", Some("1KB")).await;
+    let (small, r) = run_to("small", Some("100MB")).await;
     let err = r.unwrap_err().to_string();
     assert!(
-        err.contains("needed more memory than engine.memory_limit (--memory-limit) allows"),
+        err.contains("engine.memory_limit (--memory-limit)"),
         "{err}"
     );
-    assert!(err.contains("Raise the limit"), "{err}");
-    assert!(!tiny.exists(), "a failed run leaves no output");
+    assert!(err.contains("give 256MB or more"), "{err}");
+    assert!(!small.exists(), "a refused run leaves no output");
+    assert_eq!(
+        entries(&runs),
+        ["free", "limited"],
+        "no scratch folder left"
+    );
 }

@@ -226,20 +226,22 @@ async fn flag_and_keep_shared(
     let mut kept_rows = 0;
     for batch in collect(ctx, stage, &count_sql).await? {
         let n = int_column(&batch, "n")?;
-        let reason = batch
-            .column_by_name("drop_reason")
-            .map(|c| c.as_string::<i32>().clone());
-        let reason =
-            reason.ok_or_else(|| Error::Internal(format!("stage {stage}: no drop_reason")))?;
+        // VARCHAR is Utf8 on a Ballista session and Utf8View on an embedded one.
+        let utf8 = |c: &str| -> Result<arrow::array::ArrayRef> {
+            let column = batch
+                .column_by_name(c)
+                .ok_or_else(|| Error::Internal(format!("stage {stage}: no {c}")))?;
+            cast(column, &DataType::Utf8).map_err(|e| Error::Internal(e.to_string()))
+        };
+        let reason = utf8("drop_reason")?;
+        let reason = reason.as_string::<i32>();
         for (i, &rows) in n.iter().enumerate() {
             flagged.rows += rows;
             if reason.is_null(i) {
                 kept_rows += rows;
                 for c in kept_counts {
-                    let values = batch
-                        .column_by_name(c)
-                        .ok_or_else(|| Error::Internal(format!("stage {stage}: no {c}")))?
-                        .as_string::<i32>();
+                    let values = utf8(c)?;
+                    let values = values.as_string::<i32>();
                     if !values.is_null(i) {
                         *flagged
                             .kept

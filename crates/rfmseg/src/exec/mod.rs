@@ -67,6 +67,27 @@ impl Session {
     /// Opens a session for a command writing to `out`.
     pub async fn open(engine: &Engine, config: &Config, out: &Path) -> Result<Session> {
         match engine {
+            Engine::Embedded if config.engine.memory_limit.is_some() => {
+                // With a memory limit, the tables a run keeps between stages go to Parquet
+                // in a scratch folder, as on a cluster, instead of staying in memory where
+                // the pool cannot see them: the run's memory then follows its operators,
+                // not the size of its tables.
+                let near = match Location::of(out)? {
+                    Location::Local(p) => absolute(&p)?,
+                    Location::S3(_) => std::env::temp_dir().join("rfmseg-tables"),
+                };
+                let guard = ScratchDir::create(&near)?;
+                let tables = SharedWorkDir::new(
+                    Location::Local(guard.path().to_path_buf()),
+                    EMBEDDED_QUERY_TIMEOUT,
+                    false,
+                );
+                let session = SessionConfig::new().with_extension(std::sync::Arc::new(tables));
+                Ok(Session {
+                    ctx: context_from(session, config),
+                    _work: Some(Work::Local(guard)),
+                })
+            }
             Engine::Embedded => Ok(Session {
                 ctx: local_context(config),
                 _work: None,
@@ -145,8 +166,17 @@ pub fn session_config(mut session: SessionConfig, config: &Config) -> SessionCon
 /// `engine.memory_limit` if set (the config is validated before a session opens, so an
 /// unparsable limit never reaches here).
 pub fn local_context(config: &Config) -> SessionContext {
+    context_from(SessionConfig::new(), config)
+}
+
+/// An embedded run's queries are not resubmitted (no executor can be lost), so the
+/// timeout that a cluster uses for that is, for tables kept on disk, only a bound no
+/// query reaches.
+const EMBEDDED_QUERY_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn context_from(session: SessionConfig, config: &Config) -> SessionContext {
     let memory_limit = config.engine.memory_limit_bytes().ok().flatten();
-    let session = session_config(SessionConfig::new(), config);
+    let session = session_config(session, config);
     let ctx = match s3::runtime_env(None, memory_limit) {
         Ok(runtime) => SessionContext::new_with_config_rt(session, runtime),
         Err(_) => SessionContext::new_with_config(session),
