@@ -1,6 +1,7 @@
 //! The shared work folder of a cluster session: where executors write the tables a run
 //! materialises. It rides on the session config as an extension, so every query helper
-//! finds it from the session alone (and an embedded session has none).
+//! finds it from the session alone. An embedded session has one only under
+//! `engine.memory_limit`, to keep its tables on local disk the same way; otherwise none.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +54,8 @@ impl SharedWorkDir {
     }
 }
 
-/// The shared work folder of a cluster session, or None for an embedded one.
+/// The work folder tables are written to: a cluster session's, an embedded session's under
+/// a memory limit; None for an embedded session that keeps its tables in memory.
 pub fn shared_work_dir(ctx: &SessionContext) -> Option<Arc<SharedWorkDir>> {
     ctx.state_ref()
         .read()

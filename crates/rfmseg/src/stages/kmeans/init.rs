@@ -6,9 +6,10 @@
 //! where Lloyd on all customers starts. This is scikit-learn's n_init = 10 done where it
 //! is cheap: one start of k-means on 3.5M customers is ~20 passes over them, the ten
 //! starts on 20,000 customers are less than one. A single start, even a k-means|| one,
-//! ends in a local optimum often enough to matter (on data of the reference's shape, k =
-//! 3, 5 and 7 were 7-13% above the best WCSS); and a start already at the sample's
-//! optimum needs fewer full passes to converge (fewer jobs on a cluster).
+//! ends in a local optimum often enough to matter (on generated data of the reference's
+//! shape, 10M reviews, k-means|| left k = 2 15% and k = 10 6.5% above the best of
+//! scikit-learn and MLlib; benches/RESULTS.md); and a start already at the sample's
+//! optimum skips the k-means|| rounds (fewer jobs on a cluster).
 //!
 //! **k-means||** (Bahmani et al. 2012, `init = "k-means||"`), as Spark MLlib's default: a
 //! seeded first centre, `init_steps` rounds of sampling about `oversampling * k` points with
