@@ -112,13 +112,19 @@ where
 }
 
 /// An error that says an executor went away (its results or shuffle files could not be
-/// fetched), not that the query is wrong: worth one resubmission.
+/// fetched, or the stream of them broke off when it died mid-transfer: Ballista 55
+/// reports that as an IPC error of the reading task, not as a fetch failure, so the
+/// scheduler fails the job instead of rerunning the stage), not that the query is wrong:
+/// worth one resubmission.
 fn executor_lost(e: &Error) -> bool {
     let text = e.to_string();
     [
         "GrpcConnectionError",
         "tcp connect error",
         "Shuffle fetch partition error",
+        "h2 protocol error",
+        "error reading a body from connection",
+        "Connection reset by peer",
         RERUN_LEFTOVERS,
         DID_NOT_ADD_UP,
     ]
@@ -589,5 +595,25 @@ mod tests {
         let numbers = batch("n", Arc::new(Int64Array::from(vec![1, 2, 2])));
         assert_eq!(repeated_key(&[numbers], "n").unwrap(), Some("2".into()));
         assert!(repeated_key(&[a], "missing").is_err());
+    }
+
+    /// A shuffle stream that broke off because its executor died (as Ballista 55 reports
+    /// it) is a lost executor, worth a resubmission; a wrong query is not.
+    #[test]
+    fn a_broken_shuffle_stream_is_a_lost_executor_and_a_bad_query_is_not() {
+        use datafusion::error::DataFusionError;
+        let broken = "Job 038HGHYDBG000 failed: Job failed due to stage 10 failed: Task failed \
+                      due to runtime execution error: DataFusionError(Shared(External(\
+                      ArrowError(IpcError(\"Arrow error: Ipc error: code: 'Unknown error', \
+                      message: \\\"h2 protocol error: error reading a body from connection\\\", \
+                      source: hyper::Error(Body, Error { kind: Io(Custom { kind: BrokenPipe, \
+                      error: \\\"stream closed because of a broken pipe\\\" }) })\")))))";
+        let lost = Error::stage("group_lift", DataFusionError::Execution(broken.into()));
+        assert!(executor_lost(&lost), "{lost}");
+        let wrong = Error::stage(
+            "group_lift",
+            DataFusionError::Plan("No field named recency_days".into()),
+        );
+        assert!(!executor_lost(&wrong), "{wrong}");
     }
 }
