@@ -24,11 +24,14 @@ pub fn sizes() -> Vec<u64> {
         .unwrap_or_else(|| vec![200_000])
 }
 
-/// The cache folder.
+/// The cache folder, created if missing (`rfmseg generate` writes into an existing
+/// folder only, and with CARGO_TARGET_DIR set elsewhere the repository has no target/).
 pub fn data_dir() -> PathBuf {
-    std::env::var("RFMSEG_BENCH_DATA")
+    let dir = std::env::var("RFMSEG_BENCH_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"))
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"));
+    std::fs::create_dir_all(&dir).expect("create the bench data folder");
+    dir
 }
 
 /// Raw files for `reviews` generated reviews (seed 42), generated once.
