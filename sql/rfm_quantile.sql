@@ -4,11 +4,11 @@
 -- worse: for R a strictly larger recency, for F and M a strictly smaller frequency or
 -- monetary value. b is counted per distinct value: the customers of each value, summed
 -- over the values before it in the score's order (what rank() - 1 over all customers
--- gives, without sorting every customer's row three times: the sorts of whole rows took
--- 3 s of one core at 3.56M customers). Equal values always get equal scores, and the
--- answer does not depend on row order or partitioning. The joins back match NULL to NULL,
--- so a customer is never lost (a NULL sorts as rank() would sort it: first in DESC, last
--- in ASC).
+-- gives, without sorting every customer's row three times, one core each: at 3.56M
+-- customers the features stage went from 6.4 s to 4.8-5.5 s). Equal values always get
+-- equal scores, and the answer does not depend on row order or partitioning. The joins
+-- back match NULL to NULL, so a customer is never lost (a NULL sorts as rank() would sort
+-- it: first in DESC, last in ASC).
 --
 -- Input: features (scale.sql). Produces features' columns plus r_score, f_score, m_score.
 WITH r AS (
