@@ -235,12 +235,15 @@ async fn flag_and_keep_shared(
         };
         let reason = utf8("drop_reason")?;
         let reason = reason.as_string::<i32>();
+        let counted = kept_counts
+            .iter()
+            .map(|c| utf8(c))
+            .collect::<Result<Vec<_>>>()?;
         for (i, &rows) in n.iter().enumerate() {
             flagged.rows += rows;
             if reason.is_null(i) {
                 kept_rows += rows;
-                for c in kept_counts {
-                    let values = utf8(c)?;
+                for (c, values) in kept_counts.iter().zip(&counted) {
                     let values = values.as_string::<i32>();
                     if !values.is_null(i) {
                         *flagged
