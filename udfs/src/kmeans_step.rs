@@ -52,7 +52,7 @@ use datafusion::logical_expr::Documentation;
 
 use crate::centroids::{nearest, squared_norm};
 use crate::documentation::{CENTROIDS, kmeans_doc};
-use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
+use crate::exact_sum::{ExactSums, Lanes, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
 use crate::rows::{RowSink, for_each_valid_row};
 
@@ -80,14 +80,22 @@ impl KmeansAggregate for Step {
     }
 
     fn update(centroids: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
-        let kd = centroids.len();
+        let (kd, d) = (centroids.len(), features.len());
+        let k = kd / d;
+        let kinds = std::iter::repeat_n(Summed::Coordinate, kd)
+            .chain(std::iter::repeat_n(Summed::SquaredNorm { d }, k))
+            .chain([Summed::SquaredDistance { d }])
+            .collect();
         let mut rows = StepRows {
             centroids,
             sq_norms: kd,
-            cost: kd + kd / features.len(),
+            cost: kd + k,
             sums,
+            lanes: Lanes::new(kinds),
         };
-        for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
+        for_each_valid_row(NAME, features, &mut rows)?
+            .and_then(|()| rows.lanes.flush(rows.sums))
+            .map_err(|e| e.into_error(NAME))
     }
 
     fn return_type() -> DataType {
@@ -141,6 +149,8 @@ struct StepRows<'a> {
     sq_norms: usize,
     cost: usize,
     sums: &'a mut ExactSums,
+    /// A row adds to d + 2 distinct sums, each once: the lanes' contract.
+    lanes: Lanes,
 }
 
 impl RowSink for StepRows<'_> {
@@ -151,16 +161,17 @@ impl RowSink for StepRows<'_> {
     fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
         let d = x.len();
         let (best, dist) = nearest(self.centroids, d, x);
-        self.sums.add_all(best * d, Summed::Coordinate, x)?;
-        self.sums.add(
+        let (lanes, sums) = (&mut self.lanes, &mut *self.sums);
+        lanes.add_all(sums, best * d, Summed::Coordinate, x)?;
+        lanes.add(
+            sums,
             self.sq_norms + best,
             Summed::SquaredNorm { d },
             squared_norm(x),
         )?;
-        self.sums.count(best);
-        self.sums
-            .add(self.cost, Summed::SquaredDistance { d }, dist)?;
-        Ok(())
+        sums.count(best);
+        lanes.add(sums, self.cost, Summed::SquaredDistance { d }, dist)?;
+        lanes.end_row(sums)
     }
 }
 

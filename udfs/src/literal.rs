@@ -204,3 +204,42 @@ fn constant_of<T: Copy + std::fmt::Debug>(
     }
     Ok(Some(first))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A literal DataFusion broadcasts has one view; the same text written row by row has
+    /// a view per row (texts past 12 bytes point into the buffer at different offsets).
+    /// Both are one constant; a single other row is not.
+    #[test]
+    fn equal_texts_in_different_views_are_one_constant() -> Result<()> {
+        let text = "0.5,1.25,-3.0,2.0";
+        let row_by_row: ArrayRef = Arc::new(StringViewArray::from_iter_values(
+            std::iter::repeat_n(text, 5),
+        ));
+        let views = row_by_row.as_string_view().views();
+        assert_ne!(views[0], views[1], "the test needs different views");
+        let mut seen = ConstantText::default();
+        assert_eq!(seen.observe("f", "centroids", &row_by_row)?, Some(text));
+        let broadcast = ScalarValue::Utf8View(Some(text.into())).to_array_of_size(3)?;
+        assert_eq!(seen.observe("f", "centroids", &broadcast)?, None);
+
+        let mixed: ArrayRef = Arc::new(StringViewArray::from_iter_values([
+            text,
+            text,
+            "0.5,1.25,-3.0,2.5",
+        ]));
+        let err = ConstantText::default()
+            .observe("f", "centroids", &mixed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f: argument centroids must be one constant literal for the whole query, but it is both '0.5,1.25,-3.0,2.0' and '0.5,1.25,-3.0,2.5'"),
+            "{err}"
+        );
+        Ok(())
+    }
+}

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringViewArray};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::common::Result;
+use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -76,9 +76,10 @@ pub fn columns(points: &[f64], d: usize, lo: usize, hi: usize, null_every: usize
 
 /// A literal broadcast to `n` rows, as DataFusion hands it to `update_batch`.
 pub fn literal(text: &str, n: usize) -> ArrayRef {
-    Arc::new(StringViewArray::from_iter_values(std::iter::repeat_n(
-        text, n,
-    )))
+    // As DataFusion broadcasts a literal: one copy of the text, the same view in every row.
+    ScalarValue::Utf8View(Some(text.to_string()))
+        .to_array_of_size(n)
+        .expect("a Utf8View literal broadcasts")
 }
 
 /// Is row `i` one of those [`columns`] made NULL?
