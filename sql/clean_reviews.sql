@@ -8,6 +8,13 @@
 -- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
 --             clean.verified_only    keep only verified purchases
 --             clean.history_days     keep reviews at most this many days before the newest
+--             reviews                which lake rows: TRUE, or a range of customer buckets
+--                                    (`user_bucket BETWEEN lo AND hi`, see
+--                                    crates/rfmseg/src/ingest/buckets.rs): a large lake is
+--                                    cleaned a group of customers at a time, since exact
+--                                    duplicates share their user_id
+--             oldest_kept_ts         NULL, or for a range of buckets the cutoff of rule 6
+--                                    over the whole lake (sql/clean_reviews_cutoff.sql)
 --
 -- Rules, in the reference analysis's order:
 --   1. placeholder strings ('None', 'n/a', 'null', '', any case, trimmed) become NULL;
@@ -26,6 +33,7 @@ WITH normalized AS (
         verified_purchase,
         helpful_vote
     FROM lake_reviews
+    WHERE {{reviews}}
 ),
 distinct_rows AS (
     SELECT DISTINCT * FROM normalized
@@ -57,7 +65,9 @@ newest AS (
     -- planned twice, so reading `fixed` here would run the DISTINCT above a second time (it
     -- doubled the cost of this stage). The interval is subtracted here, once: written in
     -- the CASE below it was computed for every row (0.9 s of compute per 10M reviews).
-    SELECT max(ts) - INTERVAL '{{history_days}} days' AS oldest_kept_ts
+    -- A range of buckets is given the whole lake's cutoff: its own newest review may be
+    -- older.
+    SELECT coalesce({{oldest_kept_ts}}, max(ts) - INTERVAL '{{history_days}} days') AS oldest_kept_ts
     FROM normalized
     WHERE user_id IS NOT NULL
       AND parent_asin IS NOT NULL

@@ -11,6 +11,7 @@ use arrow::datatypes::{Float64Type, Int64Type, TimestampSecondType};
 use common::*;
 use rfmseg::Error;
 use rfmseg::ingest::{IngestOptions, OnBadLine, ingest};
+use rfmseg::lake::buckets::user_bucket;
 
 /// One review as the lake holds it: (user_id, parent_asin, asin, rating bits, ts s,
 /// verified, helpful_vote).
@@ -35,7 +36,13 @@ fn lake_reviews(batches: &[RecordBatch]) -> Vec<ReviewRow> {
         let ts = b.column(4).as_primitive::<TimestampSecondType>();
         let ver = b.column(5).as_boolean();
         let hv = b.column(6).as_primitive::<Int64Type>();
+        let bucket = b.column(7).as_primitive::<arrow::datatypes::Int32Type>();
         for i in 0..b.num_rows() {
+            assert_eq!(
+                bucket.value(i),
+                user_bucket(s(0, i).as_deref()),
+                "each review's customer bucket"
+            );
             rows.push((
                 s(0, i),
                 s(1, i),
@@ -47,6 +54,13 @@ fn lake_reviews(batches: &[RecordBatch]) -> Vec<ReviewRow> {
             ));
         }
     }
+    rows
+}
+
+/// Rows in the order the lake keeps them from one segment of input: by customer bucket,
+/// in input order within a bucket.
+fn by_bucket(mut rows: Vec<ReviewRow>) -> Vec<ReviewRow> {
+    rows.sort_by_key(|r| user_bucket(r.0.as_deref()));
     rows
 }
 
@@ -82,8 +96,11 @@ fn ingest_keeps_every_generated_row_with_its_values() {
     assert_eq!(s.items.rows, g.meta_lines);
 
     let got = lake_reviews(&read_parquet_dir(&lake.join("reviews")));
-    let want = raw_reviews(&g.reviews_path);
-    assert_eq!(got, want, "the lake holds the raw rows, in file order");
+    let want = by_bucket(raw_reviews(&g.reviews_path));
+    assert_eq!(
+        got, want,
+        "the lake holds the raw rows, by customer bucket, in file order within one"
+    );
 
     // Items: parent_asin and the price's raw text, whatever its JSON type.
     let items = read_parquet_dir(&lake.join("items"));
@@ -246,14 +263,15 @@ fn skip_mode_counts_bad_lines_and_keeps_the_good_ones() {
         .into_iter()
         .map(|r| r.0)
         .collect();
+    let mut want: Vec<Option<String>> = vec![
+        Some("U1".into()),
+        Some("U3".into()),
+        None,
+        Some("U6".into()),
+    ];
+    want.sort_by_key(|u| user_bucket(u.as_deref()));
     assert_eq!(
-        users,
-        [
-            Some("U1".into()),
-            Some("U3".into()),
-            None,
-            Some("U6".into())
-        ],
+        users, want,
         "the line without user_id is a row with a NULL user_id"
     );
     assert!(!lake.join("quarantine").exists());
@@ -545,7 +563,7 @@ async fn missing_keys_are_null_rows_that_cleaning_drops_and_counts() {
     assert_eq!((s.items.rows, s.items.bad_lines), (4, 0));
     assert_eq!(
         lake_reviews(&read_parquet_dir(&lake.join("reviews"))),
-        vec![
+        by_bucket(vec![
             (
                 Some("U1".into()),
                 Some("B1".into()),
@@ -600,7 +618,7 @@ async fn missing_keys_are_null_rows_that_cleaning_drops_and_counts() {
                 None,
                 None
             ),
-        ]
+        ])
     );
     let item_rows = read_parquet_dir(&lake.join("items"));
     let b = &item_rows[0];

@@ -47,6 +47,49 @@ impl Flagged {
             .copied()
             .unwrap_or(0)
     }
+    /// Adds the rows, counts and kept rows of another part of the same table (the
+    /// cleaning of another range of customer buckets).
+    pub(crate) fn absorb(&mut self, other: Flagged) -> Result<()> {
+        self.rows += other.rows;
+        for (k, v) in other.all {
+            *self.all.entry(k).or_default() += v;
+        }
+        for (k, v) in other.kept {
+            *self.kept.entry(k).or_default() += v;
+        }
+        match (&mut self.kept_rows, other.kept_rows) {
+            (
+                Kept::Memory { partitions, .. },
+                Kept::Memory {
+                    partitions: more, ..
+                },
+            ) => {
+                if partitions.len() < more.len() {
+                    partitions.resize_with(more.len(), Vec::new);
+                }
+                for (p, m) in partitions.iter_mut().zip(more) {
+                    p.extend(m);
+                }
+            }
+            (
+                Kept::Shared { view, rows },
+                Kept::Shared {
+                    view: more,
+                    rows: n,
+                },
+            ) => {
+                *view = format!("{view}\nUNION ALL\n{more}");
+                *rows += n;
+            }
+            _ => {
+                return Err(Error::Internal(
+                    "parts of one flagged table kept in different places".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Registers the kept rows under `stage` and returns their number.
     pub(crate) async fn register(self, ctx: &SessionContext, stage: &str) -> Result<u64> {
         match self.kept_rows {

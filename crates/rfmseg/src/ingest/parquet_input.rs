@@ -70,7 +70,11 @@ pub(crate) fn ingest_parquet(
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
-    let target = table.schema();
+    // The columns read; for reviews the lake adds each row's bucket (`buckets`).
+    let target = match table {
+        Table::Reviews => crate::lake::review_rows_schema(),
+        Table::Items => table.schema(),
+    };
     let out_path = dir.join(format!("part-{file_idx:03}-00000.parquet"));
     let out = File::create(&out_path).map_err(|e| Error::io(&out_path, e))?;
     let pq = |e| Error::Parquet {
@@ -79,7 +83,7 @@ pub(crate) fn ingest_parquet(
     };
     let mut writer = ArrowWriter::try_new(
         BufWriter::with_capacity(1 << 20, out),
-        target.clone(),
+        table.schema(),
         Some(writer_properties()),
     )
     .map_err(pq)?;
@@ -106,7 +110,16 @@ pub(crate) fn ingest_parquet(
         let out = RecordBatch::try_new(target.clone(), arrays)
             .map_err(|e| Error::Internal(e.to_string()))?;
         rows += out.num_rows() as u64;
-        writer.write(&out).map_err(pq)?;
+        if table == Table::Reviews {
+            // One row group per bucket present in the batch.
+            let (sorted, ranges) = crate::lake::buckets::by_bucket(&out)?;
+            for r in ranges {
+                writer.write(&sorted.slice(r.start, r.len())).map_err(pq)?;
+                writer.flush().map_err(pq)?;
+            }
+        } else {
+            writer.write(&out).map_err(pq)?;
+        }
     }
     writer.close().map_err(pq)?;
     if let Some(e) = checks::seconds_error(path, &evidence, "row") {

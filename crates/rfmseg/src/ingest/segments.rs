@@ -16,6 +16,7 @@ use super::tables::{RowBuilder, row_builder};
 use super::{FileCounts, IngestOptions, OnBadLine};
 use crate::error::{Error, Result};
 use crate::lake::Table;
+use crate::lake::buckets;
 
 /// Rows per Arrow batch and per Parquet row group: small enough that a 200k-review lake
 /// still splits into several row groups, so DataFusion scans it in parallel.
@@ -340,7 +341,8 @@ fn parse_segment(
             }
         }
         line_no += 1;
-        if builder.len() >= BATCH_ROWS {
+        // Reviews are written once per segment, ordered by bucket (see `buckets`).
+        if table != Table::Reviews && builder.len() >= BATCH_ROWS {
             flush(
                 &mut builder,
                 &mut writer,
@@ -386,6 +388,12 @@ fn flush(
         path: out_path.to_path_buf(),
         source: e,
     };
+    let (batch, row_groups) = if table == Table::Reviews {
+        buckets::by_bucket(&batch)?
+    } else {
+        let rows = batch.num_rows();
+        (batch, std::iter::once(0..rows).collect())
+    };
     if writer.is_none() {
         let f = File::create(out_path).map_err(|e| Error::io(out_path, e))?;
         let w = ArrowWriter::try_new(
@@ -397,7 +405,13 @@ fn flush(
         *writer = Some(w);
     }
     if let Some(w) = writer.as_mut() {
-        w.write(&batch).map_err(pq)?;
+        // One row group per bucket, so a query on a range of buckets skips the others.
+        for rows in row_groups {
+            w.write(&batch.slice(rows.start, rows.len())).map_err(pq)?;
+            if table == Table::Reviews {
+                w.flush().map_err(pq)?;
+            }
+        }
     }
     res.rows += batch.num_rows() as u64;
     rows_done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field};
 
 use super::checks::{Evidence, foreign_key};
 use super::json_scan::{Cursor, Kind, ScanResult, wrong_type};
-use crate::lake::{Table, items_schema, reviews_schema};
+use crate::lake::{Table, items_schema, review_rows_schema};
 
 /// A row builder for `table`'s lake schema.
 pub(crate) fn row_builder(table: Table) -> Box<dyn RowBuilder> {
@@ -177,8 +177,8 @@ impl RowBuilder for ReviewsBuilder {
             Arc::new(self.verified.finish()),
             Arc::new(self.helpful.finish()),
         ];
-        RecordBatch::try_new(reviews_schema(), columns)
-            .expect("builders match reviews_schema by construction")
+        RecordBatch::try_new(review_rows_schema(), columns)
+            .expect("builders match review_rows_schema by construction")
     }
 }
 

@@ -8,14 +8,17 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::exec::flagged::flag_and_keep;
-use crate::exec::query::count_rows;
+use crate::exec::flagged::{Flagged, flag_and_keep};
+use crate::exec::query::{count_rows, get_i64, one_row};
 use crate::exec::{render, sql_f64, sql_string_list};
-use crate::lake::is_transactions;
+use crate::lake::buckets::{BUCKET_COLUMN, USER_BUCKETS, placeholders_cover};
+use crate::lake::{is_transactions, reviews_are_bucketed};
 use crate::quality::{Action, DataQuality};
 
 /// sql/clean_reviews.sql
 pub const CLEAN_REVIEWS_SQL: &str = include_str!("../../../../sql/clean_reviews.sql");
+/// sql/clean_reviews_cutoff.sql
+pub const CLEAN_REVIEWS_CUTOFF_SQL: &str = include_str!("../../../../sql/clean_reviews_cutoff.sql");
 /// sql/clean_items.sql
 pub const CLEAN_ITEMS_SQL: &str = include_str!("../../../../sql/clean_items.sql");
 /// sql/clean_transactions.sql
@@ -36,7 +39,35 @@ pub(crate) fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
         ("verified_only", c.verified_only.to_string()),
         ("history_days", c.history_days.to_string()),
         ("max_price", sql_f64(c.max_price)),
+        ("reviews", "TRUE".to_string()),
+        ("oldest_kept_ts", "NULL".to_string()),
     ]
+}
+
+/// Reviews per cleaning pass: one pass's exact DISTINCT holds about 125 bytes per review
+/// (measured at 43.9M), so about 600 MB at this size.
+pub const REVIEWS_PER_PASS: u64 = 5_000_000;
+
+/// How many passes the cleaning of `reviews` lake rows takes: one for a lake of up to
+/// [`REVIEWS_PER_PASS`] reviews, for a lake without customer buckets (written before
+/// them), or when `clean.missing_values` has a placeholder the buckets do not know;
+/// else one per [`REVIEWS_PER_PASS`], at most one per bucket.
+pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) -> u32 {
+    if reviews <= REVIEWS_PER_PASS
+        || !placeholders_cover(&config.clean.missing_values)
+        || !reviews_are_bucketed(ctx).await
+    {
+        return 1;
+    }
+    reviews.div_ceil(REVIEWS_PER_PASS).min(USER_BUCKETS as u64) as u32
+}
+
+/// The customer buckets of pass `i` of `passes`: contiguous, as even as 16 allows.
+fn pass_buckets(i: u32, passes: u32) -> (i32, i32) {
+    let n = USER_BUCKETS as u32;
+    let lo = i * n / passes;
+    let hi = (i + 1) * n / passes - 1;
+    (lo as i32, hi as i32)
 }
 
 /// Cleans reviews and items: registers `clean_reviews` and `clean_items` (in memory) and
@@ -77,19 +108,24 @@ pub async fn clean_reviews(
     config: &Config,
     quality: &mut DataQuality,
 ) -> Result<u64> {
+    clean_reviews_in(ctx, config, quality, None).await
+}
+
+/// [`clean_reviews`] in `passes` ranges of customer buckets, or as many as
+/// [`review_passes`] chooses; the same rows and counts for any number.
+pub async fn clean_reviews_in(
+    ctx: &SessionContext,
+    config: &Config,
+    quality: &mut DataQuality,
+    passes: Option<u32>,
+) -> Result<u64> {
     const STAGE: &str = "clean_reviews";
     let input = count_rows(ctx, STAGE, "lake_reviews").await?;
-    let sql = render(STAGE, CLEAN_REVIEWS_SQL, &clean_params(config))?;
-    let kept_columns = [
-        "user_id",
-        "parent_asin",
-        "asin",
-        "rating",
-        "ts",
-        "verified_purchase",
-        "helpful_vote",
-    ];
-    let out = flag_and_keep(ctx, STAGE, &sql, &kept_columns, &[]).await?;
+    let passes = match passes {
+        Some(n) => n,
+        None => review_passes(ctx, config, input).await,
+    };
+    let out = clean_reviews_in_passes(ctx, config, passes).await?;
     let distinct = out.rows;
     quality.push("reviews", "lake rows", Action::Input, input);
     quality.push(
@@ -119,6 +155,62 @@ pub async fn clean_reviews(
         return Err(nothing_left(quality, "reviews"));
     }
     Ok(kept)
+}
+
+/// The rules of sql/clean_reviews.sql over the whole lake, in `passes` ranges of customer
+/// buckets (1: the whole lake in one query). Every range gets the whole lake's cutoff for
+/// rule 6 (sql/clean_reviews_cutoff.sql), so the counts and kept rows are those of one
+/// pass; only their order differs.
+async fn clean_reviews_in_passes(
+    ctx: &SessionContext,
+    config: &Config,
+    passes: u32,
+) -> Result<Flagged> {
+    const STAGE: &str = "clean_reviews";
+    let kept_columns = [
+        "user_id",
+        "parent_asin",
+        "asin",
+        "rating",
+        "ts",
+        "verified_purchase",
+        "helpful_vote",
+    ];
+    let mut params = clean_params(config);
+    if passes <= 1 {
+        let sql = render(STAGE, CLEAN_REVIEWS_SQL, &params)?;
+        return flag_and_keep(ctx, STAGE, &sql, &kept_columns, &[]).await;
+    }
+    let cutoff_sql = render(STAGE, CLEAN_REVIEWS_CUTOFF_SQL, &params)?;
+    let cutoff = get_i64(&one_row(ctx, STAGE, &cutoff_sql).await?, "oldest_kept_ts")?;
+    let set = |params: &mut Vec<(&'static str, String)>, key: &str, value: String| {
+        if let Some(p) = params.iter_mut().find(|(k, _)| *k == key) {
+            p.1 = value;
+        }
+    };
+    set(
+        &mut params,
+        "oldest_kept_ts",
+        cutoff.map_or("NULL".into(), |s| format!("to_timestamp_seconds({s})")),
+    );
+    let mut all: Option<Flagged> = None;
+    for i in 0..passes {
+        let (lo, hi) = pass_buckets(i, passes);
+        set(
+            &mut params,
+            "reviews",
+            format!("{BUCKET_COLUMN} BETWEEN {lo} AND {hi}"),
+        );
+        let sql = render(STAGE, CLEAN_REVIEWS_SQL, &params)?;
+        // Its own name: on a work folder each part is a table of its own.
+        let part = format!("{STAGE}_part{i}");
+        let out = flag_and_keep(ctx, &part, &sql, &kept_columns, &[]).await?;
+        match &mut all {
+            None => all = Some(out),
+            Some(all) => all.absorb(out)?,
+        }
+    }
+    all.ok_or_else(|| Error::Internal("cleaning in no pass".into()))
 }
 
 /// Registers `clean_items`: parent_asin, title, main_category, store, categories,

@@ -21,4 +21,7 @@ pub mod rfm;
 pub mod scores;
 pub mod segments;
 
-pub use clean::{ITEM_DROP_REASONS, REVIEW_DROP_REASONS, clean, clean_items, clean_reviews};
+pub use clean::{
+    ITEM_DROP_REASONS, REVIEW_DROP_REASONS, REVIEWS_PER_PASS, clean, clean_items, clean_reviews,
+    clean_reviews_in, review_passes,
+};

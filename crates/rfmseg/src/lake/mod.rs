@@ -5,6 +5,8 @@
 //! lake (clean, features, run, score, sql) starts here, so a wrong folder fails the same
 //! way everywhere, before any query.
 
+pub mod buckets;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::error::{Error, Result};
+use buckets::BUCKET_COLUMN;
+
 use crate::storage::{Location, OutputKind, S3Url, absolute, resolve_output, s3};
 
 /// A lake table (and the raw files that feed it).
@@ -39,9 +43,22 @@ impl Table {
     }
 }
 
-/// lake/reviews: one row per review line. `ts` is UTC seconds (the raw milliseconds,
-/// floored), which is all RFM needs and keeps the column small.
+/// lake/reviews: one row per review line, and its customer's bucket (`user_bucket`, see
+/// [`crate::lake::buckets`]). `ts` is UTC seconds (the raw milliseconds, floored),
+/// which is all RFM needs and keeps the column small. Lakes written before the bucket
+/// column are still read; they are cleaned in one pass.
 pub fn reviews_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = review_rows_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(BUCKET_COLUMN, DataType::Int32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The columns of a review line, as parsed (the lake's reviews without the bucket).
+pub fn review_rows_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("user_id", DataType::Utf8, true),
         Field::new("parent_asin", DataType::Utf8, true),
@@ -51,6 +68,18 @@ pub fn reviews_schema() -> SchemaRef {
         Field::new("verified_purchase", DataType::Boolean, true),
         Field::new("helpful_vote", DataType::Int64, true),
     ]))
+}
+
+/// Whether the session's `lake_reviews` has the bucket column (a lake written by this
+/// version's ingest).
+pub async fn reviews_are_bucketed(ctx: &SessionContext) -> bool {
+    match ctx.table("lake_reviews").await {
+        Ok(t) => t
+            .schema()
+            .field_with_unqualified_name(BUCKET_COLUMN)
+            .is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// lake/items: one row per meta line. `price_raw` is the price's text whatever its JSON
@@ -123,7 +152,9 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<LakeKind
             .table(name.as_str())
             .await
             .map_err(|e| Error::stage(&format!("register {name}"), e))?;
-        for field in schema.fields() {
+        // The bucket column is new: an older lake without it is read, and cleaned in one
+        // pass.
+        for field in schema.fields().iter().filter(|f| f.name() != BUCKET_COLUMN) {
             if found
                 .schema()
                 .field_with_unqualified_name(field.name())
