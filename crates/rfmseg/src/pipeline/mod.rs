@@ -14,6 +14,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::{CohortPeriod, Config};
 use crate::error::Result;
+use crate::exec::query::release;
 use crate::exec::{Engine, Session, local_context, open_lake, write_table_parquet};
 use crate::model::Model;
 use crate::quality::DataQuality;
@@ -133,6 +134,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     timer.start("kmeans");
     kmeans::use_input(&ctx, "customers").await?;
     let clustering = kmeans::cluster(&ctx, config, features.customers).await?;
+    // The clustered customers: labelling writes a new `customers`, and nothing reads this
+    // copy again.
+    release(&ctx, &["kmeans_input"])?;
     timer.finish(features.customers, clustering.model.k as u64);
 
     timer.start("labels");
@@ -141,6 +145,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     timer.start("clv");
     let clv = stages::clv::clv(&ctx, config, &features.window).await?;
+    // The lifetime-value inputs are in `customers` now; a migration (another as-of day)
+    // builds its own `rfm`, the others are read by nothing after this.
+    release(&ctx, &["clv_summary", "clv_pairs", "clv_triples"])?;
+    if config.migration.compare_as_of.is_none() {
+        release(&ctx, &["rfm"])?;
+    }
     timer.finish(
         features.customers,
         match &clv {
