@@ -143,6 +143,10 @@ pub(crate) fn ingest_jsonl(
 
     let (tx, rx) = mpsc::sync_channel::<Segment>(threads);
     let rx = Mutex::new(rx);
+    // Parsed segments' buffers go back to the reader: a fresh 64 MB buffer per segment
+    // was a page fault per 4 KB of input (1.6M faults for 10M reviews, a tenth of the
+    // ingest's CPU time).
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let results: Mutex<Vec<(usize, Result<SegmentResult>)>> = Mutex::new(Vec::new());
 
     let read_result = std::thread::scope(|s| {
@@ -155,7 +159,8 @@ pub(crate) fn ingest_jsonl(
                         continue;
                     }
                     let index = seg.index;
-                    let res = parse_segment(table, path, file_idx, dir, seg, opts, &rows_done);
+                    let res = parse_segment(table, path, file_idx, dir, &seg, opts, &rows_done);
+                    let _ = free_tx.send(seg.data);
                     if opts.on_bad_line == OnBadLine::Fail
                         && matches!(&res, Ok(r) if !r.bad.is_empty())
                     {
@@ -167,16 +172,23 @@ pub(crate) fn ingest_jsonl(
                 }
             });
         }
-        let r = read_segments(&mut reader, opts.segment_bytes, &tx, &stop_after, || {
-            if let Some(pb) = &progress {
-                pb.set_position(bytes_read.load(Ordering::Relaxed));
-                pb.set_message(format!(
-                    "{}: {} rows",
-                    table.dir_name(),
-                    rows_done.load(Ordering::Relaxed)
-                ));
-            }
-        });
+        let r = read_segments(
+            &mut reader,
+            opts.segment_bytes,
+            &tx,
+            &free_rx,
+            &stop_after,
+            || {
+                if let Some(pb) = &progress {
+                    pb.set_position(bytes_read.load(Ordering::Relaxed));
+                    pb.set_message(format!(
+                        "{}: {} rows",
+                        table.dir_name(),
+                        rows_done.load(Ordering::Relaxed)
+                    ));
+                }
+            },
+        );
         drop(tx);
         r
     });
@@ -236,6 +248,7 @@ fn read_segments(
     reader: &mut dyn Read,
     segment_bytes: usize,
     tx: &mpsc::SyncSender<Segment>,
+    free: &mpsc::Receiver<Vec<u8>>,
     stop_after: &AtomicUsize,
     mut tick: impl FnMut(),
 ) -> io::Result<()> {
@@ -245,7 +258,13 @@ fn read_segments(
     let mut index = 0usize;
     let mut eof = false;
     while !(eof && carry.is_empty()) {
-        let mut data = Vec::with_capacity(segment_bytes + (1 << 16));
+        let mut data = match free.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => Vec::with_capacity(segment_bytes + (1 << 16)),
+        };
         data.append(&mut carry);
         let mut scanned = segment_bytes - 1;
         let cut = loop {
@@ -300,7 +319,7 @@ fn parse_segment(
     path: &Path,
     file_idx: usize,
     dir: &Path,
-    seg: Segment,
+    seg: &Segment,
     opts: &IngestOptions,
     rows_done: &AtomicU64,
 ) -> Result<SegmentResult> {
