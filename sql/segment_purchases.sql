@@ -2,14 +2,19 @@
 -- RFM segment: the evidence behind each recommendation. Kept in memory by the driver,
 -- since the price bands and lifts read it six times.
 --
+-- The category, the cluster label and the RFM segment (a few dozen values over millions
+-- of rows) are kept dictionary-encoded, as `segment_purchases_stored`;
+-- `segment_purchases` is a view that decodes them (sql/segment_purchases_view.sql), so
+-- the queries after it read plain text. The store has too many values to gain from it.
+--
 -- Input:      purchases, customers (labelled)
 -- Parameters: rfm.as_of (day number), rfm.window_days, rfm.min_amount, as in rfm.sql
 SELECT
     p.amount,
-    p.main_category,
+    arrow_cast(p.main_category, 'Dictionary(Int32, Utf8)') AS main_category,
     p.store,
-    c.cluster_label,
-    c.rfm_segment
+    arrow_cast(c.cluster_label, 'Dictionary(Int32, Utf8)') AS cluster_label,
+    arrow_cast(c.rfm_segment, 'Dictionary(Int32, Utf8)') AS rfm_segment
 FROM purchases p
 JOIN (
     -- The filter changes no row (a NULL id never joins); it is what makes DataFusion 55

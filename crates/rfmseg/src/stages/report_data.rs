@@ -21,11 +21,14 @@ use crate::error::Result;
 use arrow::array::RecordBatch;
 
 use crate::exec::query::{
-    collect, collect_together, f64_column, i64_column, materialize, str_column,
+    collect, collect_together, f64_column, i64_column, materialize, register_view, str_column,
 };
 use crate::exec::render;
 
 pub const SEGMENT_PURCHASES_SQL: &str = include_str!("../../../../sql/segment_purchases.sql");
+/// sql/segment_purchases_view.sql
+pub const SEGMENT_PURCHASES_VIEW_SQL: &str =
+    include_str!("../../../../sql/segment_purchases_view.sql");
 pub const GROUP_SUMMARY_SQL: &str = include_str!("../../../../sql/group_summary.sql");
 pub const GROUP_PRICES_SQL: &str = include_str!("../../../../sql/group_prices.sql");
 pub const GROUP_LIFT_SQL: &str = include_str!("../../../../sql/group_lift.sql");
@@ -126,7 +129,14 @@ pub async fn report_data(
         SEGMENT_PURCHASES_SQL,
         &super::rfm::known_window_params(config, window),
     )?;
-    materialize(ctx, "segment_purchases", &sql, "segment_purchases").await?;
+    materialize(ctx, "segment_purchases", &sql, "segment_purchases_stored").await?;
+    register_view(
+        ctx,
+        "segment_purchases",
+        SEGMENT_PURCHASES_VIEW_SQL,
+        "segment_purchases",
+    )
+    .await?;
     // Independent reads: run together, so on a cluster their per-job latency overlaps.
     let (groups, rf_grid, distributions) = futures::try_join!(
         group_summaries(ctx, customers),
