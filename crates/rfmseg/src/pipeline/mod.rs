@@ -14,7 +14,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::{CohortPeriod, Config};
 use crate::error::Result;
-use crate::exec::query::release;
+use crate::exec::query::{keep_columns, release};
 use crate::exec::{Engine, Session, local_context, open_lake, write_table_parquet};
 use crate::model::Model;
 use crate::quality::DataQuality;
@@ -122,6 +122,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     timer.start("clean");
     open_lake(&ctx, &opts.lake).await?;
     let quality = stages::clean(&ctx, config).await?;
+    // What the purchases read of the clean reviews (sql/purchases.sql); a run has no other
+    // reader of them. (A shop's transactions keep theirs: they are few columns already.)
+    if !crate::lake::is_transactions(&ctx) {
+        keep_columns(&ctx, "clean_reviews", &["user_id", "parent_asin", "ts"]).await?;
+    }
     timer.finish(
         quality.rows(quality.purchases_table(), "lake rows"),
         quality.kept(quality.purchases_table()),
