@@ -328,6 +328,7 @@ pub fn release(ctx: &SessionContext, names: &[&str]) -> Result<()> {
 /// kept on a work folder, or not in memory, is left as it is.
 pub async fn keep_columns(ctx: &SessionContext, name: &str, columns: &[&str]) -> Result<()> {
     let stage = "keep_columns";
+    let internal = |e: arrow::error::ArrowError| Error::Internal(format!("{stage} {name}: {e}"));
     let provider = ctx
         .table_provider(name)
         .await
@@ -341,7 +342,7 @@ pub async fn keep_columns(ctx: &SessionContext, name: &str, columns: &[&str]) ->
         .iter()
         .map(|c| schema.index_of(c))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Internal(format!("{stage} {name}: {e}")))?;
+        .map_err(internal)?;
     let mut partitions = Vec::with_capacity(table.batches.len());
     for partition in &table.batches {
         let batches = partition.read().await;
@@ -350,12 +351,10 @@ pub async fn keep_columns(ctx: &SessionContext, name: &str, columns: &[&str]) ->
                 .iter()
                 .map(|b| b.project(&indices))
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Internal(format!("{stage} {name}: {e}")))?,
+                .map_err(internal)?,
         );
     }
-    let projected = schema
-        .project(&indices)
-        .map_err(|e| Error::Internal(format!("{stage} {name}: {e}")))?;
+    let projected = schema.project(&indices).map_err(internal)?;
     let narrowed =
         MemTable::try_new(Arc::new(projected), partitions).map_err(|e| Error::stage(stage, e))?;
     drop(provider);

@@ -111,12 +111,7 @@ pub(crate) fn ingest_parquet(
             .map_err(|e| Error::Internal(e.to_string()))?;
         rows += out.num_rows() as u64;
         if table == Table::Reviews {
-            // One row group per bucket present in the batch.
-            let (sorted, ranges) = crate::lake::buckets::by_bucket(&out)?;
-            for r in ranges {
-                writer.write(&sorted.slice(r.start, r.len())).map_err(pq)?;
-                writer.flush().map_err(pq)?;
-            }
+            crate::lake::buckets::write_by_bucket(&mut writer, &out, pq)?;
         } else {
             writer.write(&out).map_err(pq)?;
         }

@@ -407,12 +407,6 @@ fn flush(
         path: out_path.to_path_buf(),
         source: e,
     };
-    let (batch, row_groups) = if table == Table::Reviews {
-        buckets::by_bucket(&batch)?
-    } else {
-        let rows = batch.num_rows();
-        (batch, std::iter::once(0..rows).collect())
-    };
     if writer.is_none() {
         let f = File::create(out_path).map_err(|e| Error::io(out_path, e))?;
         let w = ArrowWriter::try_new(
@@ -424,12 +418,12 @@ fn flush(
         *writer = Some(w);
     }
     if let Some(w) = writer.as_mut() {
-        // One row group per bucket, so a query on a range of buckets skips the others.
-        for rows in row_groups {
-            w.write(&batch.slice(rows.start, rows.len())).map_err(pq)?;
-            if table == Table::Reviews {
-                w.flush().map_err(pq)?;
-            }
+        // Reviews: one row group per bucket, so a query on a range of buckets skips the
+        // others.
+        if table == Table::Reviews {
+            buckets::write_by_bucket(w, &batch, pq)?;
+        } else {
+            w.write(&batch).map_err(pq)?;
         }
     }
     res.rows += batch.num_rows() as u64;

@@ -24,6 +24,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, Int32Array, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::errors::ParquetError;
 
 use crate::error::{Error, Result};
 
@@ -57,10 +59,7 @@ fn is_placeholder(id: &str) -> bool {
 /// (trimmed, any case): then the rows cleaning turns into a NULL user_id are all in
 /// bucket 0, and deduplicating bucket by bucket is exact.
 pub fn placeholders_cover(missing_values: &[String]) -> bool {
-    missing_values.iter().all(|m| {
-        let m = m.trim();
-        PLACEHOLDERS.iter().any(|p| m.eq_ignore_ascii_case(p))
-    })
+    missing_values.iter().all(|m| is_placeholder(m))
 }
 
 /// A batch of review rows (the columns of [`crate::lake::review_rows_schema`]) ordered by
@@ -105,6 +104,21 @@ pub(crate) fn by_bucket(batch: &RecordBatch) -> Result<(RecordBatch, Vec<Range<u
     let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok((out, ranges))
+}
+
+/// Writes review rows to `writer` ordered by bucket, one row group per bucket present
+/// (see [`by_bucket`]); `pq` names the file in a Parquet error.
+pub(crate) fn write_by_bucket<W: std::io::Write + Send>(
+    writer: &mut ArrowWriter<W>,
+    rows: &RecordBatch,
+    pq: impl Fn(ParquetError) -> Error,
+) -> Result<()> {
+    let (sorted, ranges) = by_bucket(rows)?;
+    for r in ranges {
+        writer.write(&sorted.slice(r.start, r.len())).map_err(&pq)?;
+        writer.flush().map_err(&pq)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
+use self::buckets::BUCKET_COLUMN;
 use crate::error::{Error, Result};
-use buckets::BUCKET_COLUMN;
-
 use crate::storage::{Location, OutputKind, S3Url, absolute, resolve_output, s3};
 
 /// A lake table (and the raw files that feed it).
