@@ -297,7 +297,7 @@ fn encode_result(out: &Path, tmp: &Path, batches: &[RecordBatch]) -> Result<u64>
         None => std::sync::Arc::new(arrow::datatypes::Schema::empty()),
     };
     match format {
-        ResultFormat::Parquet => write_batches(tmp, &schema, batches),
+        ResultFormat::Parquet => write_batches(tmp, &schema, batches.iter().cloned()),
         ResultFormat::Csv => {
             use std::io::Write;
             let file = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;

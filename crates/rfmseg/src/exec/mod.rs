@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod flagged;
+pub mod memory;
 pub mod params;
 pub mod query;
 pub mod query_count;

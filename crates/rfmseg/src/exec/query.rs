@@ -315,11 +315,14 @@ pub async fn register_view(ctx: &SessionContext, stage: &str, sql: &str, name: &
 /// Drops the session's tables `names` (those registered): a run releases an
 /// intermediate table once no later step reads it, so its rows are not held through the
 /// rest of the run (at 43.9M reviews each table of customers is several hundred MB).
+/// A view keeps the tables its plan reads, under whatever name they now have: release
+/// the views over a table with it.
 pub fn release(ctx: &SessionContext, names: &[&str]) -> Result<()> {
     for name in names {
         ctx.deregister_table(*name)
             .map_err(|e| Error::stage("release", e))?;
     }
+    super::memory::return_free_memory();
     Ok(())
 }
 
@@ -561,7 +564,7 @@ pub async fn write_table_parquet(
                 .clone(),
         ),
     };
-    write_batches(path, &schema, &batches)
+    write_batches(path, &schema, batches)
 }
 
 /// Column `name` of a result as f64s; NULL reads as NaN.

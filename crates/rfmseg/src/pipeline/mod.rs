@@ -117,7 +117,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let stages_total = 7
         + usize::from(config.migration.compare_as_of.is_some())
         + usize::from(config.cohorts.period != CohortPeriod::Off);
-    let mut timer = Timer::new(opts.progress, stages_total, crate::exec::query_count(&ctx));
+    let mut timer = Timer::new(opts.progress, stages_total, &ctx);
 
     timer.start("clean");
     open_lake(&ctx, &opts.lake).await?;
@@ -126,15 +126,28 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     // reader of them. (A shop's transactions keep theirs: they are few columns already.)
     if !crate::lake::is_transactions(&ctx) {
         keep_columns(&ctx, "clean_reviews", &["user_id", "parent_asin", "ts"]).await?;
+        keep_columns(
+            &ctx,
+            "clean_items",
+            &["parent_asin", "price", "main_category", "store"],
+        )
+        .await?;
     }
-    timer.finish(
-        quality.rows(quality.purchases_table(), "lake rows"),
-        quality.kept(quality.purchases_table()),
-    );
+    timer
+        .finish(
+            quality.rows(quality.purchases_table(), "lake rows"),
+            quality.kept(quality.purchases_table()),
+        )
+        .await;
 
     timer.start("features");
     let features = stages::rfm::features(&ctx, config).await?;
-    timer.finish(quality.kept(quality.purchases_table()), features.customers);
+    // The scaled and scored views were read once, into `customers`; while registered,
+    // their plans would keep `rfm` in memory after its own release below.
+    release(&ctx, &["features", "scored"])?;
+    timer
+        .finish(quality.kept(quality.purchases_table()), features.customers)
+        .await;
 
     timer.start("kmeans");
     kmeans::use_input(&ctx, "customers").await?;
@@ -142,11 +155,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     // The clustered customers: labelling writes a new `customers`, and nothing reads this
     // copy again.
     release(&ctx, &["kmeans_input"])?;
-    timer.finish(features.customers, clustering.model.k as u64);
+    timer
+        .finish(features.customers, clustering.model.k as u64)
+        .await;
 
     timer.start("labels");
     let labels = labels::label_customers(&ctx, &clustering).await?;
-    timer.finish(features.customers, features.customers);
+    // Read into the labelled `customers`; its plan holds the unlabelled ones.
+    release(&ctx, &["clustered"])?;
+    timer.finish(features.customers, features.customers).await;
 
     timer.start("clv");
     let clv = stages::clv::clv(&ctx, config, &features.window).await?;
@@ -156,29 +173,36 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     if config.migration.compare_as_of.is_none() {
         release(&ctx, &["rfm"])?;
     }
-    timer.finish(
-        features.customers,
-        match &clv {
-            ClvSection::Fitted(r) => r.predicted,
-            _ => 0,
-        },
-    );
+    timer
+        .finish(
+            features.customers,
+            match &clv {
+                ClvSection::Fitted(r) => r.predicted,
+                _ => 0,
+            },
+        )
+        .await;
 
     timer.start("segments");
+    report_data::segment_purchases(&ctx, config, &features.window).await?;
+    // The report reads its purchases from `segment_purchases` now; a migration or cohorts
+    // read the purchases again after the report, the other runs never.
+    let purchases_read_later =
+        config.migration.compare_as_of.is_some() || config.cohorts.period != CohortPeriod::Off;
+    if !purchases_read_later {
+        release(&ctx, &stages::clean::PURCHASE_TABLES)?;
+    }
     let (mut data, thresholds) = futures::try_join!(
-        report_data::report_data(
-            &ctx,
-            config,
-            &features.window,
-            &clustering,
-            features.customers
-        ),
+        report_data::report_data(&ctx, &clustering, features.customers),
         scores::score_thresholds(&ctx),
     )?;
-    timer.finish(
-        features.customers,
-        (data.clusters.len() + data.rfm_segments.len()) as u64,
-    );
+    release(&ctx, &report_data::SEGMENT_PURCHASES_TABLES)?;
+    timer
+        .finish(
+            features.customers,
+            (data.clusters.len() + data.rfm_segments.len()) as u64,
+        )
+        .await;
 
     let model = Model::new(
         &features,
@@ -200,7 +224,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
             labels: &model.labels,
         };
         let m = migration::migration(&ctx, config, &features.window, &parts).await?;
-        timer.finish(features.customers, m.as_ref().map_or(0, |m| m.downgraded));
+        timer
+            .finish(features.customers, m.as_ref().map_or(0, |m| m.downgraded))
+            .await;
         m
     } else {
         None
@@ -209,15 +235,20 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     let cohorts = if config.cohorts.period != CohortPeriod::Off {
         timer.start("cohorts");
         let c = stages::cohorts::cohorts(&ctx, config, &features.window).await?;
-        timer.finish(
-            quality.kept(quality.purchases_table()),
-            c.as_ref().map_or(0, |c| c.cohorts.len() as u64),
-        );
+        timer
+            .finish(
+                quality.kept(quality.purchases_table()),
+                c.as_ref().map_or(0, |c| c.cohorts.len() as u64),
+            )
+            .await;
         c
     } else {
         None
     };
 
+    // The files written next read the customers (and a migration's downgraded ones) only.
+    release(&ctx, &stages::clean::PURCHASE_TABLES)?;
+    release(&ctx, &["rfm"])?;
     timer.start("write");
     let customers_written = write_table_parquet(
         &ctx,
@@ -248,7 +279,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     if let Some(c) = &cohorts {
         write_text(&tmp.join("cohorts.csv"), &cohorts_csv(c))?;
     }
-    timer.finish(features.customers, customers_written);
+    timer.finish(features.customers, customers_written).await;
 
     let mut report = Report::new(
         &opts.lake,

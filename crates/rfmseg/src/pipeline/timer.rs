@@ -6,7 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::exec::{Queries, QueryCount};
+use datafusion::prelude::SessionContext;
+
+use crate::exec::memory::{log_held, return_free_memory};
+use crate::exec::{Queries, QueryCount, query_count};
 use crate::report::StageTiming;
 
 /// Times stages: wall time, rows, and the process's peak resident memory during each.
@@ -17,19 +20,22 @@ pub struct Timer {
     current: Option<(String, Instant, Queries)>,
     queries: Option<Arc<QueryCount>>,
     bar: Option<indicatif::ProgressBar>,
+    /// The session whose tables are logged at each stage's end.
+    ctx: SessionContext,
 }
 
 impl Timer {
     /// A timer for `total` stages, printing a line per stage on stderr if `progress`,
     /// and reading the session's query counter (if any) at each stage's start and end.
-    pub fn new(progress: bool, total: usize, queries: Option<Arc<QueryCount>>) -> Timer {
+    pub fn new(progress: bool, total: usize, ctx: &SessionContext) -> Timer {
         Timer {
             progress,
             total,
             done: Vec::new(),
             current: None,
-            queries,
+            queries: query_count(ctx),
             bar: None,
+            ctx: ctx.clone(),
         }
     }
 
@@ -43,7 +49,7 @@ impl Timer {
     }
 
     pub fn start(&mut self, stage: &str) {
-        release_free_memory();
+        return_free_memory();
         reset_peak_rss();
         let before = self.queries();
         if self.progress {
@@ -53,7 +59,8 @@ impl Timer {
         self.current = Some((stage.to_string(), Instant::now(), before));
     }
 
-    pub fn finish(&mut self, rows_in: u64, rows_out: u64) {
+    /// Ends the current stage; at debug level, logs what the session's tables hold.
+    pub async fn finish(&mut self, rows_in: u64, rows_out: u64) {
         if let Some((stage, t, before)) = self.current.take() {
             let seconds = t.elapsed().as_secs_f64();
             let q = self.queries() - before;
@@ -78,6 +85,9 @@ impl Timer {
                 query_seconds: q.seconds,
                 fit_queries: q.fit_queries,
             });
+            if let Some(done) = self.done.last() {
+                log_held(&self.ctx, &done.stage).await;
+            }
         }
     }
 }
@@ -103,17 +113,6 @@ fn stage_bar(
     bar.set_message(label);
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
-}
-
-/// Hands the memory the previous stage freed back to the system (glibc keeps freed
-/// memory in its per-thread arenas; a stage's hash tables and batches are freed when it
-/// ends, yet stayed in the process's RSS through the later stages).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages of the allocator's own arenas.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Resets the kernel's peak-RSS counter (Linux), so each stage reports its own peak.

@@ -83,6 +83,16 @@ pub async fn clean(ctx: &SessionContext, config: &Config) -> Result<DataQuality>
     Ok(quality)
 }
 
+/// The tables [`clean`] may register (which ones depends on the lake), and the view of
+/// the purchases over them ([`super::purchases`]): everything a run reads its purchases
+/// from, released together once no later step reads a purchase.
+pub const PURCHASE_TABLES: [&str; 4] = [
+    "purchases",
+    "clean_reviews",
+    "clean_items",
+    "clean_transactions",
+];
+
 /// The review rules of sql/clean_reviews.sql, in the order they apply.
 pub const REVIEW_DROP_REASONS: [&str; 7] = [
     "missing user_id",

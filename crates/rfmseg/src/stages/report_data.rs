@@ -115,28 +115,40 @@ pub struct ReportData {
     pub clv: ClvSection,
 }
 
-/// Computes the report data over the labelled `customers` of `window`, registering
-/// `segment_purchases` (the counted purchases with each customer's cluster and segment).
-pub async fn report_data(
+/// Registers `segment_purchases`: the counted purchases of `window` with each customer's
+/// cluster and segment, which [`report_data`] reads. Once it is built, the report reads
+/// no purchases, so a run can release the clean reviews and items here.
+pub async fn segment_purchases(
     ctx: &SessionContext,
     config: &Config,
     window: &RfmWindow,
-    clustering: &Clustering,
-    customers: u64,
-) -> Result<ReportData> {
+) -> Result<()> {
     let sql = render(
         "segment_purchases",
         SEGMENT_PURCHASES_SQL,
         &super::rfm::known_window_params(config, window),
     )?;
-    materialize(ctx, "segment_purchases", &sql, "segment_purchases_stored").await?;
+    materialize(ctx, "segment_purchases", &sql, SEGMENT_PURCHASES_STORED).await?;
     register_view(
         ctx,
         "segment_purchases",
         SEGMENT_PURCHASES_VIEW_SQL,
         "segment_purchases",
     )
-    .await?;
+    .await
+}
+
+/// The tables [`segment_purchases`] registers: released once the report data is read.
+pub const SEGMENT_PURCHASES_TABLES: [&str; 2] = ["segment_purchases", SEGMENT_PURCHASES_STORED];
+const SEGMENT_PURCHASES_STORED: &str = "segment_purchases_stored";
+
+/// Computes the report data over the labelled `customers` and the `segment_purchases`
+/// ([`segment_purchases`]) of a window.
+pub async fn report_data(
+    ctx: &SessionContext,
+    clustering: &Clustering,
+    customers: u64,
+) -> Result<ReportData> {
     // Independent reads: run together, so on a cluster their per-job latency overlaps.
     let (groups, rf_grid, distributions) = futures::try_join!(
         group_summaries(ctx, customers),

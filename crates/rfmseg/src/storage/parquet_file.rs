@@ -20,18 +20,23 @@ use crate::error::{Error, Result};
 /// engine happened to batch the rows (embedded and on a cluster give the same file).
 const WRITE_BATCH_ROWS: usize = 8192;
 
-/// The same rows as `batches`, in batches of exactly `size` rows (the last one shorter).
-fn rechunk(batches: &[RecordBatch], size: usize) -> Result<Vec<RecordBatch>> {
-    let mut out = Vec::new();
+/// Hands `f` the same rows as `batches`, in batches of exactly `size` rows (the last one
+/// shorter), one at a time: each input batch is dropped once its rows are passed on, so
+/// a large result is never held twice.
+fn rechunk(
+    batches: impl IntoIterator<Item = RecordBatch>,
+    size: usize,
+    mut f: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0;
-    let flush = |pending: &mut Vec<RecordBatch>, out: &mut Vec<RecordBatch>| -> Result<()> {
+    let mut flush = |pending: &mut Vec<RecordBatch>| -> Result<()> {
         if let Some(first) = pending.first() {
             let b = arrow::compute::concat_batches(&first.schema(), pending.iter())
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            out.push(b);
+            pending.clear();
+            f(b)?;
         }
-        pending.clear();
         Ok(())
     };
     for b in batches {
@@ -42,13 +47,12 @@ fn rechunk(batches: &[RecordBatch], size: usize) -> Result<Vec<RecordBatch>> {
             pending_rows += take;
             offset += take;
             if pending_rows == size {
-                flush(&mut pending, &mut out)?;
+                flush(&mut pending)?;
                 pending_rows = 0;
             }
         }
     }
-    flush(&mut pending, &mut out)?;
-    Ok(out)
+    flush(&mut pending)
 }
 
 /// String views become plain strings: every Parquet reader knows those.
@@ -68,7 +72,11 @@ fn portable_schema(schema: &SchemaRef) -> SchemaRef {
 
 /// Writes batches to one zstd Parquet file at `path` (a path from [`crate::storage`]).
 /// Returns the rows written.
-pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<u64> {
+pub fn write_batches(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = RecordBatch>,
+) -> Result<u64> {
     let out_schema = portable_schema(schema);
     let pq = |e| Error::Parquet {
         path: path.to_path_buf(),
@@ -81,7 +89,7 @@ pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -
     let mut writer =
         ArrowWriter::try_new(BufWriter::new(file), out_schema.clone(), Some(props)).map_err(pq)?;
     let mut rows = 0u64;
-    for b in &rechunk(batches, WRITE_BATCH_ROWS)? {
+    rechunk(batches, WRITE_BATCH_ROWS, |b| {
         let columns: Vec<ArrayRef> = b
             .columns()
             .iter()
@@ -92,8 +100,8 @@ pub fn write_batches(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -
         let batch = RecordBatch::try_new(out_schema.clone(), columns)
             .map_err(|e| Error::Internal(e.to_string()))?;
         rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(pq)?;
-    }
+        writer.write(&batch).map_err(pq)
+    })?;
     writer.close().map_err(pq)?;
     Ok(rows)
 }
@@ -113,7 +121,12 @@ mod tests {
             .unwrap()
         };
         let input = [batch(0, 3), batch(3, 0), batch(3, 6), batch(9, 1)];
-        let out = rechunk(&input, 4).unwrap();
+        let mut out = Vec::new();
+        rechunk(input, 4, |b| {
+            out.push(b);
+            Ok(())
+        })
+        .unwrap();
         let sizes: Vec<usize> = out.iter().map(|b| b.num_rows()).collect();
         assert_eq!(sizes, [4, 4, 2]);
         let values: Vec<i64> = out

@@ -392,7 +392,7 @@ fn ingest_staged(opts: &TransactionsOptions, stage: &InputStage) -> Result<Inges
 fn write_part(dir: &Path, columns: &mut Columns, parts: &mut u64) -> Result<()> {
     let batch = columns.batch()?;
     let path = dir.join(format!("part-{:05}.parquet", *parts));
-    write_batches(&path, &transactions_schema(), &[batch])?;
+    write_batches(&path, &transactions_schema(), [batch])?;
     *parts += 1;
     Ok(())
 }
