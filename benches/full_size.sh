@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Raw reviews -> report at one size, on this machine: `rfmseg generate`, `ingest`, then
 # `run` without a memory limit and with each limit given, each step timed with its peak
-# RSS (GNU time), each run's stages (seconds / peak MiB) from its report.json, and every
+# RSS (GNU time), each run's stages (seconds / peak MiB) from its report.json and the
+# run's peak, the highest of its stages' (`run` resets the kernel's high-water mark at
+# each stage, so GNU time's figure for it is its last stage's peak only), and every
 # limited run's customers.parquet (byte for byte) and model.json (but for the limit its
 # config records) compared with the unlimited run's. The raw JSONL is deleted once
 # ingested (43.9M reviews are 24 GB); the lake is kept in DIR for reruns. The full-size
@@ -26,6 +28,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print("  " + ", ".join(f"{t['stage']} {t['seconds']:.2f}s/{t['peak_rss_mib']:.0f}MiB"
                        for t in r["timings"]))
+print(f"  run peak {max(t['peak_rss_mib'] for t in r['timings']):.0f}MiB (highest stage)")
 EOF
 }
 # The models, equal but for the limit their config records.

@@ -196,7 +196,7 @@ pub(crate) async fn flag_and_keep(
         partitions.push(p.batches);
     }
     if let Kept::Memory { partitions: p, .. } = &mut flagged.kept_rows {
-        *p = partitions;
+        *p = super::memory::shrink(partitions)?;
     }
     Ok(flagged)
 }

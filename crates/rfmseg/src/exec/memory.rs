@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayData};
+use arrow::array::{Array, ArrayData, RecordBatch, RecordBatchOptions};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+
+use crate::error::{Error, Result};
 
 /// Hands the memory freed so far back to the system. glibc keeps freed memory in its
 /// per-thread arenas: a stage's hash tables and batches, or a released table, are freed
@@ -23,6 +25,31 @@ pub fn return_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// The batches of a table about to be kept in memory, each column's unused capacity
+/// handed back. Some operators build a column in a buffer sized for more than it gets
+/// (a CASE over text reserves room for every branch's values: the labelled customers'
+/// cluster_label held 5x its text), and a kept table would hold that slack for the rest
+/// of the run. A buffer shared with another array is left as it is, so nothing is copied.
+pub fn shrink(partitions: Vec<Vec<RecordBatch>>) -> Result<Vec<Vec<RecordBatch>>> {
+    partitions
+        .into_iter()
+        .map(|batches| {
+            batches
+                .into_iter()
+                .map(|batch| {
+                    let (schema, mut columns, rows) = batch.into_parts();
+                    for c in &mut columns {
+                        c.shrink_to_fit();
+                    }
+                    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                    RecordBatch::try_new_with_options(schema, columns, &options)
+                        .map_err(|e| Error::Internal(format!("shrinking a batch: {e}")))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// An in-memory table's share of the process's memory (a view: of the tables it reads).
@@ -133,6 +160,30 @@ fn buffers(data: &ArrayData, seen: &mut HashMap<usize, usize>) {
 mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+
+    #[test]
+    fn shrink_hands_back_slack_and_leaves_shared_buffers() {
+        use arrow::array::{AsArray, StringBuilder};
+        let labels = ["Loyal", "Lost", "At Risk", "Loyal"];
+        // A column built for far more text than it got, as a CASE over text builds it.
+        let mut b = StringBuilder::with_capacity(4, 1 << 20);
+        for s in labels {
+            b.append_value(s);
+        }
+        let slack: ArrayRef = Arc::new(b.finish());
+        // A column another table also holds.
+        let shared: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
+        let batch = RecordBatch::try_from_iter([("label", slack), ("x", shared.clone())]).unwrap();
+
+        let out = shrink(vec![vec![batch]]).unwrap();
+        let shrunk = &out[0][0];
+        let text = shrunk.column(0).as_string::<i32>();
+        assert_eq!(text.iter().flatten().collect::<Vec<_>>(), labels);
+        let capacity = shrunk.column(0).to_data().buffers()[1].capacity();
+        assert!(capacity < 1024, "text buffer still {capacity} bytes");
+        // Still the very buffer the other holder reads: nothing copied.
+        assert!(Arc::ptr_eq(shrunk.column(1), &shared));
+    }
 
     #[tokio::test]
     async fn shared_buffers_count_once_and_a_view_keeps_a_released_table() {

@@ -149,7 +149,7 @@ pub async fn materialize(ctx: &SessionContext, stage: &str, sql: &str, name: &st
     let schema = df.schema().as_arrow().clone();
     let partitions = df.collect_partitioned().await;
     counted(ctx, started);
-    let partitions = partitions.map_err(|e| Error::stage(stage, e))?;
+    let partitions = super::memory::shrink(partitions.map_err(|e| Error::stage(stage, e))?)?;
     tracing::debug!(
         stage,
         seconds = started.elapsed().as_secs_f64(),

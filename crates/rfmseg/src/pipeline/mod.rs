@@ -166,11 +166,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     timer.finish(features.customers, features.customers).await;
 
     timer.start("clv");
-    let clv = stages::clv::clv(&ctx, config, &features.window).await?;
-    // The lifetime-value inputs are in `customers` now; a migration (another as-of day)
-    // builds its own `rfm`, the others are read by nothing after this.
+    // A migration (another as-of day) reads the run's `rfm` again; CLV releases it
+    // otherwise, once it has read it.
+    let keep_rfm = config.migration.compare_as_of.is_some();
+    let clv = stages::clv::clv(&ctx, config, &features.window, keep_rfm).await?;
+    // The lifetime-value inputs are in `customers` now (and `rfm` is unread when CLV is off).
     release(&ctx, &["clv_summary", "clv_pairs", "clv_triples"])?;
-    if config.migration.compare_as_of.is_none() {
+    if !keep_rfm {
         release(&ctx, &["rfm"])?;
     }
     timer

@@ -1,7 +1,6 @@
 //! Labels: every customer assigned to its nearest centre (sql/kmeans_assign.sql), the
 //! clusters named from their centres and mean recency and frequency ([`super::segments`]),
-//! the names as a table (sql/cluster_labels.sql) and the labelled `customers`
-//! (sql/label_customers.sql). `score` runs the same assignment and labelling with a saved
+//! and the labelled `customers` (sql/label_customers.sql). `score` runs the same assignment and labelling with a saved
 //! model's centres and names.
 //!
 //! Place in the flow: model -> **labels** -> report data.
@@ -20,7 +19,6 @@ use crate::exec::query::{collect, f64_column, materialize, register_view};
 use crate::exec::{render, sql_string};
 
 pub const KMEANS_ASSIGN_SQL: &str = include_str!("../../../../sql/kmeans_assign.sql");
-pub const CLUSTER_LABELS_SQL: &str = include_str!("../../../../sql/cluster_labels.sql");
 pub const LABEL_CUSTOMERS_SQL: &str = include_str!("../../../../sql/label_customers.sql");
 
 /// Assigns every customer its cluster, names the clusters from their centres, and
@@ -82,19 +80,89 @@ pub async fn assign_clusters(ctx: &SessionContext, centroids: &[f64]) -> Result<
     register_view(ctx, "kmeans_assign", &sql, "clustered").await
 }
 
-/// Registers `cluster_labels` and replaces `customers` by the labelled customers.
+/// Replaces `customers` by the labelled customers (`labels` by cluster index).
 pub async fn register_labels(ctx: &SessionContext, labels: &[String]) -> Result<()> {
-    let rows: Vec<String> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, label)| format!("({i}, {})", sql_string(label)))
-        .collect();
-    let sql = render(
-        "cluster_labels",
-        CLUSTER_LABELS_SQL,
-        &[("rows", rows.join(", "))],
-    )?;
-    register_view(ctx, "cluster_labels", &sql, "cluster_labels").await?;
-    materialize(ctx, "label_customers", LABEL_CUSTOMERS_SQL, "customers").await?;
+    let label = match labels {
+        [] => {
+            return Err(Error::Internal("no cluster labels to register".into()));
+        }
+        [only] => sql_string(only),
+        [first @ .., last] => {
+            let cases: Vec<String> = first
+                .iter()
+                .enumerate()
+                .map(|(i, label)| format!("WHEN {i} THEN {}", sql_string(label)))
+                .collect();
+            format!(
+                "CASE c.cluster {} ELSE {} END",
+                cases.join(" "),
+                sql_string(last)
+            )
+        }
+    };
+    let sql = render("label_customers", LABEL_CUSTOMERS_SQL, &[("label", label)])?;
+    materialize(ctx, "label_customers", &sql, "customers").await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int32Array, RecordBatch, StringArray};
+    use datafusion::datasource::MemTable;
+    use std::sync::Arc;
+
+    /// Registers `clustered` with these clusters, labels it, and returns (cluster, label)
+    /// of every labelled customer and whether the label column may be NULL.
+    async fn labelled(clusters: Vec<i32>, labels: &[&str]) -> (Vec<(i32, String)>, bool) {
+        let ids: Vec<String> = (0..clusters.len()).map(|i| format!("c{i}")).collect();
+        let batch = RecordBatch::try_from_iter([
+            ("customer_id", Arc::new(StringArray::from(ids)) as _),
+            ("cluster", Arc::new(Int32Array::from(clusters)) as _),
+        ])
+        .unwrap();
+        let ctx = crate::exec::local_context(&crate::Config::default());
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("clustered", Arc::new(table)).unwrap();
+        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        register_labels(&ctx, &labels).await.unwrap();
+        let df = ctx.table("customers").await.unwrap();
+        let nullable = df
+            .schema()
+            .field_with_unqualified_name("cluster_label")
+            .unwrap()
+            .is_nullable();
+        let mut rows = Vec::new();
+        for b in df.collect().await.unwrap() {
+            let clusters = crate::exec::query::i64_column(&b, "cluster").unwrap();
+            let names = crate::exec::query::str_column(&b, "cluster_label").unwrap();
+            rows.extend(clusters.into_iter().map(|c| c as i32).zip(names));
+        }
+        rows.sort();
+        (rows, nullable)
+    }
+
+    #[tokio::test]
+    async fn every_customer_gets_its_clusters_label_never_null() {
+        let (rows, nullable) =
+            labelled(vec![2, 0, 1, 2, 0], &["Lost", "Loyal", "Can't 'Lose'"]).await;
+        let expected = [
+            (0, "Lost"),
+            (0, "Lost"),
+            (1, "Loyal"),
+            (2, "Can't 'Lose'"),
+            (2, "Can't 'Lose'"),
+        ]
+        .map(|(c, l)| (c, l.to_string()));
+        assert_eq!(rows, expected);
+        // As the join with a table of names gave: customers.parquet keeps a REQUIRED column.
+        assert!(!nullable);
+
+        let (rows, nullable) = labelled(vec![0, 0], &["Everyone"]).await;
+        assert_eq!(
+            rows,
+            [(0, "Everyone".to_string()), (0, "Everyone".to_string())]
+        );
+        assert!(!nullable);
+    }
 }

@@ -6,7 +6,7 @@
 //! Place in the flow: labels and segments of the run -> **migration** -> outputs. The
 //! earlier customers come from the stages `score` runs (RFM over the earlier window, the
 //! run's scaler, score thresholds, centres and labels), on the same session: the tables
-//! they replace (`rfm`, `features`, `scored`, `clustered`, `cluster_labels`, `customers`)
+//! they replace (`rfm`, `features`, `scored`, `clustered`, `customers`)
 //! are put back afterwards, whatever happens.
 
 use std::sync::Arc;
@@ -177,14 +177,7 @@ pub async fn migration(
 }
 
 /// The tables the scoring stages replace, put back after the earlier customers are made.
-const REPLACED: [&str; 6] = [
-    "rfm",
-    "features",
-    "scored",
-    "clustered",
-    "cluster_labels",
-    "customers",
-];
+const REPLACED: [&str; 5] = ["rfm", "features", "scored", "clustered", "customers"];
 
 /// Registers `customers_before`: the customers of the `window_days` days ending on
 /// `day`, scored with the run's model. The run's tables are restored even on an error.

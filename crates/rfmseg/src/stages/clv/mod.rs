@@ -29,6 +29,7 @@ pub use report::{AtRisk, ClvGroup, ClvReport};
 use super::rfm::RfmWindow;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::exec::query::release;
 
 /// What the CLV stage of a run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -57,8 +58,15 @@ impl ClvSection {
 
 /// The CLV stage of `run`: the optional holdout check, the fit at the as-of day, the
 /// predictions added to `customers` (which must hold `cluster_label` and `rfm_segment`)
-/// and the report's numbers.
-pub async fn clv(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> Result<ClvSection> {
+/// and the report's numbers. Unless `keep_rfm` (a later step reads the run's `rfm`), `rfm`
+/// is released once the summary is built from it, before the predictions build a second
+/// table of customers beside the first.
+pub async fn clv(
+    ctx: &SessionContext,
+    config: &Config,
+    window: &RfmWindow,
+    keep_rfm: bool,
+) -> Result<ClvSection> {
     if !config.clv.enabled {
         return Ok(ClvSection::Off);
     }
@@ -77,6 +85,9 @@ pub async fn clv(ctx: &SessionContext, config: &Config, window: &RfmWindow) -> R
         None
     };
     clv_summary_of(ctx, "rfm", window.as_of_day, unit).await?;
+    if !keep_rfm {
+        release(ctx, &["rfm"])?;
+    }
     let params = match fit_clv(ctx, unit).await {
         Ok(p) => p,
         Err(e) if is_data_limit(&e) => {
