@@ -332,40 +332,55 @@ pub fn release(ctx: &SessionContext, names: &[&str]) -> Result<()> {
 pub async fn keep_columns(ctx: &SessionContext, name: &str, columns: &[&str]) -> Result<()> {
     let stage = "keep_columns";
     let internal = |e: arrow::error::ArrowError| Error::Internal(format!("{stage} {name}: {e}"));
+    let Some((schema, all)) = in_memory(ctx, stage, name).await? else {
+        return Ok(());
+    };
+    let indices = columns
+        .iter()
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let partitions = all
+        .iter()
+        .map(|batches| {
+            batches
+                .iter()
+                .map(|b| b.project(&indices))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let projected = schema.project(&indices).map_err(internal)?;
+    let narrowed =
+        MemTable::try_new(Arc::new(projected), partitions).map_err(|e| Error::stage(stage, e))?;
+    drop(all);
+    ctx.deregister_table(name)
+        .map_err(|e| Error::stage(stage, e))?;
+    ctx.register_table(name, Arc::new(narrowed))
+        .map_err(|e| Error::stage(stage, e))?;
+    Ok(())
+}
+
+/// The schema and batches of `name` if it is an in-memory table (None if it is kept on
+/// disk, or is a view): the batches are shared with the table, not copied.
+pub(crate) async fn in_memory(
+    ctx: &SessionContext,
+    stage: &str,
+    name: &str,
+) -> Result<Option<(arrow::datatypes::SchemaRef, Vec<Vec<RecordBatch>>)>> {
     let provider = ctx
         .table_provider(name)
         .await
         .map_err(|e| Error::stage(stage, e))?;
     let any: &dyn std::any::Any = provider.as_ref();
     let Some(table) = any.downcast_ref::<MemTable>() else {
-        return Ok(());
+        return Ok(None);
     };
-    let schema = provider.schema();
-    let indices = columns
-        .iter()
-        .map(|c| schema.index_of(c))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(internal)?;
     let mut partitions = Vec::with_capacity(table.batches.len());
     for partition in &table.batches {
-        let batches = partition.read().await;
-        partitions.push(
-            batches
-                .iter()
-                .map(|b| b.project(&indices))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(internal)?,
-        );
+        partitions.push(partition.read().await.clone());
     }
-    let projected = schema.project(&indices).map_err(internal)?;
-    let narrowed =
-        MemTable::try_new(Arc::new(projected), partitions).map_err(|e| Error::stage(stage, e))?;
-    drop(provider);
-    ctx.deregister_table(name)
-        .map_err(|e| Error::stage(stage, e))?;
-    ctx.register_table(name, Arc::new(narrowed))
-        .map_err(|e| Error::stage(stage, e))?;
-    Ok(())
+    Ok(Some((provider.schema(), partitions)))
 }
 
 /// Runs a stage's SQL and collects its rows (timed at debug level: `RFMSEG_LOG=rfmseg=debug`).

@@ -15,6 +15,7 @@ pub mod cohorts;
 pub mod kmeans;
 pub mod labels;
 pub mod migration;
+pub mod price_bands;
 pub mod purchases;
 pub mod report_data;
 pub mod rfm;

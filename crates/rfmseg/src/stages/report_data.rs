@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clv::ClvSection;
 use super::kmeans::{Clustering, D};
+use super::price_bands::price_bands;
 use super::rfm::RfmWindow;
 use super::segments::action;
 use crate::config::Config;
@@ -207,7 +208,7 @@ async fn group_summaries(
     }
     let (summaries, prices, lifts) = futures::try_join!(
         collect_together(ctx, "group_summary", &summaries, "customers DESC, name"),
-        collect_together(ctx, "group_prices", &prices, "name"),
+        collect_together(ctx, "group_prices", &prices, "name, amount"),
         collect_together(ctx, "group_lift", &lifts, "name, rn"),
     )?;
     // One result per query, in the order they were built: group by group, and within a
@@ -234,18 +235,18 @@ fn group_summary(
     categories: BTreeMap<String, Vec<Lift>>,
     stores: BTreeMap<String, Vec<Lift>>,
 ) -> Result<(Vec<GroupSummary>, f64)> {
-    let mut prices: BTreeMap<String, [f64; 3]> = BTreeMap::new();
+    let mut counts: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
     for b in price_rows {
-        let (names, p25, p50, p75) = (
+        let (names, amounts, n) = (
             str_column(b, "name")?,
-            f64_column(b, "p25")?,
-            f64_column(b, "p50")?,
-            f64_column(b, "p75")?,
+            f64_column(b, "amount")?,
+            i64_column(b, "n")?,
         );
-        for i in 0..b.num_rows() {
-            prices.insert(names[i].clone(), [p25[i], p50[i], p75[i]]);
+        for ((name, amount), n) in names.into_iter().zip(amounts).zip(n) {
+            counts.entry(name).or_default().push((amount, n as u64));
         }
     }
+    let prices = price_bands(counts);
     let mut out = Vec::new();
     let mut revenue = 0.0;
     let mut rows = Vec::new();
