@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -20,39 +20,53 @@ use crate::error::{Error, Result};
 /// engine happened to batch the rows (embedded and on a cluster give the same file).
 const WRITE_BATCH_ROWS: usize = 8192;
 
-/// Hands `f` the same rows as `batches`, in batches of exactly `size` rows (the last one
-/// shorter), one at a time: each input batch is dropped once its rows are passed on, so
-/// a large result is never held twice.
-fn rechunk(
-    batches: impl IntoIterator<Item = RecordBatch>,
+/// Cuts rows into batches of exactly `size` rows (the last one shorter) as they come, so
+/// a large result is never held whole: each input batch is let go once its rows are out.
+struct Rechunker {
     size: usize,
-    mut f: impl FnMut(RecordBatch) -> Result<()>,
-) -> Result<()> {
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0;
-    let mut flush = |pending: &mut Vec<RecordBatch>| -> Result<()> {
-        if let Some(first) = pending.first() {
-            let b = arrow::compute::concat_batches(&first.schema(), pending.iter())
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+}
+
+impl Rechunker {
+    fn new(size: usize) -> Rechunker {
+        Rechunker {
+            size,
+            pending: Vec::new(),
+            pending_rows: 0,
+        }
+    }
+
+    /// Hands `f` every full batch that `b` completes.
+    fn push(
+        &mut self,
+        b: &RecordBatch,
+        f: &mut impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        let mut offset = 0;
+        while offset < b.num_rows() {
+            let take = (self.size - self.pending_rows).min(b.num_rows() - offset);
+            self.pending.push(b.slice(offset, take));
+            self.pending_rows += take;
+            offset += take;
+            if self.pending_rows == self.size {
+                self.flush(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands `f` the rows pushed and not yet handed on, if any.
+    fn flush(&mut self, f: &mut impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+        if let Some(first) = self.pending.first() {
+            let b = arrow::compute::concat_batches(&first.schema(), self.pending.iter())
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            pending.clear();
+            self.pending.clear();
+            self.pending_rows = 0;
             f(b)?;
         }
         Ok(())
-    };
-    for b in batches {
-        let mut offset = 0;
-        while offset < b.num_rows() {
-            let take = (size - pending_rows).min(b.num_rows() - offset);
-            pending.push(b.slice(offset, take));
-            pending_rows += take;
-            offset += take;
-            if pending_rows == size {
-                flush(&mut pending)?;
-                pending_rows = 0;
-            }
-        }
     }
-    flush(&mut pending)
 }
 
 /// String views become plain strings: every Parquet reader knows those.
@@ -70,6 +84,83 @@ fn portable_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// One zstd Parquet file being written at a path from [`crate::storage`], batch by batch
+/// as rows arrive, in fixed-size batches of plain string types.
+pub struct ParquetFile {
+    chunks: Rechunker,
+    sink: Sink,
+}
+
+/// What writes the fixed-size batches.
+struct Sink {
+    path: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<BufWriter<File>>,
+    rows: u64,
+}
+
+impl Sink {
+    fn write(&mut self, b: RecordBatch) -> Result<()> {
+        let columns: Vec<ArrayRef> = b
+            .columns()
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(c, f)| cast(c, f.data_type()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(&batch)
+            .map_err(|e| parquet_error(&self.path, e))
+    }
+}
+
+impl ParquetFile {
+    pub fn create(path: &Path, schema: &SchemaRef) -> Result<ParquetFile> {
+        let schema = portable_schema(schema);
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .build();
+        let writer = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
+        Ok(ParquetFile {
+            chunks: Rechunker::new(WRITE_BATCH_ROWS),
+            sink: Sink {
+                path: path.to_path_buf(),
+                schema,
+                writer,
+                rows: 0,
+            },
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let sink = &mut self.sink;
+        self.chunks.push(batch, &mut |b| sink.write(b))
+    }
+
+    /// Writes what is left and the footer; returns the rows written.
+    pub fn close(mut self) -> Result<u64> {
+        let sink = &mut self.sink;
+        self.chunks.flush(&mut |b| sink.write(b))?;
+        let Sink {
+            path, writer, rows, ..
+        } = self.sink;
+        writer.close().map_err(|e| parquet_error(&path, e))?;
+        Ok(rows)
+    }
+}
+
+fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Writes batches to one zstd Parquet file at `path` (a path from [`crate::storage`]).
 /// Returns the rows written.
 pub fn write_batches(
@@ -77,33 +168,11 @@ pub fn write_batches(
     schema: &SchemaRef,
     batches: impl IntoIterator<Item = RecordBatch>,
 ) -> Result<u64> {
-    let out_schema = portable_schema(schema);
-    let pq = |e| Error::Parquet {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .build();
-    let mut writer =
-        ArrowWriter::try_new(BufWriter::new(file), out_schema.clone(), Some(props)).map_err(pq)?;
-    let mut rows = 0u64;
-    rechunk(batches, WRITE_BATCH_ROWS, |b| {
-        let columns: Vec<ArrayRef> = b
-            .columns()
-            .iter()
-            .zip(out_schema.fields())
-            .map(|(c, f)| cast(c, f.data_type()))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let batch = RecordBatch::try_new(out_schema.clone(), columns)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(pq)
-    })?;
-    writer.close().map_err(pq)?;
-    Ok(rows)
+    let mut file = ParquetFile::create(path, schema)?;
+    for b in batches {
+        file.write(&b)?;
+    }
+    file.close()
 }
 
 #[cfg(test)]
@@ -122,11 +191,15 @@ mod tests {
         };
         let input = [batch(0, 3), batch(3, 0), batch(3, 6), batch(9, 1)];
         let mut out = Vec::new();
-        rechunk(input, 4, |b| {
+        let mut sink = |b| {
             out.push(b);
             Ok(())
-        })
-        .unwrap();
+        };
+        let mut chunks = Rechunker::new(4);
+        for b in &input {
+            chunks.push(b, &mut sink).unwrap();
+        }
+        chunks.flush(&mut sink).unwrap();
         let sizes: Vec<usize> = out.iter().map(|b| b.num_rows()).collect();
         assert_eq!(sizes, [4, 4, 2]);
         let values: Vec<i64> = out
