@@ -426,3 +426,58 @@ async fn an_unknown_placeholder_or_a_small_lake_is_cleaned_in_one_pass() {
     config.clean.missing_values.push("unknown".into());
     assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 1);
 }
+
+/// A run's cleaning keeps the three columns the purchases read: the same rows as the full
+/// cleaning's, those columns only, and the same data-quality table.
+#[tokio::test]
+async fn the_run_cleaning_keeps_the_purchase_columns_of_the_same_rows() {
+    use rfmseg::exec::{local_context, open_lake};
+    use rfmseg::stages::clean::{PURCHASE_REVIEW_COLUMNS, clean_keeping};
+
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 3_000, 5, false, 0.0);
+    let lake = dir.path().join("lake");
+    ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
+    let config = Config::default();
+    let rows = |ctx: datafusion::prelude::SessionContext| async move {
+        let df = ctx
+            .sql("SELECT user_id, parent_asin, CAST(ts AS BIGINT) AS ts FROM clean_reviews")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for b in df.collect().await.unwrap() {
+            let u = rfmseg::exec::query::str_column(&b, "user_id").unwrap();
+            let p = rfmseg::exec::query::str_column(&b, "parent_asin").unwrap();
+            let t = rfmseg::exec::query::i64_column(&b, "ts").unwrap();
+            out.extend(u.into_iter().zip(p).zip(t));
+        }
+        out.sort();
+        out
+    };
+    let full = local_context(&config);
+    open_lake(&full, &lake).await.unwrap();
+    let full_quality = rfmseg::stages::clean(&full, &config).await.unwrap();
+    let narrow = local_context(&config);
+    open_lake(&narrow, &lake).await.unwrap();
+    let narrow_quality = clean_keeping(&narrow, &config, &PURCHASE_REVIEW_COLUMNS)
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{narrow_quality}"),
+        format!("{full_quality}"),
+        "data-quality tables"
+    );
+    let columns: Vec<String> = narrow
+        .table("clean_reviews")
+        .await
+        .unwrap()
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(columns, PURCHASE_REVIEW_COLUMNS);
+    let (a, b) = (rows(full).await, rows(narrow).await);
+    assert!(a.len() > 500, "{} clean reviews", a.len());
+    assert_eq!(a, b);
+}

@@ -121,11 +121,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     timer.start("clean");
     open_lake(&ctx, &opts.lake).await?;
-    let quality = stages::clean(&ctx, config).await?;
-    // What the purchases read of the clean reviews (sql/purchases.sql); a run has no other
-    // reader of them. (A shop's transactions keep theirs: they are few columns already.)
+    // What the purchases read of the clean reviews and items (sql/purchases.sql); a run
+    // has no other reader of them. (A shop's transactions keep theirs: they are few
+    // columns already.)
+    let quality =
+        stages::clean::clean_keeping(&ctx, config, &stages::clean::PURCHASE_REVIEW_COLUMNS).await?;
     if !crate::lake::is_transactions(&ctx) {
-        keep_columns(&ctx, "clean_reviews", &["user_id", "parent_asin", "ts"]).await?;
         keep_columns(
             &ctx,
             "clean_items",
