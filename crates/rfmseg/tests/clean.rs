@@ -427,12 +427,12 @@ async fn an_unknown_placeholder_or_a_small_lake_is_cleaned_in_one_pass() {
     assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 1);
 }
 
-/// A run's cleaning keeps the three columns the purchases read: the same rows as the full
+/// A run's cleaning keeps the columns the purchases read: the same rows as the full
 /// cleaning's, those columns only, and the same data-quality table.
 #[tokio::test]
 async fn the_run_cleaning_keeps_the_purchase_columns_of_the_same_rows() {
     use rfmseg::exec::{local_context, open_lake};
-    use rfmseg::stages::clean::{PURCHASE_REVIEW_COLUMNS, clean_keeping};
+    use rfmseg::stages::clean::{PURCHASE_COLUMNS, clean_keeping};
 
     let dir = tempfile::tempdir().unwrap();
     let g = generated(&dir.path().join("raw"), 3_000, 5, false, 0.0);
@@ -459,7 +459,7 @@ async fn the_run_cleaning_keeps_the_purchase_columns_of_the_same_rows() {
     let full_quality = rfmseg::stages::clean(&full, &config).await.unwrap();
     let narrow = local_context(&config);
     open_lake(&narrow, &lake).await.unwrap();
-    let narrow_quality = clean_keeping(&narrow, &config, &PURCHASE_REVIEW_COLUMNS)
+    let narrow_quality = clean_keeping(&narrow, &config, &PURCHASE_COLUMNS)
         .await
         .unwrap();
     assert_eq!(
@@ -467,16 +467,33 @@ async fn the_run_cleaning_keeps_the_purchase_columns_of_the_same_rows() {
         format!("{full_quality}"),
         "data-quality tables"
     );
-    let columns: Vec<String> = narrow
-        .table("clean_reviews")
-        .await
-        .unwrap()
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    assert_eq!(columns, PURCHASE_REVIEW_COLUMNS);
+    for (table, want) in [
+        ("clean_reviews", PURCHASE_COLUMNS.reviews),
+        ("clean_items", PURCHASE_COLUMNS.items),
+    ] {
+        let columns: Vec<String> = narrow
+            .table(table)
+            .await
+            .unwrap()
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(columns, want, "{table}");
+    }
+    let items = |ctx: datafusion::prelude::SessionContext| async move {
+        let sql = "SELECT concat_ws('|', parent_asin, CAST(price AS VARCHAR), main_category, \
+                   store) AS row FROM clean_items ORDER BY row";
+        let mut out = Vec::new();
+        for b in ctx.sql(sql).await.unwrap().collect().await.unwrap() {
+            out.extend(rfmseg::exec::query::str_column(&b, "row").unwrap());
+        }
+        out
+    };
+    let (a, b) = (items(full.clone()).await, items(narrow.clone()).await);
+    assert!(a.len() > 50, "{} clean items", a.len());
+    assert_eq!(a, b);
     let (a, b) = (rows(full).await, rows(narrow).await);
     assert!(a.len() > 500, "{} clean reviews", a.len());
     assert_eq!(a, b);

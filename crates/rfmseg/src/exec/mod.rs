@@ -83,11 +83,7 @@ impl Session {
                 // in a scratch folder, as on a cluster, instead of staying in memory where
                 // the pool cannot see them: the run's memory then follows its operators,
                 // not the size of its tables.
-                let near = match Location::of(out)? {
-                    Location::Local(p) => absolute(&p)?,
-                    Location::S3(_) => std::env::temp_dir().join("rfmseg-tables"),
-                };
-                let guard = ScratchDir::create(&near)?;
+                let guard = ScratchDir::create(&scratch_near(out)?)?;
                 let tables = SharedWorkDir::new(
                     Location::Local(guard.path().to_path_buf()),
                     EMBEDDED_QUERY_TIMEOUT,
@@ -104,10 +100,7 @@ impl Session {
             Engine::Embedded => Ok(Session {
                 ctx: local_context(config),
                 _work: None,
-                near: match Location::of(out)? {
-                    Location::Local(p) => Some(absolute(&p)?),
-                    Location::S3(_) => Some(std::env::temp_dir().join("rfmseg-tables")),
-                },
+                near: Some(scratch_near(out)?),
                 spilled: None,
             }),
             Engine::Cluster {
@@ -163,14 +156,22 @@ impl Session {
         if rows <= SPILL_ROWS {
             return Ok(());
         }
-        if self.spilled.is_none() {
-            self.spilled = Some(ScratchDir::create(near)?);
-        }
-        if let Some(dir) = &self.spilled {
-            let writers = self.ctx.copied_config().target_partitions();
-            spill::spill(&self.ctx, name, dir.path(), writers).await?;
-        }
+        let dir = match &self.spilled {
+            Some(dir) => dir,
+            None => self.spilled.insert(ScratchDir::create(near)?),
+        };
+        let writers = self.ctx.copied_config().target_partitions();
+        spill::spill(&self.ctx, name, dir.path(), writers).await?;
         Ok(())
+    }
+}
+
+/// Where an embedded session keeps tables on disk: beside a local output, in the
+/// system's temporary folder for an output on S3.
+fn scratch_near(out: &Path) -> Result<PathBuf> {
+    match Location::of(out)? {
+        Location::Local(p) => absolute(&p),
+        Location::S3(_) => Ok(std::env::temp_dir().join("rfmseg-tables")),
     }
 }
 

@@ -328,41 +328,6 @@ pub fn release(ctx: &SessionContext, names: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Keeps only `columns` of the in-memory table `name`, freeing the others' memory (a run
-/// reads 3 of the 7 columns of the clean reviews, 13.7M rows at 43.9M reviews). A table
-/// kept on a work folder, or not in memory, is left as it is.
-pub async fn keep_columns(ctx: &SessionContext, name: &str, columns: &[&str]) -> Result<()> {
-    let stage = "keep_columns";
-    let internal = |e: arrow::error::ArrowError| Error::Internal(format!("{stage} {name}: {e}"));
-    let Some((schema, all)) = in_memory(ctx, stage, name).await? else {
-        return Ok(());
-    };
-    let indices = columns
-        .iter()
-        .map(|c| schema.index_of(c))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let partitions = all
-        .iter()
-        .map(|batches| {
-            batches
-                .iter()
-                .map(|b| b.project(&indices))
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let projected = schema.project(&indices).map_err(internal)?;
-    let narrowed =
-        MemTable::try_new(Arc::new(projected), partitions).map_err(|e| Error::stage(stage, e))?;
-    drop(all);
-    ctx.deregister_table(name)
-        .map_err(|e| Error::stage(stage, e))?;
-    ctx.register_table(name, Arc::new(narrowed))
-        .map_err(|e| Error::stage(stage, e))?;
-    Ok(())
-}
-
 /// The schema and batches of `name` if it is an in-memory table (None if it is kept on
 /// disk, or is a view): the batches are shared with the table, not copied.
 pub(crate) async fn in_memory(
@@ -650,57 +615,6 @@ mod tests {
     fn batch(name: &str, column: ArrayRef) -> RecordBatch {
         RecordBatch::try_from_iter(vec![(name, column)]).unwrap()
     }
-
-    /// An in-memory table keeps the named columns, in that order, with every row of every
-    /// partition; a view is left alone.
-    #[tokio::test]
-    async fn keep_columns_narrows_an_in_memory_table() -> Result<()> {
-        let ctx = SessionContext::new();
-        let b = |lo: i64| {
-            RecordBatch::try_from_iter(vec![
-                (
-                    "a",
-                    Arc::new(Int64Array::from(vec![lo, lo + 1])) as ArrayRef,
-                ),
-                ("b", Arc::new(StringArray::from(vec!["x", "y"])) as ArrayRef),
-                (
-                    "c",
-                    Arc::new(Int64Array::from(vec![lo * 10, lo * 10 + 10])) as ArrayRef,
-                ),
-            ])
-            .unwrap()
-        };
-        let t = MemTable::try_new(b(0).schema(), vec![vec![b(0)], vec![b(2), b(4)]]).unwrap();
-        ctx.register_table("t", Arc::new(t)).unwrap();
-        keep_columns(&ctx, "t", &["c", "a"]).await?;
-        let rows = ctx
-            .sql("SELECT * FROM t ORDER BY a")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let out = arrow::compute::concat_batches(&rows[0].schema(), &rows).unwrap();
-        let names: Vec<String> = out
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        assert_eq!(names, ["c", "a"]);
-        assert_eq!(int_column(&out, "a")?, vec![0, 1, 2, 3, 4, 5]);
-        assert_eq!(int_column(&out, "c")?, vec![0, 10, 20, 30, 40, 50]);
-        // Column b is gone; a view is not a table in memory and is left as it is.
-        assert!(ctx.sql("SELECT b FROM t").await.is_err());
-        ctx.sql("CREATE VIEW v AS SELECT a, c FROM t")
-            .await
-            .unwrap();
-        keep_columns(&ctx, "v", &["a"]).await?;
-        let v = ctx.table("v").await.unwrap();
-        assert_eq!(v.schema().fields().len(), 2);
-        Ok(())
-    }
-
     /// A key repeated inside a batch, across batches, or as a number is found; NULLs and
     /// distinct keys are not repeats.
     #[test]

@@ -14,7 +14,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::{CohortPeriod, Config};
 use crate::error::Result;
-use crate::exec::query::{keep_columns, release};
+use crate::exec::query::release;
 use crate::exec::{Engine, Session, local_context, open_lake, write_table_parquet};
 use crate::model::Model;
 use crate::quality::DataQuality;
@@ -125,14 +125,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunSummary> {
     // has no other reader of them. (A shop's transactions keep theirs: they are few
     // columns already.)
     let quality =
-        stages::clean::clean_keeping(&ctx, config, &stages::clean::PURCHASE_REVIEW_COLUMNS).await?;
+        stages::clean::clean_keeping(&ctx, config, &stages::clean::PURCHASE_COLUMNS).await?;
     if !crate::lake::is_transactions(&ctx) {
-        keep_columns(
-            &ctx,
-            "clean_items",
-            &["parent_asin", "price", "main_category", "store"],
-        )
-        .await?;
         // Read by two queries more (the RFM window and the RFM), and by the report's
         // purchases: at the full Electronics size 705 MB held under all of them.
         session

@@ -73,38 +73,59 @@ fn pass_buckets(i: u32, passes: u32) -> (i32, i32) {
 /// Cleans reviews and items: registers `clean_reviews` and `clean_items` (in memory) and
 /// returns the data-quality table.
 pub async fn clean(ctx: &SessionContext, config: &Config) -> Result<DataQuality> {
-    clean_keeping(ctx, config, &REVIEW_COLUMNS).await
+    clean_keeping(ctx, config, &ALL_COLUMNS).await
 }
 
-/// The columns of `clean_reviews`.
-const REVIEW_COLUMNS: [&str; 7] = [
-    "user_id",
-    "parent_asin",
-    "asin",
-    "rating",
-    "ts",
-    "verified_purchase",
-    "helpful_vote",
-];
+/// The columns the cleaning keeps of the clean reviews and of the clean items.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub reviews: &'a [&'a str],
+    pub items: &'a [&'a str],
+}
 
-/// The columns of the clean reviews that the purchases read (sql/purchases.sql).
-pub const PURCHASE_REVIEW_COLUMNS: [&str; 3] = ["user_id", "parent_asin", "ts"];
+/// Every column: `clean_reviews` and `clean_items` as `rfmseg sql` and the tests see them.
+pub const ALL_COLUMNS: Columns<'static> = Columns {
+    reviews: &[
+        "user_id",
+        "parent_asin",
+        "asin",
+        "rating",
+        "ts",
+        "verified_purchase",
+        "helpful_vote",
+    ],
+    items: &[
+        "parent_asin",
+        "title",
+        "main_category",
+        "store",
+        "categories",
+        "price_raw",
+        "price",
+    ],
+};
 
-/// [`clean`], the clean reviews with only `review_columns` (all seven for `rfmseg sql`
-/// and the tests; a run reads [`PURCHASE_REVIEW_COLUMNS`], and the others, kept through
-/// every pass, were 40% of the cleaning's memory at 43.9M reviews).
+/// The columns the purchases read (sql/purchases.sql), all a run reads of them.
+pub const PURCHASE_COLUMNS: Columns<'static> = Columns {
+    reviews: &["user_id", "parent_asin", "ts"],
+    items: &["parent_asin", "price", "main_category", "store"],
+};
+
+/// [`clean`], keeping only `columns` of the clean reviews and items (a run keeps
+/// [`PURCHASE_COLUMNS`]: the others, kept through every pass, were 40% of the cleaning's
+/// memory at 43.9M reviews).
 pub async fn clean_keeping(
     ctx: &SessionContext,
     config: &Config,
-    review_columns: &[&str],
+    columns: &Columns<'_>,
 ) -> Result<DataQuality> {
     let mut quality = DataQuality::default();
     if is_transactions(ctx) {
         clean_transactions(ctx, config, &mut quality).await?;
         return Ok(quality);
     }
-    clean_reviews_with(ctx, config, &mut quality, None, review_columns).await?;
-    clean_items(ctx, config, &mut quality).await?;
+    clean_reviews_with(ctx, config, &mut quality, None, columns.reviews).await?;
+    clean_items_with(ctx, config, &mut quality, columns.items).await?;
     Ok(quality)
 }
 
@@ -154,7 +175,7 @@ pub async fn clean_reviews_in(
     quality: &mut DataQuality,
     passes: Option<u32>,
 ) -> Result<u64> {
-    clean_reviews_with(ctx, config, quality, passes, &REVIEW_COLUMNS).await
+    clean_reviews_with(ctx, config, quality, passes, ALL_COLUMNS.reviews).await
 }
 
 /// [`clean_reviews_in`], keeping `columns` of the clean reviews.
@@ -258,19 +279,20 @@ pub async fn clean_items(
     config: &Config,
     quality: &mut DataQuality,
 ) -> Result<u64> {
+    clean_items_with(ctx, config, quality, ALL_COLUMNS.items).await
+}
+
+/// [`clean_items`], keeping `columns` of the clean items.
+async fn clean_items_with(
+    ctx: &SessionContext,
+    config: &Config,
+    quality: &mut DataQuality,
+    columns: &[&str],
+) -> Result<u64> {
     const STAGE: &str = "clean_items";
     let input = count_rows(ctx, STAGE, "lake_items").await?;
     let sql = render(STAGE, CLEAN_ITEMS_SQL, &clean_params(config))?;
-    let kept_columns = [
-        "parent_asin",
-        "title",
-        "main_category",
-        "store",
-        "categories",
-        "price_raw",
-        "price",
-    ];
-    let out = flag_and_keep(ctx, STAGE, &sql, &kept_columns, &["price_status"]).await?;
+    let out = flag_and_keep(ctx, STAGE, &sql, columns, &["price_status"]).await?;
     quality.push("items", "lake rows", Action::Input, input);
     quality.push(
         "items",
