@@ -2,11 +2,10 @@
 -- the fitted BG/NBD and Gamma-Gamma models; the final `customers` of `run` and `score`.
 --
 -- Input:      customers (one row per customer of the RFM window), clv_summary
---             (sql/clv_summary.sql: the same customers' x, t_x, t_cal, m), clv_triples
---             (sql/clv_triples.sql: its distinct (x, t_x, t_cal))
--- Parameters: model   the clv_predict literal 'r,alpha,a,b,p,q,gamma,horizon,periods,
---                     discount' (udfs/src/clv_predict.rs), horizon in the time unit
---             p, q, gamma   the Gamma-Gamma parameters of that literal
+--             (sql/clv_summary.sql: the same customers' x, t_x, t_cal, m),
+--             clv_triple_predictions (sql/clv_triple_predict.sql: the BG/NBD predictions
+--             of each distinct (x, t_x, t_cal))
+-- Parameters: p, q, gamma   the Gamma-Gamma parameters of the model
 --
 -- Adds to each customer:
 --   p_alive              probability that the customer is still active at the as-of day
@@ -20,17 +19,9 @@
 --                        those of a live customer); 0 when p_alive = 1
 -- The BG/NBD predictions depend on (x, t_x, t_cal) only, and their series are the costly
 -- part, so they are computed once per distinct summary (several customers each) and
--- joined back. A prediction the model cannot give accurately is NULL (counted in the
+-- joined back here. A prediction the model cannot give accurately is NULL (counted in the
 -- report).
-WITH per_summary AS (
-    SELECT
-        x,
-        t_x,
-        t_cal,
-        clv_predict({{model}}, x, t_x, t_cal, 0.0) AS v
-    FROM clv_triples
-),
-predicted AS (
+WITH predicted AS (
     SELECT
         s.customer_id,
         t.v['p_alive'] AS p_alive,
@@ -41,7 +32,7 @@ predicted AS (
         END AS expected_value,
         t.v['discounted_purchases'] AS discounted_purchases
     FROM clv_summary s
-    JOIN per_summary t ON s.x = t.x AND s.t_x = t.t_x AND s.t_cal = t.t_cal
+    JOIN clv_triple_predictions t ON s.x = t.x AND s.t_x = t.t_x AND s.t_cal = t.t_cal
 )
 SELECT
     c.*,

@@ -1,5 +1,6 @@
 //! The per-customer predictions of a fitted CLV model, added to `customers`
-//! (sql/clv_predict.sql through the scalar UDF `clv_predict`).
+//! (sql/clv_triple_predict.sql through the scalar UDF `clv_predict`, once per distinct
+//! summary; sql/clv_predict.sql joins the results to the customers).
 
 use datafusion::prelude::SessionContext;
 use rfmseg_udfs::PredictModel;
@@ -8,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::fit::ClvParams;
 use crate::config::{ClvConfig, TimeUnit};
 use crate::error::{Error, Result};
-use crate::exec::query::materialize;
+use crate::exec::query::{materialize, release};
 use crate::exec::{render, sql_f64, sql_string};
 
 pub const CLV_PREDICT_SQL: &str = include_str!("../../../../../sql/clv_predict.sql");
+pub const CLV_TRIPLE_PREDICT_SQL: &str = include_str!("../../../../../sql/clv_triple_predict.sql");
 
 /// A fitted CLV model as model.json keeps it: what `score` needs to predict for new
 /// customers without refitting.
@@ -71,17 +73,30 @@ pub async fn predict_customers_with(ctx: &SessionContext, literal: &str) -> Resu
         message,
     })?;
     let [p, q, gamma] = model.gamma_gamma;
+    let per_triple = render(
+        "clv_triple_predict",
+        CLV_TRIPLE_PREDICT_SQL,
+        &[("model", sql_string(literal))],
+    )?;
+    materialize(
+        ctx,
+        "clv_triple_predict",
+        &per_triple,
+        "clv_triple_predictions",
+    )
+    .await?;
     let sql = render(
         "clv_predict",
         CLV_PREDICT_SQL,
         &[
-            ("model", sql_string(literal)),
             ("p", sql_f64(p)),
             ("q", sql_f64(q)),
             ("gamma", sql_f64(gamma)),
         ],
     )?;
-    materialize(ctx, "clv_predict", &sql, "customers").await
+    let rows = materialize(ctx, "clv_predict", &sql, "customers").await?;
+    release(ctx, &["clv_triple_predictions"])?;
+    Ok(rows)
 }
 
 /// [`predict_customers_with`] the model's own literal.
