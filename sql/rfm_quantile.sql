@@ -35,8 +35,10 @@ SELECT
     CAST(least(5, 1 + (5 * r.r_worse) / total.n) AS INT) AS r_score,
     CAST(least(5, 1 + (5 * f.f_worse) / total.n) AS INT) AS f_score,
     CAST(least(5, 1 + (5 * m.m_worse) / total.n) AS INT) AS m_score
-FROM features c
-JOIN r ON c.recency IS NOT DISTINCT FROM r.recency
-JOIN f ON c.frequency IS NOT DISTINCT FROM f.frequency
-JOIN m ON c.monetary IS NOT DISTINCT FROM m.monetary
+FROM m
+RIGHT JOIN (
+    f RIGHT JOIN (
+        r RIGHT JOIN features c ON c.recency IS NOT DISTINCT FROM r.recency
+    ) ON c.frequency IS NOT DISTINCT FROM f.frequency
+) ON c.monetary IS NOT DISTINCT FROM m.monetary
 CROSS JOIN total

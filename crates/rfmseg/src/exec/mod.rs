@@ -59,12 +59,14 @@ pub struct Session {
     /// output's folder, a scratch folder made there on first use.
     near: Option<PathBuf>,
     spilled: Option<ScratchDir>,
+    /// Tables holding more bytes than this go to disk ([`SPILL_BYTES`]).
+    pub(crate) spill_bytes: usize,
 }
 
-/// An in-memory table of more rows than this is worth moving to disk between the
-/// queries that read it ([`Session::spill`]): at 10M reviews the clean reviews (3.1M
-/// rows) stay in memory, at the full 43.9M (13.7M rows) they go.
-pub const SPILL_ROWS: u64 = 5_000_000;
+/// An in-memory table holding more than this is worth moving to disk while the queries
+/// that read it run ([`Session::spill`]): at 10M reviews the clean reviews (160 MiB) and
+/// the customers (110 MiB) stay in memory, at the full 43.9M (705 and 500 MiB) they go.
+pub const SPILL_BYTES: usize = 256 << 20;
 
 /// The scratch space of a cluster session, which deletes itself when dropped (held only
 /// for that).
@@ -95,6 +97,7 @@ impl Session {
                     _work: Some(Work::Local(guard)),
                     near: None,
                     spilled: None,
+                    spill_bytes: SPILL_BYTES,
                 })
             }
             Engine::Embedded => Ok(Session {
@@ -102,6 +105,7 @@ impl Session {
                 _work: None,
                 near: Some(scratch_near(out)?),
                 spilled: None,
+                spill_bytes: SPILL_BYTES,
             }),
             Engine::Cluster {
                 url,
@@ -140,20 +144,21 @@ impl Session {
                     _work: Some(guard),
                     near: None,
                     spilled: None,
+                    spill_bytes: SPILL_BYTES,
                 })
             }
         }
     }
 
     /// Moves the in-memory table `name` to Parquet in a scratch folder beside the output
-    /// if it has more than [`SPILL_ROWS`] rows (an embedded session without a memory limit
+    /// if it holds more than [`SPILL_BYTES`] (an embedded session without a memory limit
     /// only: the others keep their tables on disk already). The folder goes with the
     /// session.
-    pub async fn spill(&mut self, name: &str, rows: u64) -> Result<()> {
+    pub async fn spill(&mut self, name: &str) -> Result<()> {
         let Some(near) = &self.near else {
             return Ok(());
         };
-        if rows <= SPILL_ROWS {
+        if memory::table_bytes(&self.ctx, name).await <= self.spill_bytes {
             return Ok(());
         }
         let dir = match &self.spilled {
@@ -337,11 +342,16 @@ mod tests {
                 any.downcast_ref::<MemTable>().is_some()
             }
         };
-        session.spill("t", SPILL_ROWS).await.unwrap();
+        // 3 values of 8 bytes, in a buffer of at least that.
+        let bytes = memory::table_bytes(&session.ctx, "t").await;
+        assert!((24..=64).contains(&bytes), "{bytes} bytes");
+        session.spill_bytes = bytes;
+        session.spill("t").await.unwrap();
         assert!(in_memory(&session).await);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        session.spill("t", SPILL_ROWS + 1).await.unwrap();
+        session.spill_bytes = bytes - 1;
+        session.spill("t").await.unwrap();
         assert!(!in_memory(&session).await);
         let entries = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(entries, 2, "one scratch folder and its lock");

@@ -11,7 +11,9 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, col};
+use futures::StreamExt;
 
 use super::query_count::counted;
 use super::work_dir::{SharedWorkDir, shared_work_dir};
@@ -132,6 +134,29 @@ fn executor_lost(e: &Error) -> bool {
     .any(|s| text.contains(s))
 }
 
+/// `DataFrame::collect_partitioned`, each batch handed back its buffers' slack
+/// ([`super::memory::shrink_batch`]) as it arrives rather than once all are in.
+async fn collect_shrunk(df: DataFrame) -> datafusion::error::Result<Vec<Vec<RecordBatch>>> {
+    let streams = df.execute_stream_partitioned().await?;
+    let mut partitions = vec![Vec::new(); streams.len()];
+    // A task per partition, as DataFusion's own collect: the partitions run in parallel.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, mut stream) in streams.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let mut batches = Vec::new();
+            while let Some(batch) = stream.next().await {
+                batches.push(super::memory::shrink_batch(batch?)?);
+            }
+            Ok::<_, DataFusionError>((i, batches))
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (i, batches) = done.map_err(|e| DataFusionError::External(Box::new(e)))??;
+        partitions[i] = batches;
+    }
+    Ok(partitions)
+}
+
 /// Runs a stage's SQL and registers its result, in memory and in its partitions, under
 /// `name`; returns the rows. Later stages read it without re-running the query.
 pub async fn materialize(ctx: &SessionContext, stage: &str, sql: &str, name: &str) -> Result<u64> {
@@ -147,9 +172,9 @@ pub async fn materialize(ctx: &SessionContext, stage: &str, sql: &str, name: &st
     }
     let df = ctx.sql(sql).await.map_err(|e| Error::stage(stage, e))?;
     let schema = df.schema().as_arrow().clone();
-    let partitions = df.collect_partitioned().await;
+    let partitions = collect_shrunk(df).await;
     counted(ctx, started);
-    let partitions = super::memory::shrink(partitions.map_err(|e| Error::stage(stage, e))?)?;
+    let partitions = partitions.map_err(|e| Error::stage(stage, e))?;
     tracing::debug!(
         stage,
         seconds = started.elapsed().as_secs_f64(),
@@ -514,7 +539,6 @@ pub async fn write_table_parquet(
     order_by: &str,
     path: &Path,
 ) -> Result<u64> {
-    use futures::StreamExt;
     let stage = format!("write {}", path.display());
     // Streamed into the file as the sort hands its rows out, so the sorted table is never
     // held whole beside the table (600 MB at 3.56M customers). A resubmission on a
