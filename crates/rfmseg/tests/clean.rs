@@ -418,7 +418,18 @@ async fn an_unknown_placeholder_or_a_small_lake_is_cleaned_in_one_pass() {
     open_lake(&ctx, &lake).await.unwrap();
     // The pass count is a function of the lake's size.
     assert_eq!(review_passes(&ctx, &config, 2_000).await, 1);
-    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 3);
+    // Passes split the 16 buckets evenly: 3 or 4 passes' worth -> 4 of 4 buckets each;
+    // 15 (the full Electronics size) -> 16, not 15 with a last pass of 2 buckets.
+    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 4);
+    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 4).await, 4);
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS * 4 + 1).await,
+        8
+    );
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS * 15).await,
+        16
+    );
     assert_eq!(
         review_passes(&ctx, &config, REVIEWS_PER_PASS * 100).await,
         16

@@ -51,7 +51,9 @@ pub const REVIEWS_PER_PASS: u64 = 3_000_000;
 /// How many passes the cleaning of `reviews` lake rows takes: one for a lake of up to
 /// [`REVIEWS_PER_PASS`] reviews, for a lake without customer buckets (written before
 /// them), or when `clean.missing_values` has a placeholder the buckets do not know;
-/// else one per [`REVIEWS_PER_PASS`], at most one per bucket.
+/// else the fewest passes of at most [`REVIEWS_PER_PASS`] each that split the 16
+/// buckets evenly (a power of two: 15 passes would give the last one two buckets, twice
+/// the memory of the others), at most one per bucket.
 pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) -> u32 {
     if reviews <= REVIEWS_PER_PASS
         || !placeholders_cover(&config.clean.missing_values)
@@ -59,7 +61,10 @@ pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) 
     {
         return 1;
     }
-    reviews.div_ceil(REVIEWS_PER_PASS).min(USER_BUCKETS as u64) as u32
+    reviews
+        .div_ceil(REVIEWS_PER_PASS)
+        .next_power_of_two()
+        .min(USER_BUCKETS as u64) as u32
 }
 
 /// The customer buckets of pass `i` of `passes`: contiguous, as even as 16 allows.
@@ -124,8 +129,13 @@ pub async fn clean_keeping(
         clean_transactions(ctx, config, &mut quality).await?;
         return Ok(quality);
     }
+    // Items first: their exact-duplicate check reads every column of every item (titles,
+    // categories: 700 MB at the full Electronics size), better done before the kept
+    // reviews fill memory than on top of them. Their counts still follow the reviews'.
+    let mut items = DataQuality::default();
+    clean_items_with(ctx, config, &mut items, columns.items).await?;
     clean_reviews_with(ctx, config, &mut quality, None, columns.reviews).await?;
-    clean_items_with(ctx, config, &mut quality, columns.items).await?;
+    quality.steps.extend(items.steps);
     Ok(quality)
 }
 
