@@ -3,7 +3,8 @@
 //! clean reviews from the cleaning to the report (13.7M rows, 705 MB at the full
 //! Electronics size), under every later stage's working memory; on disk they cost a
 //! write and a scan per reading query, and the page cache keeps those scans fast while
-//! memory allows, without the process holding them.
+//! memory allows, without the process holding them. The customers wait there while the
+//! lifetime-value predictions are joined to them (a join copies every column it outputs).
 
 use std::fs::File;
 use std::io::BufWriter;
