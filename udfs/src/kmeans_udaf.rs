@@ -163,8 +163,15 @@ impl<A: KmeansAggregate> AggregateUDFImpl for KmeansUdaf<A> {
         }
     }
 
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::<KmeansAccumulator<A>>::default())
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let leading = A::ARGS.leading.len().min(acc_args.exprs.len());
+        Ok(Box::new(KmeansAccumulator::<A> {
+            texts: acc_args.exprs[..leading]
+                .iter()
+                .map(ConstantText::planned)
+                .collect(),
+            ..KmeansAccumulator::default()
+        }))
     }
 
     /// One `Binary` field: the versioned bytes of the [`ExactSums`].
@@ -206,7 +213,7 @@ impl<A: KmeansAggregate> KmeansAccumulator<A> {
     /// seen for the first time (once all are known).
     fn learn(&mut self, literals: &[ArrayRef], d: usize) -> Result<()> {
         let func = A::ARGS.func;
-        if self.texts.is_empty() {
+        if self.texts.len() < literals.len() {
             self.texts
                 .resize_with(literals.len(), ConstantText::default);
         }
