@@ -23,9 +23,8 @@ use datafusion::logical_expr::{
 };
 
 use crate::args::{KmeansArgs, Leading};
-use crate::centroids::nearest;
 use crate::documentation::{CENTROIDS, kmeans_doc};
-use crate::rows::for_each_valid_row;
+use crate::rows::{Nearest, for_each_valid_row};
 
 const NAME: &str = "kmeans_assign";
 
@@ -82,14 +81,15 @@ impl ScalarUDFImpl for KmeansAssignUdf {
             return exec_err!("{NAME}: too many centres for an Int32 index");
         }
         let mut out = vec![0i32; args.number_rows];
-        for_each_valid_row(NAME, &call.features, &mut |i, x: &[f64]| {
+        let mut rows = Nearest::new(&centres, |i, x: &[f64], best, _| {
             if x.iter().any(|v| !v.is_finite()) {
                 return Err(i);
             }
-            out[i] = nearest(&centres, x.len(), x).0 as i32;
+            out[i] = best as i32;
             Ok(())
-        })?
-        .or_else(|row| exec_err!("{NAME}: row {row} has a NaN or infinite feature"))?;
+        });
+        for_each_valid_row(NAME, &call.features, &mut rows)?
+            .or_else(|row| exec_err!("{NAME}: row {row} has a NaN or infinite feature"))?;
         Ok(ColumnarValue::Array(
             Arc::new(Int32Array::new(out.into(), call.nulls)) as ArrayRef,
         ))

@@ -25,11 +25,10 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::Documentation;
 
-use crate::centroids::nearest;
 use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
-use crate::rows::{RowSink, for_each_valid_row};
+use crate::rows::{Nearest, NearestSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_cost";
 
@@ -46,7 +45,7 @@ impl KmeansAggregate for Cost {
     }
 
     fn update(centroids: &Self::Model, sums: &mut ExactSums, features: &[ArrayRef]) -> Result<()> {
-        let mut rows = CostRows { centroids, sums };
+        let mut rows = Nearest::new(centroids, CostRows { sums });
         for_each_valid_row(NAME, features, &mut rows)?.map_err(|e| e.into_error(NAME))
     }
 
@@ -77,17 +76,15 @@ impl KmeansAggregate for Cost {
 
 /// The per-row work of `update_batch`: add the squared distance to the nearest centre.
 struct CostRows<'a> {
-    centroids: &'a [f64],
     sums: &'a mut ExactSums,
 }
 
-impl RowSink for CostRows<'_> {
+impl NearestSink for CostRows<'_> {
     type Error = Unsummable;
 
     #[inline(always)]
-    fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
+    fn row(&mut self, _i: usize, x: &[f64], _best: usize, dist: f64) -> Result<(), Unsummable> {
         let d = x.len();
-        let (_, dist) = nearest(self.centroids, d, x);
         self.sums.add(0, Summed::SquaredDistance { d }, dist)
     }
 }

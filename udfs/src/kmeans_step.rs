@@ -50,11 +50,11 @@ use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::Documentation;
 
-use crate::centroids::{nearest, squared_norm};
+use crate::centroids::squared_norm;
 use crate::documentation::{CENTROIDS, kmeans_doc};
 use crate::exact_sum::{ExactSums, Lanes, Shape, Summed, Unsummable};
 use crate::kmeans_udaf::{KmeansAggregate, kmeans_udaf};
-use crate::rows::{RowSink, for_each_valid_row};
+use crate::rows::{Nearest, NearestSink, for_each_valid_row};
 
 const NAME: &str = "kmeans_step";
 
@@ -87,13 +87,13 @@ impl KmeansAggregate for Step {
             .chain([Summed::SquaredDistance { d }])
             .collect();
         let mut rows = StepRows {
-            centroids,
             sq_norms: kd,
             cost: kd + k,
             sums,
             lanes: Lanes::new(kinds),
         };
-        for_each_valid_row(NAME, features, &mut rows)?
+        let mut nearest = Nearest::new(centroids, &mut rows);
+        for_each_valid_row(NAME, features, &mut nearest)?
             .and_then(|()| rows.lanes.flush(rows.sums))
             .map_err(|e| e.into_error(NAME))
     }
@@ -144,7 +144,6 @@ impl KmeansAggregate for Step {
 
 /// The per-row work of `update_batch`: nearest centre, then add the row to its sums.
 struct StepRows<'a> {
-    centroids: &'a [f64],
     /// Where the sums of squared norms start (k*d) and where the cost is (k*d + k).
     sq_norms: usize,
     cost: usize,
@@ -153,14 +152,13 @@ struct StepRows<'a> {
     lanes: Lanes,
 }
 
-impl RowSink for StepRows<'_> {
+impl NearestSink for &mut StepRows<'_> {
     type Error = Unsummable;
 
     /// Adds row `x` to the sums of its nearest centre and to the cost.
     #[inline(always)]
-    fn row(&mut self, _i: usize, x: &[f64]) -> Result<(), Unsummable> {
+    fn row(&mut self, _i: usize, x: &[f64], best: usize, dist: f64) -> Result<(), Unsummable> {
         let d = x.len();
-        let (best, dist) = nearest(self.centroids, d, x);
         let (lanes, sums) = (&mut self.lanes, &mut *self.sums);
         lanes.add_all(sums, best * d, Summed::Coordinate, x)?;
         lanes.add(
@@ -178,7 +176,7 @@ impl RowSink for StepRows<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::centroids::format_centroids;
+    use crate::centroids::{format_centroids, nearest};
     use crate::exact_sum::FRAC_BITS;
     use crate::kmeans_udaf::{KmeansAccumulator, merge_all};
     use crate::test_data::{
