@@ -95,10 +95,14 @@ pub(crate) fn nearest_lanes<const D: usize, const L: usize>(
     centroids: &[f64],
     xs: &[[f64; L]; D],
 ) -> ([usize; L], [f64; L]) {
-    let mut best = [0u64; L];
+    // The index is kept as f64 (exact below 2^53): selected with the same f64 mask as the
+    // distance, it stays in vector registers; as u64 the compiler moved each lane out to
+    // a general register and back.
+    let mut best = [0.0f64; L];
     let mut best_dist = [f64::INFINITY; L];
     for (c, centre) in centroids.chunks_exact(D).enumerate() {
         let centre: [f64; D] = std::array::from_fn(|j| centre[j]);
+        let index = c as f64;
         let mut dist = [0.0; L];
         for (j, xj) in xs.iter().enumerate() {
             for (s, x) in dist.iter_mut().zip(xj) {
@@ -110,7 +114,7 @@ pub(crate) fn nearest_lanes<const D: usize, const L: usize>(
             let closer = u64::from(dist[l] < best_dist[l]).wrapping_neg();
             best_dist[l] =
                 f64::from_bits((best_dist[l].to_bits() & !closer) | (dist[l].to_bits() & closer));
-            best[l] = (best[l] & !closer) | (c as u64 & closer);
+            best[l] = f64::from_bits((best[l].to_bits() & !closer) | (index.to_bits() & closer));
         }
     }
     (std::array::from_fn(|l| best[l] as usize), best_dist)
