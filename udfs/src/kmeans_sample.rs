@@ -29,10 +29,9 @@ use datafusion::logical_expr::{
 };
 
 use crate::args::{KmeansArgs, Leading};
-use crate::centroids::nearest;
 use crate::documentation::kmeans_doc;
 use crate::literal::{constant_f64, constant_i64};
-use crate::rows::for_each_valid_row;
+use crate::rows::{Nearest, for_each_valid_row};
 use crate::sample_draw::sample_uniform;
 
 const NAME: &str = "kmeans_sample";
@@ -178,26 +177,26 @@ impl Draw<'_> {
         columns: &[ArrayRef],
         out: &mut [bool],
     ) -> Result<()> {
-        for_each_valid_row(NAME, columns, &mut |i, x: &[f64]| {
+        let mut rows = Nearest::new(self.centres, |i, _: &[f64], _, dist: f64| {
             if keys.is_null(i) {
                 return Ok(());
             }
-            let (_, dist) = nearest(self.centres, x.len(), x);
             if !dist.is_finite() {
                 return Err(i);
             }
             out[i] =
                 sample_uniform(self.seed, self.round, keys.value(i)) < self.l * dist / self.cost;
             Ok(())
-        })?
-        .or_else(|row| exec_err!("{NAME}: row {row} has a NaN or infinite feature"))
+        });
+        for_each_valid_row(NAME, columns, &mut rows)?
+            .or_else(|row| exec_err!("{NAME}: row {row} has a NaN or infinite feature"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::centroids::format_centroids;
+    use crate::centroids::{format_centroids, nearest};
     use crate::test_data::{XorShift, blobs};
     use datafusion::arrow::array::{Float64Array, StringArray};
     use datafusion::arrow::datatypes::Field;
