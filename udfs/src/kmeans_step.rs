@@ -86,15 +86,23 @@ impl KmeansAggregate for Step {
             .chain(std::iter::repeat_n(Summed::SquaredNorm { d }, k))
             .chain([Summed::SquaredDistance { d }])
             .collect();
-        let mut rows = StepRows {
-            sq_norms: kd,
-            cost: kd + k,
-            sums,
-            lanes: Lanes::new(kinds),
-        };
-        let mut nearest = Nearest::new(centroids, &mut rows);
-        for_each_valid_row(NAME, features, &mut nearest)?
-            .and_then(|()| rows.lanes.flush(rows.sums))
+        // The sink is owned, not borrowed: behind a second reference the lanes' buffer
+        // address was reloaded after every add (the compiler cannot tell that the adds do
+        // not overwrite it).
+        let mut rows = Nearest::new(
+            centroids,
+            StepRows {
+                sq_norms: kd,
+                cost: kd + k,
+                sums,
+                lanes: Lanes::new(kinds),
+            },
+        );
+        for_each_valid_row(NAME, features, &mut rows)?
+            .and_then(|()| {
+                let rows = rows.sink();
+                rows.lanes.flush(rows.sums)
+            })
             .map_err(|e| e.into_error(NAME))
     }
 
@@ -152,7 +160,7 @@ struct StepRows<'a> {
     lanes: Lanes,
 }
 
-impl NearestSink for &mut StepRows<'_> {
+impl NearestSink for StepRows<'_> {
     type Error = Unsummable;
 
     /// Adds row `x` to the sums of its nearest centre and to the cost.

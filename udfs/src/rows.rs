@@ -184,6 +184,10 @@ impl<'a, S> Nearest<'a, S> {
             dist: Vec::new(),
         }
     }
+
+    pub fn sink(&mut self) -> &mut S {
+        &mut self.sink
+    }
 }
 
 /// The nearest centre of every row of the batch into `best` and `dist`: with AVX2 where
