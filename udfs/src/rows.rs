@@ -165,9 +165,10 @@ impl<E, F: FnMut(usize, &[f64], usize, f64) -> Result<(), E>> NearestSink for F 
 }
 
 /// A [`RowSink`] that hands `sink` each row with its nearest centre. The search runs
-/// first, over the whole batch, four rows side by side ([`nearest_lanes`]: the same bits
-/// and winners as [`nearest`]): one row's search is a chain of compare-and-select, each
-/// step waiting on the last, while four rows' distances to one centre are independent.
+/// first, over the whole batch, several rows side by side ([`nearest_lanes`]: the same
+/// bits and winners as [`nearest`]): one row's search is a chain of compare-and-select,
+/// each step waiting on the last, while several rows' distances to one centre are
+/// independent and share the SIMD registers.
 pub(crate) struct Nearest<'a, S> {
     centroids: &'a [f64],
     sink: S,
@@ -218,8 +219,9 @@ fn nearest_all_avx2<const D: usize>(
     nearest_all_lanes::<D, 8>(centroids, cols, best, dist);
 }
 
-/// [`nearest_lanes`] over the rows L at a time (L = 4 fills two SSE2 registers and
-/// measured faster than 2, 8 or 16 there), the last few rows one at a time.
+/// [`nearest_lanes`] over the rows L at a time, the last few rows one at a time. L = 4
+/// fills two SSE2 registers and measured faster than 2, 8 or 16 there; with AVX2, 8 fills
+/// two of its registers (not measured against other widths).
 #[inline(always)]
 fn nearest_all_lanes<const D: usize, const L: usize>(
     centroids: &[f64],
