@@ -328,14 +328,16 @@ async fn kept_rows(ctx: &datafusion::prelude::SessionContext) -> Vec<String> {
 }
 
 /// A large lake is cleaned a range of customer buckets at a time (its exact DISTINCT then
-/// holds one range's reviews, not all): in 3, 5 or 16 passes the data-quality table and
-/// the kept reviews are those of one pass over the same lake, with the generator's
-/// duplicates, placeholders (in several spellings, all in bucket 0) and invalid rows.
+/// holds one range's reviews, not all), and ranges run side by side on one partition
+/// each: in 3, 5 or 16 ranges one after another, or 2, 6 or 4 ranges 2 or 3 at a time,
+/// the data-quality table and the kept reviews are those of one query over the same lake,
+/// with the generator's duplicates, placeholders (in several spellings, all in bucket 0)
+/// and invalid rows.
 #[tokio::test]
 async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
     use rfmseg::exec::{local_context, open_lake};
     use rfmseg::quality::DataQuality;
-    use rfmseg::stages::clean_reviews_in;
+    use rfmseg::stages::{ReviewPasses, clean_reviews_in};
 
     let dir = tempfile::tempdir().unwrap();
     let g = generated(&dir.path().join("raw"), 30_000, 5, false, 0.0);
@@ -372,7 +374,11 @@ async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
     config.engine.target_partitions = 3;
 
     let mut results = Vec::new();
-    for passes in [1, 3, 5, 16] {
+    for (ranges, side_by_side) in [(1, 1), (3, 1), (5, 1), (16, 1), (2, 2), (6, 3), (4, 2)] {
+        let passes = ReviewPasses {
+            ranges,
+            side_by_side,
+        };
         let ctx = local_context(&config);
         open_lake(&ctx, &lake).await.unwrap();
         let mut q = DataQuality::default();
@@ -380,7 +386,7 @@ async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
             .await
             .unwrap();
         let rows = kept_rows(&ctx).await;
-        assert_eq!(rows.len() as u64, kept, "{passes} passes");
+        assert_eq!(rows.len() as u64, kept, "{passes:?}");
         results.push((passes, q, rows));
     }
     let (_, one_q, one_rows) = &results[0];
@@ -397,45 +403,72 @@ async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
     assert!(step(one_q, "missing user_id") >= 50);
     assert!(step(one_q, "older than clean.history_days") > 0);
     for (passes, q, rows) in &results[1..] {
-        assert_eq!(q, one_q, "{passes} passes: data-quality table");
-        assert_eq!(rows, one_rows, "{passes} passes: kept reviews");
+        assert_eq!(q, one_q, "{passes:?}: data-quality table");
+        assert_eq!(rows, one_rows, "{passes:?}: kept reviews");
     }
 }
 
 /// When `clean.missing_values` has a placeholder the customer buckets do not know, its
-/// rows may sit in any bucket: the cleaning then takes one pass, whatever the size.
+/// rows may sit in any bucket: the cleaning then takes one query, whatever the size.
+/// Otherwise passes bound the memory as the lake grows, and each is cut in as many ranges
+/// as the session has partitions, run side by side, while the 16 buckets allow.
 #[tokio::test]
-async fn an_unknown_placeholder_or_a_small_lake_is_cleaned_in_one_pass() {
+async fn an_unknown_placeholder_is_cleaned_in_one_query_a_large_lake_in_passes() {
     use rfmseg::exec::{local_context, open_lake};
-    use rfmseg::stages::{REVIEWS_PER_PASS, review_passes};
+    use rfmseg::stages::{REVIEWS_PER_PASS, ReviewPasses, review_passes};
 
     let dir = tempfile::tempdir().unwrap();
     let g = generated(&dir.path().join("raw"), 2_000, 3, false, 0.0);
     let lake = dir.path().join("lake");
     ingest(&IngestOptions::new(&g.reviews_path, &g.items_path, &lake)).unwrap();
     let mut config = Config::default();
+    config.engine.target_partitions = 2;
     let ctx = local_context(&config);
     open_lake(&ctx, &lake).await.unwrap();
-    // The pass count is a function of the lake's size.
-    assert_eq!(review_passes(&ctx, &config, 2_000).await, 1);
-    // Passes split the 16 buckets evenly: 3 or 4 passes' worth -> 4 of 4 buckets each;
-    // 15 (the full Electronics size) -> 16, not 15 with a last pass of 2 buckets.
-    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 4);
-    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 4).await, 4);
+    let passes = |ranges, side_by_side| ReviewPasses {
+        ranges,
+        side_by_side,
+    };
+    // A small lake: one pass, in two ranges side by side (one per partition).
+    assert_eq!(review_passes(&ctx, &config, 2_000).await, passes(2, 2));
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS).await,
+        passes(2, 2)
+    );
+    // Passes split the 16 buckets evenly: 3 or 4 passes' worth -> 4 passes of 4 buckets,
+    // each two ranges of 2; 15 (the full Electronics size) -> 16 passes, not 15 with a
+    // last pass of 2 buckets, and no bucket left to split them: one after another.
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await,
+        passes(8, 2)
+    );
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS * 4).await,
+        passes(8, 2)
+    );
     assert_eq!(
         review_passes(&ctx, &config, REVIEWS_PER_PASS * 4 + 1).await,
-        8
+        passes(16, 2)
     );
     assert_eq!(
         review_passes(&ctx, &config, REVIEWS_PER_PASS * 15).await,
-        16
+        passes(16, 1)
     );
     assert_eq!(
         review_passes(&ctx, &config, REVIEWS_PER_PASS * 100).await,
-        16
+        passes(16, 1)
     );
+    // Three partitions: ranges side by side stay a power of two.
+    config.engine.target_partitions = 3;
+    let three = local_context(&config);
+    open_lake(&three, &lake).await.unwrap();
+    assert_eq!(review_passes(&three, &config, 2_000).await, passes(2, 2));
+    config.engine.target_partitions = 2;
     config.clean.missing_values.push("unknown".into());
-    assert_eq!(review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await, 1);
+    assert_eq!(
+        review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await,
+        ReviewPasses::ONE
+    );
 }
 
 /// A run's cleaning keeps the columns the purchases read: the same rows as the full

@@ -48,8 +48,11 @@ impl Flagged {
             .unwrap_or(0)
     }
     /// Adds the rows, counts and kept rows of another part of the same table (the
-    /// cleaning of another range of customer buckets).
-    pub(crate) fn absorb(&mut self, other: Flagged) -> Result<()> {
+    /// cleaning of another range of customer buckets), its partition `j` joining
+    /// partition `first + j`: parts cleaned one partition each, side by side, are spread
+    /// over the partitions the later stages read in parallel instead of piling into the
+    /// first.
+    pub(crate) fn absorb(&mut self, other: Flagged, first: usize) -> Result<()> {
         self.rows += other.rows;
         for (k, v) in other.all {
             *self.all.entry(k).or_default() += v;
@@ -64,10 +67,10 @@ impl Flagged {
                     partitions: more, ..
                 },
             ) => {
-                if partitions.len() < more.len() {
-                    partitions.resize_with(more.len(), Vec::new);
+                if partitions.len() < first + more.len() {
+                    partitions.resize_with(first + more.len(), Vec::new);
                 }
-                for (p, m) in partitions.iter_mut().zip(more) {
+                for (p, m) in partitions[first..].iter_mut().zip(more) {
                     p.extend(m);
                 }
             }

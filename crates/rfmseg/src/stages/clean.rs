@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec::flagged::{Flagged, flag_and_keep};
 use crate::exec::query::{count_rows, get_i64, one_row};
+use crate::exec::work_dir::shared_work_dir;
 use crate::exec::{render, sql_f64, sql_string_list};
 use crate::lake::buckets::{BUCKET_COLUMN, USER_BUCKETS, placeholders_cover};
 use crate::lake::{is_transactions, reviews_are_bucketed};
@@ -48,23 +49,59 @@ pub(crate) fn clean_params(config: &Config) -> Vec<(&'static str, String)> {
 /// (measured at 43.9M), so about 600 MB at this size.
 pub const REVIEWS_PER_PASS: u64 = 3_000_000;
 
-/// How many passes the cleaning of `reviews` lake rows takes: one for a lake of up to
-/// [`REVIEWS_PER_PASS`] reviews, for a lake without customer buckets (written before
-/// them), or when `clean.missing_values` has a placeholder the buckets do not know;
-/// else the fewest passes of at most [`REVIEWS_PER_PASS`] each that split the 16
-/// buckets evenly (a power of two: 15 passes would give the last one two buckets, twice
-/// the memory of the others), at most one per bucket.
-pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) -> u32 {
-    if reviews <= REVIEWS_PER_PASS
-        || !placeholders_cover(&config.clean.missing_values)
-        || !reviews_are_bucketed(ctx).await
-    {
-        return 1;
+/// How the cleaning goes through a lake's reviews: in `ranges` ranges of customer buckets
+/// (1: the whole lake in one query), `side_by_side` of them at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewPasses {
+    pub ranges: u32,
+    pub side_by_side: u32,
+}
+
+impl ReviewPasses {
+    /// One query over the whole lake.
+    pub const ONE: ReviewPasses = ReviewPasses {
+        ranges: 1,
+        side_by_side: 1,
+    };
+}
+
+/// How the cleaning of `reviews` lake rows goes. Passes: one for a lake of up to
+/// [`REVIEWS_PER_PASS`] reviews, else the fewest of at most [`REVIEWS_PER_PASS`] each that
+/// split the 16 buckets evenly (a power of two: 15 passes would give the last one two
+/// buckets, twice the memory of the others), at most one per bucket. Each pass is then cut
+/// in as many ranges as the session has partitions (while the buckets allow), run side by
+/// side, each a query on one partition: the rows of a range of buckets are the only ones
+/// its exact duplicates can be, so one partition needs no shuffle of every row between
+/// two hash aggregations (`rfmseg clean` at 10M reviews on 2 cores, 6 runs each: median
+/// 3.96 -> 3.68 s; at 1M no change). The same memory as the pass: its ranges together
+/// are its rows. One query over the whole lake, whatever its size,
+/// for a lake without customer buckets (written before them) or when
+/// `clean.missing_values` has a placeholder the buckets do not know; and on a cluster,
+/// whose executors share each query's partitions anyway.
+pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) -> ReviewPasses {
+    if !placeholders_cover(&config.clean.missing_values) || !reviews_are_bucketed(ctx).await {
+        return ReviewPasses::ONE;
     }
-    reviews
-        .div_ceil(REVIEWS_PER_PASS)
-        .next_power_of_two()
-        .min(USER_BUCKETS as u64) as u32
+    let passes = if reviews <= REVIEWS_PER_PASS {
+        1
+    } else {
+        reviews
+            .div_ceil(REVIEWS_PER_PASS)
+            .next_power_of_two()
+            .min(USER_BUCKETS as u64) as u32
+    };
+    let side_by_side = if shared_work_dir(ctx).is_some() {
+        1
+    } else {
+        let partitions = ctx.copied_config().target_partitions().max(1) as u32;
+        // A power of two, so the ranges still split the buckets evenly.
+        let most = partitions.min(USER_BUCKETS as u32 / passes).max(1);
+        1 << most.ilog2()
+    };
+    ReviewPasses {
+        ranges: passes * side_by_side,
+        side_by_side,
+    }
 }
 
 /// The customer buckets of pass `i` of `passes`: contiguous, as even as 16 allows.
@@ -181,13 +218,13 @@ pub async fn clean_reviews(
     clean_reviews_in(ctx, config, quality, None).await
 }
 
-/// [`clean_reviews`] in `passes` ranges of customer buckets, or as many as
-/// [`review_passes`] chooses; the same rows and counts for any number.
+/// [`clean_reviews`] in the ranges of customer buckets given, or as [`review_passes`]
+/// chooses; the same rows and counts for any number, one after another or side by side.
 pub async fn clean_reviews_in(
     ctx: &SessionContext,
     config: &Config,
     quality: &mut DataQuality,
-    passes: Option<u32>,
+    passes: Option<ReviewPasses>,
 ) -> Result<u64> {
     clean_reviews_with(ctx, config, quality, passes, ALL_COLUMNS.reviews).await
 }
@@ -197,7 +234,7 @@ async fn clean_reviews_with(
     ctx: &SessionContext,
     config: &Config,
     quality: &mut DataQuality,
-    passes: Option<u32>,
+    passes: Option<ReviewPasses>,
     columns: &[&str],
 ) -> Result<u64> {
     const STAGE: &str = "clean_reviews";
@@ -238,19 +275,19 @@ async fn clean_reviews_with(
     Ok(kept)
 }
 
-/// The rules of sql/clean_reviews.sql over the whole lake, in `passes` ranges of customer
-/// buckets (1: the whole lake in one query). Every range gets the whole lake's cutoff for
-/// rule 6 (sql/clean_reviews_cutoff.sql), so the counts and kept rows are those of one
-/// pass; only their order differs.
+/// The rules of sql/clean_reviews.sql over the whole lake, in ranges of customer buckets
+/// (1: the whole lake in one query). Every range gets the whole lake's cutoff for rule 6
+/// (sql/clean_reviews_cutoff.sql), so the counts and kept rows are those of one query;
+/// only their order differs.
 async fn clean_reviews_in_passes(
     ctx: &SessionContext,
     config: &Config,
-    passes: u32,
+    passes: ReviewPasses,
     kept_columns: &[&str],
 ) -> Result<Flagged> {
     const STAGE: &str = "clean_reviews";
     let mut params = clean_params(config);
-    if passes <= 1 {
+    if passes.ranges <= 1 {
         let sql = render(STAGE, CLEAN_REVIEWS_SQL, &params)?;
         return flag_and_keep(ctx, STAGE, &sql, kept_columns, &[]).await;
     }
@@ -266,21 +303,45 @@ async fn clean_reviews_in_passes(
         "oldest_kept_ts",
         cutoff.map_or("NULL".into(), |s| format!("to_timestamp_seconds({s})")),
     );
+    let side = passes.side_by_side.clamp(1, passes.ranges) as usize;
+    // Ranges side by side share the session's partitions.
+    let range_ctx = if side > 1 {
+        // A copy of the session's state shares its tables, functions and memory pool.
+        let mut state = ctx.state();
+        let options = state.config_mut().options_mut();
+        options.execution.target_partitions = (options.execution.target_partitions / side).max(1);
+        SessionContext::new_with_state(state)
+    } else {
+        ctx.clone()
+    };
     let mut all: Option<Flagged> = None;
-    for i in 0..passes {
-        let (lo, hi) = pass_buckets(i, passes);
-        set(
-            &mut params,
-            "reviews",
-            format!("{BUCKET_COLUMN} BETWEEN {lo} AND {hi}"),
-        );
-        let sql = render(STAGE, CLEAN_REVIEWS_SQL, &params)?;
-        // Its own name: on a work folder each part is a table of its own.
-        let part = format!("{STAGE}_part{i}");
-        let out = flag_and_keep(ctx, &part, &sql, kept_columns, &[]).await?;
-        match &mut all {
-            None => all = Some(out),
-            Some(all) => all.absorb(out)?,
+    let ranges: Vec<u32> = (0..passes.ranges).collect();
+    for group in ranges.chunks(side) {
+        let queries = group.iter().map(|&i| {
+            let (lo, hi) = pass_buckets(i, passes.ranges);
+            let mut params = params.clone();
+            set(
+                &mut params,
+                "reviews",
+                format!("{BUCKET_COLUMN} BETWEEN {lo} AND {hi}"),
+            );
+            let range_ctx = &range_ctx;
+            async move {
+                let sql = render(STAGE, CLEAN_REVIEWS_SQL, &params)?;
+                // Its own name: on a work folder each part is a table of its own.
+                let part = format!("{STAGE}_part{i}");
+                flag_and_keep(range_ctx, &part, &sql, kept_columns, &[]).await
+            }
+        });
+        for (slot, out) in futures::future::try_join_all(queries)
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            match &mut all {
+                None => all = Some(out),
+                Some(all) => all.absorb(out, slot)?,
+            }
         }
     }
     all.ok_or_else(|| Error::Internal("cleaning in no pass".into()))

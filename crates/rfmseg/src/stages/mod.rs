@@ -23,6 +23,6 @@ pub mod scores;
 pub mod segments;
 
 pub use clean::{
-    ITEM_DROP_REASONS, REVIEW_DROP_REASONS, REVIEWS_PER_PASS, clean, clean_items, clean_reviews,
-    clean_reviews_in, review_passes,
+    ITEM_DROP_REASONS, REVIEW_DROP_REASONS, REVIEWS_PER_PASS, ReviewPasses, clean, clean_items,
+    clean_reviews, clean_reviews_in, review_passes,
 };
