@@ -76,8 +76,10 @@ impl ReviewPasses {
 /// 3.96 -> 3.68 s; at 1M no change). The same memory as the pass: its ranges together
 /// are its rows. One query over the whole lake, whatever its size,
 /// for a lake without customer buckets (written before them) or when
-/// `clean.missing_values` has a placeholder the buckets do not know; and on a cluster,
-/// whose executors share each query's partitions anyway.
+/// `clean.missing_values` has a placeholder the buckets do not know. Ranges one after
+/// another on a cluster (its executors share each query's partitions anyway) and under a
+/// memory limit (each range then writes its rows to the work folder, and side by side
+/// they would split the pool).
 pub async fn review_passes(ctx: &SessionContext, config: &Config, reviews: u64) -> ReviewPasses {
     if !placeholders_cover(&config.clean.missing_values) || !reviews_are_bucketed(ctx).await {
         return ReviewPasses::ONE;

@@ -180,6 +180,14 @@ impl Sink {
                     slot += 1;
                 }
             }
+            // A writer left without its leaf would write a shorter column.
+            if slot != leaves.len() {
+                return Err(Error::Internal(format!(
+                    "{}: {slot} leaf columns for {} column writers",
+                    self.path.display(),
+                    leaves.len()
+                )));
+            }
         }
         *group_rows += self.pending_rows;
         self.pending_rows = 0;
