@@ -71,6 +71,7 @@ pub use kmeans_silhouette::kmeans_silhouette_udaf;
 pub use kmeans_step::kmeans_step_udaf;
 pub use parse_price::{parse_price, parse_price_udf};
 pub use purchase_days::purchase_days_udaf;
+pub use rows::nearest_columns;
 pub use sample_draw::sample_uniform;
 pub use stable_hash::{stable_hash, stable_hash_udf};
 

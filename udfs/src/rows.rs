@@ -250,6 +250,36 @@ fn nearest_all_lanes<const D: usize, const L: usize>(
     }
 }
 
+/// The nearest centre of every row and its squared distance, exactly as [`nearest`] finds
+/// them row by row (the same bits, the same winner on ties), several rows side by side.
+/// The rows are given by column: `cols[j][i]` is feature j of row i, and `best` and
+/// `dist` hold one value per row (the rows are the first `best.len()` of each column).
+pub fn nearest_columns(centroids: &[f64], cols: &[&[f64]], best: &mut [u32], dist: &mut [f64]) {
+    let n = best.len().min(dist.len());
+    let (best, dist) = (&mut best[..n], &mut dist[..n]);
+    match cols.len() {
+        1 => nearest_all::<1>(centroids, cols, best, dist),
+        2 => nearest_all::<2>(centroids, cols, best, dist),
+        3 => nearest_all::<3>(centroids, cols, best, dist),
+        4 => nearest_all::<4>(centroids, cols, best, dist),
+        5 => nearest_all::<5>(centroids, cols, best, dist),
+        6 => nearest_all::<6>(centroids, cols, best, dist),
+        7 => nearest_all::<7>(centroids, cols, best, dist),
+        8 => nearest_all::<8>(centroids, cols, best, dist),
+        _ => {
+            let mut x = vec![0.0; cols.len()];
+            for i in 0..n {
+                for (v, col) in x.iter_mut().zip(cols) {
+                    *v = col[i];
+                }
+                let (b, d) = nearest(centroids, x.len(), &x);
+                best[i] = b as u32;
+                dist[i] = d;
+            }
+        }
+    }
+}
+
 impl<S: NearestSink> RowSink for Nearest<'_, S> {
     type Error = S::Error;
 
@@ -257,28 +287,7 @@ impl<S: NearestSink> RowSink for Nearest<'_, S> {
         let n = cols.first().map_or(0, |c| c.len());
         self.best.resize(n, 0);
         self.dist.resize(n, 0.0);
-        let (c, b, d) = (self.centroids, &mut self.best[..], &mut self.dist[..]);
-        match cols.len() {
-            1 => nearest_all::<1>(c, cols, b, d),
-            2 => nearest_all::<2>(c, cols, b, d),
-            3 => nearest_all::<3>(c, cols, b, d),
-            4 => nearest_all::<4>(c, cols, b, d),
-            5 => nearest_all::<5>(c, cols, b, d),
-            6 => nearest_all::<6>(c, cols, b, d),
-            7 => nearest_all::<7>(c, cols, b, d),
-            8 => nearest_all::<8>(c, cols, b, d),
-            _ => {
-                let mut x = vec![0.0; cols.len()];
-                for i in 0..n {
-                    for (v, col) in x.iter_mut().zip(cols) {
-                        *v = col[i];
-                    }
-                    let (best, dist) = nearest(c, x.len(), &x);
-                    b[i] = best as u32;
-                    d[i] = dist;
-                }
-            }
-        }
+        nearest_columns(self.centroids, cols, &mut self.best, &mut self.dist);
     }
 
     #[inline(always)]
@@ -344,5 +353,38 @@ mod tests {
         }
         // (0.5, 0.5, 0.5) is 0.5 from centres 0, 1, 3 and 4: the lowest index wins.
         assert_eq!((best[10], dist[10]), (0, 0.5));
+    }
+
+    /// The public search by columns gives `nearest`'s answer for every width it
+    /// dispatches on, the compiled ones (d = 1..8) and the general one beyond, and fills
+    /// only as many rows as `best` has.
+    #[test]
+    fn the_search_by_columns_equals_nearest_at_every_width() {
+        for d in [1, 3, 8, 9] {
+            let k = 5;
+            let centres: Vec<f64> = (0..k * d).map(|v| ((v * 7) % 11) as f64 - 5.0).collect();
+            let n = 37;
+            let rows: Vec<Vec<f64>> = (0..n)
+                .map(|i| {
+                    (0..d)
+                        .map(|j| ((i * 13 + j * 5) % 17) as f64 * 0.75 - 6.0)
+                        .collect()
+                })
+                .collect();
+            let cols: Vec<Vec<f64>> = (0..d)
+                .map(|j| rows.iter().map(|r| r[j]).collect())
+                .collect();
+            let cols: Vec<&[f64]> = cols.iter().map(|c| &c[..]).collect();
+            let (mut best, mut dist) = (vec![u32::MAX; n - 2], vec![f64::NAN; n - 2]);
+            nearest_columns(&centres, &cols, &mut best, &mut dist);
+            for (i, row) in rows.iter().take(n - 2).enumerate() {
+                let (b, dd) = nearest(&centres, d, row);
+                assert_eq!(
+                    (best[i] as usize, dist[i].to_bits()),
+                    (b, dd.to_bits()),
+                    "d = {d}, row {i}"
+                );
+            }
+        }
     }
 }
