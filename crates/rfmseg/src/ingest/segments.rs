@@ -35,7 +35,9 @@ pub(crate) struct BadLine {
 struct Segment {
     index: usize,
     first_line: u64,
+    /// The segment is `data[..len]`; the bytes after it are left from an earlier one.
     data: Vec<u8>,
+    len: usize,
 }
 
 #[derive(Default)]
@@ -253,50 +255,57 @@ fn read_segments(
     mut tick: impl FnMut(),
 ) -> io::Result<()> {
     let segment_bytes = segment_bytes.max(1 << 16);
+    const READ: usize = 1 << 20;
     let mut carry: Vec<u8> = Vec::new();
     let mut next_line = 1u64;
     let mut index = 0usize;
     let mut eof = false;
     while !(eof && carry.is_empty()) {
-        let mut data = match free.try_recv() {
-            Ok(mut used) => {
-                used.clear();
-                used
-            }
-            Err(_) => Vec::with_capacity(segment_bytes + (1 << 16)),
-        };
-        data.append(&mut carry);
+        // A parsed segment's buffer comes back whole, every byte of it written before, so
+        // reading into it needs no zeroing first: zero-filling each 1 MB before its read
+        // was 2.4% of the ingest's CPU. Only a new buffer's bytes are zeroed, once.
+        let mut data = free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(segment_bytes + READ));
+        if data.len() < carry.len() {
+            data.resize(carry.len(), 0);
+        }
+        data[..carry.len()].copy_from_slice(&carry);
+        let mut len = carry.len();
+        carry.clear();
         let mut scanned = segment_bytes - 1;
         let cut = loop {
-            if data.len() > scanned {
-                if let Some(nl) = memchr::memchr(b'\n', &data[scanned..]) {
+            if len > scanned {
+                if let Some(nl) = memchr::memchr(b'\n', &data[scanned..len]) {
                     break Some(scanned + nl + 1);
                 }
-                scanned = data.len();
+                scanned = len;
             }
             if eof {
                 break None;
             }
-            let start = data.len();
-            data.resize(start + (1 << 20), 0);
+            if data.len() < len + READ {
+                data.resize(len + READ, 0);
+            }
             let n = loop {
-                match reader.read(&mut data[start..]) {
+                match reader.read(&mut data[len..len + READ]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     r => break r?,
                 }
             };
-            data.truncate(start + n);
+            len += n;
             tick();
             eof = n == 0;
         };
         if let Some(cut) = cut {
-            carry = data.split_off(cut);
+            carry.extend_from_slice(&data[cut..len]);
+            len = cut;
         }
-        if data.is_empty() {
+        if len == 0 {
             break;
         }
-        let lines = memchr::memchr_iter(b'\n', &data).count() as u64
-            + u64::from(data.last() != Some(&b'\n'));
+        let lines = memchr::memchr_iter(b'\n', &data[..len]).count() as u64
+            + u64::from(data[len - 1] != b'\n');
         if index > stop_after.load(Ordering::Relaxed) {
             break;
         }
@@ -304,6 +313,7 @@ fn read_segments(
             index,
             first_line: next_line,
             data,
+            len,
         };
         if tx.send(seg).is_err() {
             break;
@@ -328,7 +338,7 @@ fn parse_segment(
     let out_path = dir.join(format!("part-{file_idx:03}-{:05}.parquet", seg.index));
     let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
     let mut line_no = seg.first_line;
-    let mut rest = seg.data.as_slice();
+    let mut rest = &seg.data[..seg.len];
     while !rest.is_empty() {
         let (line, next) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], &rest[i + 1..]),
