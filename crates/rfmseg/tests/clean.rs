@@ -429,35 +429,25 @@ async fn an_unknown_placeholder_is_cleaned_in_one_query_a_large_lake_in_passes()
         ranges,
         side_by_side,
     };
-    // A small lake: one pass, in two ranges side by side (one per partition).
-    assert_eq!(review_passes(&ctx, &config, 2_000).await, passes(2, 2));
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS).await,
-        passes(2, 2)
-    );
-    // Passes split the 16 buckets evenly: 3 or 4 passes' worth -> 4 passes of 4 buckets,
-    // each two ranges of 2; 15 (the full Electronics size) -> 16 passes, not 15 with a
-    // last pass of 2 buckets, and no bucket left to split them: one after another.
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS * 3).await,
-        passes(8, 2)
-    );
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS * 4).await,
-        passes(8, 2)
-    );
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS * 4 + 1).await,
-        passes(16, 2)
-    );
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS * 15).await,
-        passes(16, 1)
-    );
-    assert_eq!(
-        review_passes(&ctx, &config, REVIEWS_PER_PASS * 100).await,
-        passes(16, 1)
-    );
+    // A small lake: one pass, in two ranges side by side (one per partition). Passes split
+    // the 16 buckets evenly: 3 or 4 passes' worth -> 4 passes of 4 buckets, each two
+    // ranges of 2; 15 (the full Electronics size) -> 16 passes, not 15 with a last pass of
+    // 2 buckets, and no bucket left to split them: one after another.
+    for (reviews, (ranges, side_by_side)) in [
+        (2_000, (2, 2)),
+        (REVIEWS_PER_PASS, (2, 2)),
+        (REVIEWS_PER_PASS * 3, (8, 2)),
+        (REVIEWS_PER_PASS * 4, (8, 2)),
+        (REVIEWS_PER_PASS * 4 + 1, (16, 2)),
+        (REVIEWS_PER_PASS * 15, (16, 1)),
+        (REVIEWS_PER_PASS * 100, (16, 1)),
+    ] {
+        assert_eq!(
+            review_passes(&ctx, &config, reviews).await,
+            passes(ranges, side_by_side),
+            "{reviews} reviews"
+        );
+    }
     // Three partitions: ranges side by side stay a power of two.
     config.engine.target_partitions = 3;
     let three = local_context(&config);
