@@ -11,26 +11,42 @@
 --                              whole history) the expression of the days from the oldest
 --                              purchase, (b.as_of_day - b.oldest_day + 1)
 --             rfm.min_amount   only purchases priced above this count
-WITH bounds AS (
+--
+-- The purchases are read once: counted per day first (one row per day), and the window
+-- counts summed from those; read twice (the bounds, then every purchase against them) it
+-- cost twice the scan.
+WITH per_day AS (
+    SELECT
+        day,
+        count(*) AS purchases,
+        count(amount) AS priced,
+        count(*) FILTER (WHERE amount > {{min_amount}}) AS counted
+    FROM purchases
+    WHERE day IS NOT NULL
+    GROUP BY day
+),
+bounds AS (
     SELECT
         max(day) AS newest_day,
         min(day) AS oldest_day,
         coalesce(CAST({{as_of}} AS BIGINT), max(day)) AS as_of_day
-    FROM purchases
+    FROM per_day
 )
 SELECT
     b.newest_day,
     b.as_of_day,
     {{window_days}} AS window_days,
     b.as_of_day - ({{window_days}} - 1) AS first_day,
-    count(p.day) AS purchases,
-    count(p.day) FILTER (WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day) AS in_window,
-    count(p.day) FILTER (
-        WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day AND p.amount IS NOT NULL
-    ) AS priced_in_window,
-    count(p.day) FILTER (
-        WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day AND p.amount > {{min_amount}}
-    ) AS counted
+    coalesce(sum(p.purchases), 0) AS purchases,
+    coalesce(sum(p.purchases) FILTER (
+        WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day
+    ), 0) AS in_window,
+    coalesce(sum(p.priced) FILTER (
+        WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day
+    ), 0) AS priced_in_window,
+    coalesce(sum(p.counted) FILTER (
+        WHERE p.day BETWEEN b.as_of_day - ({{window_days}} - 1) AND b.as_of_day
+    ), 0) AS counted
 FROM bounds b
-LEFT JOIN purchases p ON true
+LEFT JOIN per_day p ON true
 GROUP BY b.newest_day, b.oldest_day, b.as_of_day
