@@ -167,6 +167,77 @@ fn gzip_plain_and_thread_count_give_identical_lakes() {
     assert!(lakes[0] == lakes[2], "1 and 3 threads differ");
 }
 
+/// Segments `k * per_file ..` make part file k: its row group of each bucket holds that
+/// bucket's rows of those segments, in input order, and the last file the segments left.
+/// The segments are cut here independently: at the first newline at or after
+/// `segment_bytes` from a segment's start.
+#[test]
+fn part_files_hold_their_segments_rows_a_row_group_per_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = generated(&dir.path().join("raw"), 30_000, 12, false, 0.0);
+    let raw = raw_reviews(&g.reviews_path);
+    let bytes = std::fs::read(&g.reviews_path).unwrap();
+    let segment_bytes = 1 << 20;
+    let mut lines_per_segment = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let from = (start + segment_bytes - 1).min(bytes.len());
+        let end = bytes[from..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| from + i + 1);
+        lines_per_segment.push(bytes[start..end].iter().filter(|b| **b == b'\n').count());
+        start = end;
+    }
+    assert!(lines_per_segment.len() >= 9, "{lines_per_segment:?}");
+    assert_eq!(lines_per_segment.iter().sum::<usize>(), raw.len());
+
+    for per_file in [1, 4, 5] {
+        let lake = dir.path().join(format!("lake-{per_file}"));
+        let mut opts = IngestOptions::new(&g.reviews_path, &g.items_path, &lake);
+        opts.segment_bytes = segment_bytes;
+        opts.segments_per_file = per_file;
+        opts.threads = 2;
+        let s = ingest(&opts).unwrap();
+
+        let mut want_files = Vec::new();
+        let mut first_line = 0;
+        for group in lines_per_segment.chunks(per_file) {
+            let lines: usize = group.iter().sum();
+            want_files.push(by_bucket(raw[first_line..first_line + lines].to_vec()));
+            first_line += lines;
+        }
+        let reviews = lake.join("reviews");
+        let mut files: Vec<_> = std::fs::read_dir(&reviews)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), want_files.len(), "{per_file} segments a file");
+        assert_eq!(s.reviews.parquet_files, files.len() as u64);
+        for (file, want) in files.iter().zip(&want_files) {
+            assert_eq!(&lake_reviews(&read_parquet_dir(file)), want, "{file:?}");
+            let meta = parquet::file::reader::SerializedFileReader::new(
+                std::fs::File::open(file).unwrap(),
+            )
+            .unwrap();
+            let groups: Vec<i64> = parquet::file::reader::FileReader::metadata(&meta)
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            let mut per_bucket = BTreeMap::new();
+            for r in want {
+                *per_bucket
+                    .entry(user_bucket(r.0.as_deref()))
+                    .or_insert(0i64) += 1;
+            }
+            let want_groups: Vec<i64> = per_bucket.into_values().collect();
+            assert_eq!(groups, want_groups, "a row group per bucket in {file:?}");
+        }
+    }
+}
+
 /// A reviews file with one bad line of each kind, at known lines (2, 4, 8), and a line
 /// without user_id (6), which is not a bad line but a row with a NULL user_id.
 fn file_with_bad_lines(dir: &Path) -> std::path::PathBuf {

@@ -70,9 +70,13 @@ pub struct IngestOptions {
     pub on_bad_line: OnBadLine,
     /// Parsing threads; 0 means one per core.
     pub threads: usize,
-    /// Decompressed bytes per segment (= per Parquet part file). 64 MiB keeps memory near
-    /// (threads + 3) segments while part files stay large enough to scan efficiently.
+    /// Decompressed bytes per segment, the unit of parallel parsing. 64 MiB keeps memory
+    /// near (threads + 3) segments.
     pub segment_bytes: usize,
+    /// Consecutive segments of reviews per Parquet part file. A file holds a row group per
+    /// customer bucket, so this sets the row groups' size: 4 makes them about 30,000 rows
+    /// (from 7,600 at one), for the parsed rows of at most a few files held at once.
+    pub segments_per_file: usize,
     /// Draw a progress bar on stderr (only shown when stderr is a terminal).
     pub progress: bool,
 }
@@ -90,6 +94,7 @@ impl IngestOptions {
             on_bad_line: OnBadLine::Fail,
             threads: 0,
             segment_bytes: 64 << 20,
+            segments_per_file: 4,
             progress: false,
         }
     }

@@ -67,7 +67,7 @@ pub(crate) fn ingest_parquet(
         }
     }
     let reader = builder
-        .with_batch_size(64 * 1024)
+        .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
     // The columns read; for reviews the lake adds each row's bucket (`buckets`).
@@ -89,6 +89,9 @@ pub(crate) fn ingest_parquet(
     .map_err(pq)?;
     let mut rows = 0u64;
     let mut evidence = Evidence::default();
+    // Reviews are written FILE_BATCHES batches at a time, a row group per bucket of them
+    // (as JSON input's part files are; `segments::ReviewFiles`).
+    let mut held: Vec<crate::lake::buckets::Bucketed> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| bad(format!("read failed: {e}")))?;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
@@ -111,11 +114,16 @@ pub(crate) fn ingest_parquet(
             .map_err(|e| Error::Internal(e.to_string()))?;
         rows += out.num_rows() as u64;
         if table == Table::Reviews {
-            crate::lake::buckets::write_by_bucket(&mut writer, &out, pq)?;
+            held.push(crate::lake::buckets::by_bucket(&out)?);
+            if held.len() == FILE_BATCHES {
+                crate::lake::buckets::write_by_bucket(&mut writer, &held, pq)?;
+                held.clear();
+            }
         } else {
             writer.write(&out).map_err(pq)?;
         }
     }
+    crate::lake::buckets::write_by_bucket(&mut writer, &held, pq)?;
     writer.close().map_err(pq)?;
     if let Some(e) = checks::seconds_error(path, &evidence, "row") {
         return Err(e);
@@ -129,6 +137,13 @@ pub(crate) fn ingest_parquet(
         parquet_files: 1,
     })
 }
+
+/// Rows read from the input at a time.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Batches of reviews whose buckets make one round of row groups: 8 x 64K rows, about
+/// 32,000 rows per bucket's row group, like four segments of JSON input.
+const FILE_BATCHES: usize = 8;
 
 /// Integer milliseconds (the raw format) or any timestamp type, to UTC seconds, floored
 /// as the JSON path does. Each value is also noted in `evidence` (rows numbered from 1,

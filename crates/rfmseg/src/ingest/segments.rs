@@ -1,6 +1,7 @@
-//! JSON Lines input: cut into segments of whole lines, parsed in parallel, one Parquet part
-//! file per segment.
+//! JSON Lines input: cut into segments of whole lines, parsed in parallel; a Parquet part
+//! file per segment of items, per `segments_per_file` segments of reviews.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use super::tables::{RowBuilder, row_builder};
 use super::{FileCounts, IngestOptions, OnBadLine};
 use crate::error::{Error, Result};
 use crate::lake::Table;
-use crate::lake::buckets;
+use crate::lake::buckets::{self, Bucketed};
 
 /// Rows per Arrow batch and per Parquet row group: small enough that a 200k-review lake
 /// still splits into several row groups, so DataFusion scans it in parallel.
@@ -46,8 +47,103 @@ struct SegmentResult {
     blank: u64,
     rows: u64,
     wrote_file: bool,
+    /// Reviews: the segment's rows, ordered by bucket, for its part file ([`ReviewFiles`]).
+    reviews: Option<Bucketed>,
     bad: Vec<BadLine>,
     evidence: Evidence,
+}
+
+/// Parsed reviews waiting for the other segments of their part file: segments
+/// `k * per_file .. (k + 1) * per_file` make part file `k`, written by the worker that
+/// parses the last of them to arrive. Which rows a file holds and in what order depend
+/// only on the input, never on the threads.
+struct ReviewFiles<'a> {
+    dir: &'a Path,
+    file_idx: usize,
+    per_file: usize,
+    /// File number -> its segments' rows as they arrive (None: not yet parsed).
+    pending: Mutex<BTreeMap<usize, Vec<Option<Bucketed>>>>,
+    written: AtomicU64,
+}
+
+impl<'a> ReviewFiles<'a> {
+    fn new(dir: &'a Path, file_idx: usize, per_file: usize) -> Self {
+        ReviewFiles {
+            dir,
+            file_idx,
+            per_file: per_file.max(1),
+            pending: Mutex::new(BTreeMap::new()),
+            written: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes segment `index`'s rows; writes its part file if they were the last it waited for.
+    fn add(&self, index: usize, rows: Bucketed) -> Result<()> {
+        let file = index / self.per_file;
+        let complete = {
+            let mut pending = self
+                .pending
+                .lock()
+                .map_err(|_| Error::Internal("an ingest worker panicked".into()))?;
+            let slots = pending
+                .entry(file)
+                .or_insert_with(|| (0..self.per_file).map(|_| None).collect());
+            slots[index % self.per_file] = Some(rows);
+            if slots.iter().all(Option::is_some) {
+                pending.remove(&file)
+            } else {
+                None
+            }
+        };
+        match complete {
+            Some(slots) => self.write(file, slots.into_iter().flatten().collect()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the files still waiting: the last one, whose segments the input ended
+    /// before. Returns how many part files were written in all.
+    fn finish(self) -> Result<u64> {
+        let pending = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .map_err(|_| Error::Internal("an ingest worker panicked".into()))?,
+        );
+        for (file, slots) in pending {
+            self.write(file, slots.into_iter().flatten().collect())?;
+        }
+        Ok(self.written.load(Ordering::Relaxed))
+    }
+
+    fn write(&self, file: usize, parts: Vec<Bucketed>) -> Result<()> {
+        write_reviews(&self.path(file), &parts)?;
+        self.written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn path(&self, file: usize) -> PathBuf {
+        self.dir
+            .join(format!("part-{:03}-{file:05}.parquet", self.file_idx))
+    }
+}
+
+/// One part file of reviews: every bucket's rows of `parts`, a row group per bucket.
+fn write_reviews(path: &Path, parts: &[Bucketed]) -> Result<()> {
+    let pq = |e| Error::Parquet {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = ArrowWriter::try_new(
+        BufWriter::with_capacity(1 << 20, f),
+        Table::Reviews.schema(),
+        Some(writer_properties()),
+    )
+    .map_err(pq)?;
+    buckets::write_by_bucket(&mut w, parts, pq)?;
+    w.close().map_err(pq)?;
+    Ok(())
 }
 
 pub(crate) fn writer_properties() -> WriterProperties {
@@ -150,6 +246,7 @@ pub(crate) fn ingest_jsonl(
     // ingest's CPU time).
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     let results: Mutex<Vec<(usize, Result<SegmentResult>)>> = Mutex::new(Vec::new());
+    let review_files = ReviewFiles::new(dir, file_idx, opts.segments_per_file);
 
     let read_result = std::thread::scope(|s| {
         for _ in 0..threads {
@@ -161,8 +258,14 @@ pub(crate) fn ingest_jsonl(
                         continue;
                     }
                     let index = seg.index;
-                    let res = parse_segment(table, path, file_idx, dir, &seg, opts, &rows_done);
+                    let mut res = parse_segment(table, path, file_idx, dir, &seg, opts, &rows_done);
                     let _ = free_tx.send(seg.data);
+                    if let Ok(r) = &mut res
+                        && let Some(rows) = r.reviews.take()
+                        && let Err(e) = review_files.add(index, rows)
+                    {
+                        res = Err(e);
+                    }
                     if opts.on_bad_line == OnBadLine::Fail
                         && matches!(&res, Ok(r) if !r.bad.is_empty())
                     {
@@ -228,6 +331,7 @@ pub(crate) fn ingest_jsonl(
     if let Some(e) = checks::check_jsonl(table, path, &evidence) {
         return Err(e);
     }
+    counts.parquet_files += review_files.finish()?;
     counts.bad_lines = counts.lines - counts.rows - counts.blank_lines;
     Ok(counts)
 }
@@ -370,26 +474,22 @@ fn parse_segment(
             }
         }
         line_no += 1;
-        // Reviews are written once per segment, ordered by bucket (see `buckets`).
+        // Reviews are written with the other segments of their part file (`ReviewFiles`).
         if table != Table::Reviews && builder.len() >= BATCH_ROWS {
-            flush(
-                &mut builder,
-                &mut writer,
-                &out_path,
-                table,
-                rows_done,
-                &mut res,
-            )?;
+            flush(&mut builder, &mut writer, &out_path, rows_done, &mut res)?;
         }
     }
-    flush(
-        &mut builder,
-        &mut writer,
-        &out_path,
-        table,
-        rows_done,
-        &mut res,
-    )?;
+    if table == Table::Reviews {
+        if builder.len() > 0 {
+            let rows = builder.finish();
+            res.rows += rows.num_rows() as u64;
+            rows_done.fetch_add(rows.num_rows() as u64, Ordering::Relaxed);
+            res.reviews = Some(buckets::by_bucket(&rows)?);
+        }
+        res.evidence = builder.take_evidence();
+        return Ok(res);
+    }
+    flush(&mut builder, &mut writer, &out_path, rows_done, &mut res)?;
     if let Some(w) = writer {
         w.close().map_err(|e| Error::Parquet {
             path: out_path.clone(),
@@ -401,11 +501,11 @@ fn parse_segment(
     Ok(res)
 }
 
+/// Writes the items parsed so far to the segment's part file (opened on first use).
 fn flush(
     builder: &mut Box<dyn RowBuilder>,
     writer: &mut Option<ArrowWriter<BufWriter<File>>>,
     out_path: &Path,
-    table: Table,
     rows_done: &AtomicU64,
     res: &mut SegmentResult,
 ) -> Result<()> {
@@ -421,20 +521,14 @@ fn flush(
         let f = File::create(out_path).map_err(|e| Error::io(out_path, e))?;
         let w = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, f),
-            table.schema(),
+            Table::Items.schema(),
             Some(writer_properties()),
         )
         .map_err(pq)?;
         *writer = Some(w);
     }
     if let Some(w) = writer.as_mut() {
-        // Reviews: one row group per bucket, so a query on a range of buckets skips the
-        // others.
-        if table == Table::Reviews {
-            buckets::write_by_bucket(w, &batch, pq)?;
-        } else {
-            w.write(&batch).map_err(pq)?;
-        }
+        w.write(&batch).map_err(pq)?;
     }
     res.rows += batch.num_rows() as u64;
     rows_done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
