@@ -393,6 +393,73 @@ fn quarantine_mode_keeps_each_bad_line_with_its_number_and_reason() {
     );
 }
 
+/// Segments are parsed apart and number their own lines; the numbers reported are the
+/// file's, in every segment.
+#[test]
+fn line_numbers_are_the_files_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = fixture("meta_Electronics.sample.jsonl");
+    let good = raw_lines(&fixture("Electronics.sample.jsonl"));
+    let bad_at = [1usize, 700, 1333, 2000];
+    let lines: Vec<String> = (1..=2000)
+        .map(|n| {
+            if bad_at.contains(&n) {
+                format!(r#"{{"user_id": "U{n}", "timestamp": "#)
+            } else {
+                good[n % good.len()].clone()
+            }
+        })
+        .collect();
+    let path = dir.path().join("reviews.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 4 << 16,
+        "several segments"
+    );
+    let lake = dir.path().join("lake");
+    let mut opts = IngestOptions::new(&path, &meta, &lake);
+    opts.on_bad_line = OnBadLine::Quarantine;
+    opts.segment_bytes = 1 << 16;
+    opts.threads = 2;
+    let s = ingest(&opts).unwrap();
+    assert_eq!((s.reviews.lines, s.reviews.bad_lines), (2000, 4));
+    let q = std::fs::read_to_string(lake.join("quarantine/reviews.jsonl")).unwrap();
+    let q: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(u64, &str)> = q
+        .iter()
+        .map(|v| (v["line"].as_u64().unwrap(), v["raw"].as_str().unwrap()))
+        .collect();
+    let want: Vec<(u64, &str)> = bad_at
+        .iter()
+        .map(|n| (*n as u64, lines[n - 1].as_str()))
+        .collect();
+    assert_eq!(got, want);
+
+    // Fail mode names the first, here in a later segment; a later segment's evidence names
+    // the file's line too:
+    // 70,000 blank lines (a segment and more) before reviews in seconds.
+    opts.on_bad_line = OnBadLine::Fail;
+    opts.out = dir.path().join("failed");
+    let mut later = lines.clone();
+    later[0] = good[0].clone();
+    later[699] = good[0].clone();
+    std::fs::write(&path, later.join("\n") + "\n").unwrap();
+    let err = ingest(&opts).unwrap_err();
+    assert!(matches!(err, Error::BadLine { line: 1333, .. }), "{err}");
+    let blank = "\n".repeat(70_000);
+    std::fs::write(
+        &path,
+        format!("{blank}{}\n", reviews_in_seconds().join("\n")),
+    )
+    .unwrap();
+    let err = ingest(&opts).unwrap_err();
+    assert!(matches!(err, Error::BadLine { line: 70_001, .. }), "{err}");
+    assert!(!opts.out.exists());
+}
+
 /// The generator's truncated and wrong-type lines are bad lines; its lines without user_id
 /// are rows with a NULL user_id (DESIGN §3).
 #[test]

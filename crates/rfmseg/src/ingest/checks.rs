@@ -50,6 +50,14 @@ impl Evidence {
         }
     }
 
+    /// Renumbers a segment's lines, counted from its start, for the `before` lines of the
+    /// file ahead of it.
+    pub(crate) fn lines_after(&mut self, before: u64) {
+        if let Some((line, _)) = &mut self.first_seconds_like {
+            *line += before;
+        }
+    }
+
     /// Counts one row: which required keys it had, and whether it had the foreign key.
     pub(crate) fn note_row(&mut self, seen: [bool; 4], foreign: bool) {
         self.rows += 1;

@@ -35,7 +35,6 @@ pub(crate) struct BadLine {
 
 struct Segment {
     index: usize,
-    first_line: u64,
     /// The segment is `data[..len]`; the bytes after it are left from an earlier one.
     data: Vec<u8>,
     len: usize,
@@ -317,6 +316,13 @@ pub(crate) fn ingest_jsonl(
     let mut evidence = Evidence::default();
     for (_, res) in all {
         let mut r = res?;
+        // A segment numbers its lines from 1; the segments before it (all present, in
+        // order) hold `counts.lines`.
+        let before = counts.lines;
+        for b in &mut r.bad {
+            b.line += before;
+        }
+        r.evidence.lines_after(before);
         if opts.on_bad_line == OnBadLine::Fail && !r.bad.is_empty() {
             return Err(bad_line_error(r.bad.swap_remove(0)));
         }
@@ -361,7 +367,6 @@ fn read_segments(
     let segment_bytes = segment_bytes.max(1 << 16);
     const READ: usize = 1 << 20;
     let mut carry: Vec<u8> = Vec::new();
-    let mut next_line = 1u64;
     let mut index = 0usize;
     let mut eof = false;
     while !(eof && carry.is_empty()) {
@@ -408,21 +413,13 @@ fn read_segments(
         if len == 0 {
             break;
         }
-        let lines = memchr::memchr_iter(b'\n', &data[..len]).count() as u64
-            + u64::from(data[len - 1] != b'\n');
         if index > stop_after.load(Ordering::Relaxed) {
             break;
         }
-        let seg = Segment {
-            index,
-            first_line: next_line,
-            data,
-            len,
-        };
+        let seg = Segment { index, data, len };
         if tx.send(seg).is_err() {
             break;
         }
-        next_line += lines;
         index += 1;
     }
     Ok(())
@@ -441,7 +438,9 @@ fn parse_segment(
     let mut builder: Box<dyn RowBuilder> = row_builder(table);
     let out_path = dir.join(format!("part-{file_idx:03}-{:05}.parquet", seg.index));
     let mut writer: Option<ArrowWriter<BufWriter<File>>> = None;
-    let mut line_no = seg.first_line;
+    // Numbered within the segment: the reader does not count lines (a pass over every
+    // byte); `ingest_jsonl` adds the lines of the segments before.
+    let mut line_no = 1u64;
     let mut rest = &seg.data[..seg.len];
     while !rest.is_empty() {
         let (line, next) = match memchr::memchr(b'\n', rest) {
