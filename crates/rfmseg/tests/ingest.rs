@@ -394,7 +394,7 @@ fn quarantine_mode_keeps_each_bad_line_with_its_number_and_reason() {
 }
 
 /// Segments are parsed apart and number their own lines; the numbers reported are the
-/// file's, in every segment.
+/// file's, in every segment. A segment without rows is handed on like any other.
 #[test]
 fn line_numbers_are_the_files_across_segments() {
     let dir = tempfile::tempdir().unwrap();
@@ -458,6 +458,19 @@ fn line_numbers_are_the_files_across_segments() {
     let err = ingest(&opts).unwrap_err();
     assert!(matches!(err, Error::BadLine { line: 70_001, .. }), "{err}");
     assert!(!opts.out.exists());
+
+    // A segment of blank lines alone makes no part file.
+    std::fs::write(&path, format!("{blank}{}\n", good.join("\n"))).unwrap();
+    opts.segments_per_file = 1;
+    let s = ingest(&opts).unwrap();
+    assert_eq!(
+        (s.reviews.rows, s.reviews.parquet_files),
+        (good.len() as u64, 1)
+    );
+    assert_eq!(
+        std::fs::read_dir(opts.out.join("reviews")).unwrap().count(),
+        1
+    );
 }
 
 /// The generator's truncated and wrong-type lines are bad lines; its lines without user_id

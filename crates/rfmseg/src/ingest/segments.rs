@@ -115,7 +115,11 @@ impl<'a> ReviewFiles<'a> {
         Ok(self.written.load(Ordering::Relaxed))
     }
 
+    /// Writes part file `file`, unless its segments held no row.
     fn write(&self, file: usize, parts: Vec<Bucketed>) -> Result<()> {
+        if parts.iter().all(|p| p.rows.num_rows() == 0) {
+            return Ok(());
+        }
         write_reviews(&self.path(file), &parts)?;
         self.written.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -479,12 +483,12 @@ fn parse_segment(
         }
     }
     if table == Table::Reviews {
-        if builder.len() > 0 {
-            let rows = builder.finish();
-            res.rows += rows.num_rows() as u64;
-            rows_done.fetch_add(rows.num_rows() as u64, Ordering::Relaxed);
-            res.reviews = Some(buckets::by_bucket(&rows)?);
-        }
+        // Even a segment of no rows (all blank or bad lines) is handed on, so its file
+        // does not wait for the end of the input.
+        let rows = builder.finish();
+        res.rows += rows.num_rows() as u64;
+        rows_done.fetch_add(rows.num_rows() as u64, Ordering::Relaxed);
+        res.reviews = Some(buckets::by_bucket(&rows)?);
         res.evidence = builder.take_evidence();
         return Ok(res);
     }
