@@ -3,19 +3,17 @@
 //! by name and cast to the lake type (a price of any type becomes its text).
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, new_null_array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::FileCounts;
 use super::checks::{self, Evidence};
-use super::segments::writer_properties;
+use super::segments::part_writer;
 use crate::error::{Error, Result};
 use crate::lake::Table;
 
@@ -76,17 +74,11 @@ pub(crate) fn ingest_parquet(
         Table::Items => table.schema(),
     };
     let out_path = dir.join(format!("part-{file_idx:03}-00000.parquet"));
-    let out = File::create(&out_path).map_err(|e| Error::io(&out_path, e))?;
     let pq = |e| Error::Parquet {
         path: out_path.clone(),
         source: e,
     };
-    let mut writer = ArrowWriter::try_new(
-        BufWriter::with_capacity(1 << 20, out),
-        table.schema(),
-        Some(writer_properties()),
-    )
-    .map_err(pq)?;
+    let mut writer = part_writer(&out_path, table)?;
     let mut rows = 0u64;
     let mut evidence = Evidence::default();
     // Reviews are written FILE_BATCHES batches at a time, a row group per bucket of them

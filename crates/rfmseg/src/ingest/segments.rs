@@ -137,19 +137,27 @@ fn write_reviews(path: &Path, parts: &[Bucketed]) -> Result<()> {
         path: path.to_path_buf(),
         source: e,
     };
-    let f = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = ArrowWriter::try_new(
-        BufWriter::with_capacity(1 << 20, f),
-        Table::Reviews.schema(),
-        Some(writer_properties()),
-    )
-    .map_err(pq)?;
+    let mut w = part_writer(path, Table::Reviews)?;
     buckets::write_by_bucket(&mut w, parts, pq)?;
     w.close().map_err(pq)?;
     Ok(())
 }
 
-pub(crate) fn writer_properties() -> WriterProperties {
+/// A lake part file of `table` at `path`, created, with the lake's writer properties.
+pub(crate) fn part_writer(path: &Path, table: Table) -> Result<ArrowWriter<BufWriter<File>>> {
+    let f = File::create(path).map_err(|e| Error::io(path, e))?;
+    ArrowWriter::try_new(
+        BufWriter::with_capacity(1 << 20, f),
+        table.schema(),
+        Some(writer_properties()),
+    )
+    .map_err(|e| Error::Parquet {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(BATCH_ROWS))
@@ -521,14 +529,7 @@ fn flush(
         source: e,
     };
     if writer.is_none() {
-        let f = File::create(out_path).map_err(|e| Error::io(out_path, e))?;
-        let w = ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, f),
-            Table::Items.schema(),
-            Some(writer_properties()),
-        )
-        .map_err(pq)?;
-        *writer = Some(w);
+        *writer = Some(part_writer(out_path, Table::Items)?);
     }
     if let Some(w) = writer.as_mut() {
         w.write(&batch).map_err(pq)?;
