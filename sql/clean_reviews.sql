@@ -5,14 +5,14 @@
 -- the rest by reason for the data-quality table.
 --
 -- Input:      lake_reviews (lake/reviews/*.parquet)
--- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
+-- Parameters: normalized             rule 1: the query of sql/clean_reviews_normalized.sql
+--                                    (its clean.missing_values and `reviews`, which lake
+--                                    rows: TRUE, or a range of customer buckets, see
+--                                    crates/rfmseg/src/ingest/buckets.rs), or a SELECT of
+--                                    a table of those rows already made distinct
+--             distinct               DISTINCT, or ALL where `normalized` is distinct
 --             clean.verified_only    keep only verified purchases
 --             clean.history_days     keep reviews at most this many days before the newest
---             reviews                which lake rows: TRUE, or a range of customer buckets
---                                    (`user_bucket BETWEEN lo AND hi`, see
---                                    crates/rfmseg/src/ingest/buckets.rs): a large lake is
---                                    cleaned a group of customers at a time, since exact
---                                    duplicates share their user_id
 --             oldest_kept_ts         NULL, or for a range of buckets the cutoff of rule 6
 --                                    over the whole lake (sql/clean_reviews_cutoff.sql)
 --
@@ -24,19 +24,12 @@
 --   5. only verified purchases;
 --   6. only the last `history_days` days before the newest remaining review.
 WITH normalized AS (
-    SELECT
-        CASE WHEN lower(trim(user_id)) IN ({{missing_values}}) THEN NULL ELSE user_id END AS user_id,
-        CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,
-        CASE WHEN lower(trim(asin)) IN ({{missing_values}}) THEN NULL ELSE asin END AS asin,
-        rating,
-        ts,
-        verified_purchase,
-        helpful_vote
-    FROM lake_reviews
-    WHERE {{reviews}}
+    -- Rule 1: sql/clean_reviews_normalized.sql, or (embedded) its rows already distinct.
+    {{normalized}}
 ),
 distinct_rows AS (
-    SELECT DISTINCT * FROM normalized
+    -- Rule 2: DISTINCT, or ALL where `normalized` is already distinct.
+    SELECT {{distinct}} * FROM normalized
 ),
 fixed AS (
     SELECT

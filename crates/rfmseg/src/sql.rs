@@ -89,7 +89,7 @@ pub async fn run_sql(opts: &SqlOptions) -> Result<SqlResult> {
         }
     };
     let config = &opts.config;
-    bind(stages::clean::clean_params(config));
+    bind(stages::clean::clean_params(config)?);
     bind(vec![
         ("timezone", config.rfm.timezone.trim().to_string()),
         ("seed", config.kmeans.seed.to_string()),

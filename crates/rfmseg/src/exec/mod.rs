@@ -4,6 +4,7 @@
 //! cleaning stages' one-pass query). Nothing above this layer knows which engine runs.
 
 pub mod client;
+pub mod distinct;
 pub mod flagged;
 pub mod memory;
 pub mod params;

@@ -1,0 +1,474 @@
+//! `SELECT DISTINCT *` done in Rust over a query's streams, for the cleaning's exact
+//! duplicates in an embedded session.
+//!
+//! DataFusion's DISTINCT over the seven review columns was most of the cleaning: 260 ns a
+//! review at 10M (a partial and a final hash aggregation, every string copied into the
+//! group table, every row encoded and compared). Here a row is hashed with DataFusion's
+//! own column hashes, one table holds (hash, batch, row) of each distinct row seen, and
+//! columns are compared only where two hashes are equal (almost only true duplicates). A
+//! row that was not seen before is passed on at once, so nothing waits for the end.
+//!
+//! Rows are equal as DataFusion 55's grouping finds them (`GroupValuesColumn`, which this
+//! DISTINCT plans to for these column types): NULL equals NULL, strings by their bytes,
+//! numbers by their bits once a float's -0.0 is made 0.0 (so a NaN equals only the same
+//! NaN), and the row passed on has 0.0 where DataFusion's output does. Which of two equal
+//! rows is passed on does not matter: they are the same values.
+//!
+//! Not used on a cluster (each executor would see only its own rows) nor under a memory
+//! limit (this table is not in DataFusion's memory pool and cannot spill).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray,
+};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Float64Type, Schema};
+use datafusion::common::hash_utils::{RandomState, create_hashes};
+use datafusion::datasource::MemTable;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
+/// Whether [`DistinctRows`] can compare every column of `schema`; if not, the caller
+/// keeps DataFusion's DISTINCT.
+pub fn supports(schema: &Schema) -> bool {
+    schema.fields().iter().all(|f| supported(f.data_type()))
+}
+
+fn supported(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::Boolean)
+        || t.primitive_width() == Some(8)
+}
+
+/// One distinct row: where it is among the rows passed on.
+struct Seen {
+    hash: u64,
+    batch: u32,
+    row: u32,
+}
+
+/// A column of a batch, typed once for the row comparisons.
+enum Column {
+    View(StringViewArray),
+    Utf8(StringArray),
+    Bool(BooleanArray),
+    /// Any 8-byte primitive (Float64, Int64, timestamps), compared by its bits.
+    Bits(ScalarBuffer<u64>, Option<NullBuffer>),
+}
+
+impl Column {
+    fn new(array: &ArrayRef) -> Result<Column> {
+        Ok(match array.data_type() {
+            DataType::Utf8View => Column::View(array.as_string_view().clone()),
+            DataType::Utf8 => Column::Utf8(array.as_string::<i32>().clone()),
+            DataType::Boolean => Column::Bool(array.as_boolean().clone()),
+            t if t.primitive_width() == Some(8) => {
+                let data = array.to_data();
+                let values =
+                    ScalarBuffer::new(data.buffers()[0].clone(), data.offset(), data.len());
+                Column::Bits(values, data.nulls().cloned())
+            }
+            t => {
+                return Err(DataFusionError::Internal(format!(
+                    "distinct rows: no comparison for a column of type {t}"
+                )));
+            }
+        })
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Column::View(a) => a.is_null(i),
+            Column::Utf8(a) => a.is_null(i),
+            Column::Bool(a) => a.is_null(i),
+            Column::Bits(_, nulls) => nulls.as_ref().is_some_and(|n| n.is_null(i)),
+        }
+    }
+
+    /// Row `i` of this column equals row `j` of `other` (the same column of another
+    /// batch, so of the same type).
+    fn eq(&self, i: usize, other: &Column, j: usize) -> bool {
+        match (self.is_null(i), other.is_null(j)) {
+            (true, true) => return true,
+            (false, false) => {}
+            _ => return false,
+        }
+        match (self, other) {
+            (Column::View(a), Column::View(b)) => a.value(i) == b.value(j),
+            (Column::Utf8(a), Column::Utf8(b)) => a.value(i) == b.value(j),
+            (Column::Bool(a), Column::Bool(b)) => a.value(i) == b.value(j),
+            (Column::Bits(a, _), Column::Bits(b, _)) => a[i] == b[j],
+            _ => false,
+        }
+    }
+}
+
+fn rows_eq(a: &[Column], i: usize, b: &[Column], j: usize) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.eq(i, y, j))
+}
+
+/// The distinct rows of one stream of batches, passed on as they are first seen.
+#[derive(Default)]
+pub struct DistinctRows {
+    table: HashTable<Seen>,
+    /// The batches passed on, as compared.
+    kept: Vec<Vec<Column>>,
+    hashes: Vec<u64>,
+}
+
+impl DistinctRows {
+    /// Room for `rows` distinct rows from the start: growing the table rehashes every
+    /// row seen (3% of the cleaning at 10M reviews).
+    pub fn with_capacity(rows: usize) -> Self {
+        DistinctRows {
+            table: HashTable::with_capacity(rows),
+            ..Default::default()
+        }
+    }
+
+    /// The rows of `batch` not seen before (in this batch or an earlier one), in order;
+    /// `None` if there are none.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let batch = &canonical_zeros(batch)?;
+        let columns = batch
+            .columns()
+            .iter()
+            .map(Column::new)
+            .collect::<Result<Vec<_>>>()?;
+        self.hashes.clear();
+        self.hashes.resize(rows, 0);
+        create_hashes(
+            batch.columns(),
+            &RandomState::with_seed(0),
+            &mut self.hashes,
+        )?;
+        let this = u32::try_from(self.kept.len())
+            .map_err(|_| DataFusionError::Internal("distinct rows: too many batches".into()))?;
+        // Rows of this batch already passed on: a later row of the same batch may repeat
+        // one, and is compared with it here by its place in the batch.
+        let mut passed: Vec<u32> = Vec::new();
+        let mut keep = vec![false; rows];
+        let kept = &self.kept;
+        for (row, &hash) in self.hashes.iter().enumerate() {
+            let entry = self.table.entry(
+                hash,
+                |s| {
+                    s.hash == hash
+                        && if s.batch == this {
+                            rows_eq(&columns, passed[s.row as usize] as usize, &columns, row)
+                        } else {
+                            rows_eq(&kept[s.batch as usize], s.row as usize, &columns, row)
+                        }
+                },
+                |s| s.hash,
+            );
+            match entry {
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(Seen {
+                        hash,
+                        batch: this,
+                        row: passed.len() as u32,
+                    });
+                    passed.push(row as u32);
+                    keep[row] = true;
+                }
+            }
+        }
+        if passed.is_empty() {
+            return Ok(None);
+        }
+        let out = if passed.len() == rows {
+            batch.clone()
+        } else {
+            filter_record_batch(batch, &BooleanArray::from(keep))?
+        };
+        self.kept.push(
+            out.columns()
+                .iter()
+                .map(Column::new)
+                .collect::<Result<Vec<_>>>()?,
+        );
+        Ok(Some(out))
+    }
+}
+
+/// `batch` with every -0.0 of a Float64 column made 0.0, as DataFusion groups and
+/// outputs it; the same batch where there is none.
+fn canonical_zeros(batch: &RecordBatch) -> Result<RecordBatch> {
+    const NEGATIVE_ZERO: u64 = 1 << 63;
+    let has = |c: &ArrayRef| {
+        c.as_primitive_opt::<Float64Type>()
+            .is_some_and(|a| a.values().iter().any(|v| v.to_bits() == NEGATIVE_ZERO))
+    };
+    if !batch.columns().iter().any(has) {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_primitive_opt::<Float64Type>() {
+            Some(a) if has(c) => {
+                Arc::new(a.unary::<_, Float64Type>(|v| if v == 0.0 { 0.0 } else { v })) as ArrayRef
+            }
+            _ => c.clone(),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+/// All distinct rows of `stream`, expected to hold about `rows` rows.
+pub async fn distinct_batches(
+    mut stream: SendableRecordBatchStream,
+    rows: usize,
+) -> Result<Vec<RecordBatch>> {
+    let mut distinct = DistinctRows::with_capacity(rows);
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next().await {
+        if let Some(rows) = distinct.push(&batch?)? {
+            out.push(rows);
+        }
+    }
+    Ok(out)
+}
+
+/// Registers as `table` (in memory) the distinct rows of `query`, made distinct here in
+/// one task; false, with nothing registered, where the session has more than one
+/// partition (DataFusion's DISTINCT then spreads the work over them by a shuffle) or a
+/// column has a type [`DistinctRows`] does not compare. `rows`: about how many rows the
+/// query gives, for the table's first size.
+pub(crate) async fn register_distinct(
+    ctx: &SessionContext,
+    stage: &str,
+    query: &str,
+    rows: u64,
+    table: &str,
+) -> crate::error::Result<bool> {
+    if ctx.copied_config().target_partitions() > 1 {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let fail = |e| crate::error::Error::stage(stage, e);
+    let df = ctx.sql(query).await.map_err(fail)?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    if !supports(&schema) {
+        return Ok(false);
+    }
+    let stream = df.execute_stream().await.map_err(fail)?;
+    let batches = distinct_batches(stream, rows as usize)
+        .await
+        .map_err(fail)?;
+    let mem = MemTable::try_new(schema, vec![batches]).map_err(fail)?;
+    ctx.deregister_table(table).map_err(fail)?;
+    ctx.register_table(table, Arc::new(mem)).map_err(fail)?;
+    super::query_count::counted(ctx, started);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int64Array, StringViewArray, TimestampSecondArray};
+    use arrow::datatypes::{Field, TimeUnit};
+    use arrow::util::display::array_value_to_string;
+
+    fn schema() -> Arc<Schema> {
+        Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Utf8View, true),
+            Field::new("asin", DataType::Utf8, true),
+            Field::new("rating", DataType::Float64, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Second, None), true),
+            Field::new("verified", DataType::Boolean, true),
+            Field::new("votes", DataType::Int64, true),
+        ]))
+    }
+
+    /// Rows built from small codes, so that many are equal: the strings short (inline
+    /// in a view) and long, the floats with -0.0, 0.0 and NaN, every column with NULLs.
+    fn batch(seed: u64, rows: usize) -> RecordBatch {
+        let mut x = seed;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let mut user = Vec::new();
+        let mut asin = Vec::new();
+        let mut rating = Vec::new();
+        let mut ts = Vec::new();
+        let mut verified = Vec::new();
+        let mut votes = Vec::new();
+        for _ in 0..rows {
+            user.push(match next(4) {
+                0 => None,
+                1 => Some("AE3".to_string()),
+                2 => Some("a-user-id-longer-than-twelve-bytes".to_string()),
+                _ => Some("a-user-id-longer-than-twelve-bytez".to_string()),
+            });
+            asin.push(match next(3) {
+                0 => None,
+                v => Some(format!("B{v}")),
+            });
+            rating.push(match next(6) {
+                0 => None,
+                1 => Some(-0.0),
+                2 => Some(0.0),
+                3 => Some(f64::NAN),
+                v => Some(v as f64),
+            });
+            ts.push(match next(3) {
+                0 => None,
+                v => Some(v as i64 * 86_400),
+            });
+            verified.push(match next(3) {
+                0 => None,
+                v => Some(v == 1),
+            });
+            votes.push(match next(3) {
+                0 => None,
+                v => Some(-(v as i64)),
+            });
+        }
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(StringViewArray::from(user)),
+                Arc::new(StringArray::from(asin)),
+                Arc::new(Float64Array::from(rating)),
+                Arc::new(TimestampSecondArray::from(ts)),
+                Arc::new(BooleanArray::from(verified)),
+                Arc::new(Int64Array::from(votes)),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// A row as text with its floats' bits, for comparing sets of rows.
+    fn rows_of(batches: &[RecordBatch]) -> Vec<String> {
+        let mut rows = Vec::new();
+        for b in batches {
+            for r in 0..b.num_rows() {
+                let cells: Vec<String> = b
+                    .columns()
+                    .iter()
+                    .map(|c| match c.as_any().downcast_ref::<Float64Array>() {
+                        Some(f) if f.is_valid(r) => format!("{:#x}", f.value(r).to_bits()),
+                        _ => array_value_to_string(c, r).unwrap(),
+                    })
+                    .collect();
+                rows.push(cells.join("|"));
+            }
+        }
+        rows
+    }
+
+    /// The rows kept are DataFusion's `SELECT DISTINCT *` of the same batches, one row
+    /// each, within a batch and across batches (-0.0 and 0.0 one value, written 0.0; NaN
+    /// one; NULL equal to NULL), and each is the first of its kind in input order.
+    #[tokio::test]
+    async fn the_rows_kept_are_datafusions_distinct_rows_first_seen_first() {
+        let input: Vec<RecordBatch> = (0..6).map(|i| batch(i, 700)).collect();
+        let mut distinct = DistinctRows::default();
+        let mut kept = Vec::new();
+        for b in &input {
+            if let Some(rows) = distinct.push(b).unwrap() {
+                kept.push(rows);
+            }
+        }
+        let ours = rows_of(&kept);
+
+        // Independently: the first occurrence of each row's text (floats as bits, -0.0
+        // written as 0.0).
+        let mut seen = std::collections::HashSet::new();
+        let first: Vec<String> = rows_of(&input)
+            .into_iter()
+            .map(|r| r.replace("|0x8000000000000000|", "|0x0|"))
+            .filter(|r| seen.insert(r.clone()))
+            .collect();
+        assert!(
+            rows_of(&input)
+                .iter()
+                .any(|r| r.contains("|0x8000000000000000|"))
+        );
+        assert_eq!(ours, first);
+        assert!(ours.len() > 100 && ours.len() < 4200 / 2, "{}", ours.len());
+        assert!(ours.iter().any(|r| r.contains("|0x7ff8000000000000|")));
+
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(schema(), vec![input]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let theirs = ctx
+            .sql("SELECT DISTINCT * FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut theirs = rows_of(&theirs);
+        let mut ours = ours;
+        theirs.sort();
+        ours.sort();
+        assert_eq!(ours, theirs);
+    }
+
+    /// A query of several partitions is made distinct as one stream (equal rows in
+    /// both); a session of more than one partition is left to DataFusion.
+    #[tokio::test]
+    async fn a_query_of_one_partition_is_registered_distinct_and_only_that() {
+        let input: Vec<RecordBatch> = (10..14).map(|i| batch(i, 500)).collect();
+        let mut expected: Vec<String> = rows_of(&input)
+            .into_iter()
+            .map(|r| r.replace("|0x8000000000000000|", "|0x0|"))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        for partitions in [1, 2] {
+            let config =
+                datafusion::prelude::SessionConfig::new().with_target_partitions(partitions);
+            let ctx = SessionContext::new_with_config(config);
+            let table = MemTable::try_new(schema(), vec![input[..2].to_vec(), input[2..].to_vec()])
+                .unwrap();
+            ctx.register_table("t", Arc::new(table)).unwrap();
+            let registered = register_distinct(&ctx, "test", "SELECT * FROM t", 2000, "d")
+                .await
+                .unwrap();
+            assert_eq!(registered, partitions == 1);
+            if registered {
+                let out = ctx
+                    .sql("SELECT * FROM d")
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
+                let mut ours = rows_of(&out);
+                ours.sort();
+                assert_eq!(ours, expected);
+            } else {
+                assert!(!ctx.table_exist("d").unwrap());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_column_it_cannot_compare_leaves_the_distinct_to_datafusion() {
+        let config = datafusion::prelude::SessionConfig::new().with_target_partitions(1);
+        let ctx = SessionContext::new_with_config(config);
+        let registered =
+            register_distinct(&ctx, "test", "SELECT CAST(1 AS INT) AS a, 'x' AS b", 1, "d")
+                .await
+                .unwrap();
+        assert!(!registered);
+        assert!(!ctx.table_exist("d").unwrap());
+    }
+}

@@ -1,0 +1,19 @@
+-- clean_reviews_normalized: rule 1 of sql/clean_reviews.sql, the lake's reviews with their
+-- placeholder strings made NULL; the `normalized` rows whose exact duplicates rule 2 drops.
+--
+-- An embedded run makes these rows distinct itself (crates/rfmseg/src/exec/distinct.rs)
+-- and hands sql/clean_reviews.sql the result; otherwise that file runs this query inside
+-- it and keeps its own DISTINCT.
+--
+-- Input:      lake_reviews (lake/reviews/*.parquet)
+-- Parameters: clean.missing_values, reviews: as in sql/clean_reviews.sql
+SELECT
+    CASE WHEN lower(trim(user_id)) IN ({{missing_values}}) THEN NULL ELSE user_id END AS user_id,
+    CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,
+    CASE WHEN lower(trim(asin)) IN ({{missing_values}}) THEN NULL ELSE asin END AS asin,
+    rating,
+    ts,
+    verified_purchase,
+    helpful_vote
+FROM lake_reviews
+WHERE {{reviews}}
