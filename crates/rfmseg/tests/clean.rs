@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
+use arrow::array::AsArray;
 use common::*;
 use rfmseg::Config;
 use rfmseg::ingest::{IngestOptions, ingest};
@@ -421,6 +422,65 @@ async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
     for (passes, q, rows) in &results[1..] {
         assert_eq!(q, one_q, "{passes:?}: data-quality table");
         assert_eq!(rows, one_rows, "{passes:?}: kept reviews");
+    }
+
+    // The same file run as it is (`rfmseg sql`), its DISTINCT DataFusion's: the same
+    // distinct reviews, reasons and fixes as the cleaning's, whose duplicates were found
+    // in Rust.
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql/clean_reviews.sql"),
+    )
+    .unwrap();
+    assert!(sql.contains("SELECT {{distinct}} * FROM normalized"));
+    let counted = format!(
+        "SELECT coalesce(drop_reason, 'kept') AS reason, count(*) AS n, \
+         sum(CAST(rating_fixed AS INT)) AS rating_fixed FROM ({sql}) GROUP BY 1"
+    );
+    let out = rfmseg::sql::run_sql(&rfmseg::sql::SqlOptions {
+        sql: counted,
+        source: "clean_reviews.sql".into(),
+        lake: Some(lake.clone()),
+        tables: Vec::new(),
+        upto: None,
+        params: Vec::new(),
+        config: config.clone(),
+        engine: Default::default(),
+        out: None,
+    })
+    .await
+    .unwrap();
+    let mut by_reason = BTreeMap::new();
+    let mut rating_fixed = 0;
+    for b in &out.batches {
+        let reasons = b.column(0).as_string_view_opt().map_or_else(
+            || {
+                let a = b.column(0).as_string::<i32>();
+                (0..b.num_rows())
+                    .map(|r| a.value(r).to_string())
+                    .collect::<Vec<_>>()
+            },
+            |a| (0..b.num_rows()).map(|r| a.value(r).to_string()).collect(),
+        );
+        let n = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
+        let fixed = b.column(2).as_primitive::<arrow::datatypes::Int64Type>();
+        for (r, reason) in reasons.into_iter().enumerate() {
+            by_reason.insert(reason, n.value(r) as u64);
+            rating_fixed += fixed.value(r) as u64;
+        }
+    }
+    let distinct: u64 = by_reason.values().sum();
+    assert_eq!(
+        distinct,
+        step(one_q, "lake rows") - step(one_q, "exact duplicate")
+    );
+    assert_eq!(by_reason["kept"], step(one_q, "clean reviews"));
+    assert_eq!(rating_fixed, step(one_q, "rating 0 set to 1"));
+    for reason in rfmseg::stages::clean::REVIEW_DROP_REASONS {
+        assert_eq!(
+            by_reason.get(reason).copied().unwrap_or(0),
+            step(one_q, reason),
+            "{reason}"
+        );
     }
 }
 

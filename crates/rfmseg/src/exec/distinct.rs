@@ -5,8 +5,10 @@
 //! review at 10M (a partial and a final hash aggregation, every string copied into the
 //! group table, every row encoded and compared). Here a row is hashed with DataFusion's
 //! own column hashes, one table holds (hash, batch, row) of each distinct row seen, and
-//! columns are compared only where two hashes are equal (almost only true duplicates). A
-//! row that was not seen before is passed on at once, so nothing waits for the end.
+//! columns are compared only where two hashes are equal (almost only true duplicates); the
+//! rows are kept as they come, in the batches they came in. With several partitions, rows
+//! are sent by their hash to as many shards, one table and task each (the shuffle
+//! DataFusion's DISTINCT does between its two aggregations, without the first).
 //!
 //! Rows are equal as DataFusion 55's grouping finds them (`GroupValuesColumn`, which this
 //! DISTINCT plans to for these column types): NULL equals NULL, strings by their bytes,
@@ -20,10 +22,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray, UInt32Array,
 };
 use arrow::buffer::{NullBuffer, ScalarBuffer};
-use arrow::compute::filter_record_batch;
+use arrow::compute::{filter_record_batch, take_record_batch};
 use arrow::datatypes::{DataType, Float64Type, Schema};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::datasource::MemTable;
@@ -33,6 +35,7 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
+use tokio::sync::mpsc::{Receiver, Sender};
 
 /// Whether [`DistinctRows`] can compare every column of `schema`; if not, the caller
 /// keeps DataFusion's DISTINCT.
@@ -118,7 +121,6 @@ pub struct DistinctRows {
     table: HashTable<Seen>,
     /// The batches passed on, as compared.
     kept: Vec<Vec<Column>>,
-    hashes: Vec<u64>,
 }
 
 impl DistinctRows {
@@ -134,23 +136,21 @@ impl DistinctRows {
     /// The rows of `batch` not seen before (in this batch or an earlier one), in order;
     /// `None` if there are none.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let (batch, hashes) = hashed(batch)?;
+        self.push_hashed(&batch, &hashes)
+    }
+
+    /// [`DistinctRows::push`] of a batch made by [`hashed`], with its rows' hashes.
+    fn push_hashed(&mut self, batch: &RecordBatch, hashes: &[u64]) -> Result<Option<RecordBatch>> {
         let rows = batch.num_rows();
         if rows == 0 {
             return Ok(None);
         }
-        let batch = &canonical_zeros(batch)?;
         let columns = batch
             .columns()
             .iter()
             .map(Column::new)
             .collect::<Result<Vec<_>>>()?;
-        self.hashes.clear();
-        self.hashes.resize(rows, 0);
-        create_hashes(
-            batch.columns(),
-            &RandomState::with_seed(0),
-            &mut self.hashes,
-        )?;
         let this = u32::try_from(self.kept.len())
             .map_err(|_| DataFusionError::Internal("distinct rows: too many batches".into()))?;
         // Rows of this batch already passed on: a later row of the same batch may repeat
@@ -158,7 +158,7 @@ impl DistinctRows {
         let mut passed: Vec<u32> = Vec::new();
         let mut keep = vec![false; rows];
         let kept = &self.kept;
-        for (row, &hash) in self.hashes.iter().enumerate() {
+        for (row, &hash) in hashes.iter().enumerate() {
             let entry = self.table.entry(
                 hash,
                 |s| {
@@ -202,6 +202,15 @@ impl DistinctRows {
     }
 }
 
+/// `batch` as it is compared (see [`canonical_zeros`]) and its rows' hashes: DataFusion's
+/// own, which hash a float as its -0.0 made 0.0 too.
+fn hashed(batch: &RecordBatch) -> Result<(RecordBatch, Vec<u64>)> {
+    let batch = canonical_zeros(batch)?;
+    let mut hashes = vec![0; batch.num_rows()];
+    create_hashes(batch.columns(), &RandomState::with_seed(0), &mut hashes)?;
+    Ok((batch, hashes))
+}
+
 /// `batch` with every -0.0 of a Float64 column made 0.0, as DataFusion groups and
 /// outputs it; the same batch where there is none.
 fn canonical_zeros(batch: &RecordBatch) -> Result<RecordBatch> {
@@ -226,26 +235,66 @@ fn canonical_zeros(batch: &RecordBatch) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
-/// All distinct rows of `stream`, expected to hold about `rows` rows.
-pub async fn distinct_batches(
+/// Which of `shards` a row of hash `hash` goes to: bits 32-47, which neither the bucket
+/// (the low bits) nor the tag (the top seven) of a shard's table uses, so each shard's
+/// table stays as spread as one over every row.
+fn shard_of(hash: u64, shards: usize) -> usize {
+    ((((hash >> 32) & 0xffff) * shards as u64) >> 16) as usize
+}
+
+/// Sends each row of `stream` to its shard, with its hash.
+async fn split(
     mut stream: SendableRecordBatchStream,
+    shards: &[Sender<(RecordBatch, Vec<u64>)>],
+) -> Result<()> {
+    while let Some(batch) = stream.next().await {
+        let (batch, hashes) = hashed(&batch?)?;
+        if shards.len() == 1 {
+            if shards[0].send((batch, hashes)).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); shards.len()];
+        for (row, &hash) in hashes.iter().enumerate() {
+            rows[shard_of(hash, shards.len())].push(row as u32);
+        }
+        for (shard, rows) in shards.iter().zip(rows) {
+            if rows.is_empty() {
+                continue;
+            }
+            let part_hashes = rows.iter().map(|&r| hashes[r as usize]).collect();
+            let part = take_record_batch(&batch, &UInt32Array::from(rows))?;
+            if shard.send((part, part_hashes)).await.is_err() {
+                // The shard failed: its error is the one reported.
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The distinct rows of one shard: every row with a hash of that shard, from every
+/// input partition.
+async fn distinct_shard(
+    mut input: Receiver<(RecordBatch, Vec<u64>)>,
     rows: usize,
 ) -> Result<Vec<RecordBatch>> {
     let mut distinct = DistinctRows::with_capacity(rows);
     let mut out = Vec::new();
-    while let Some(batch) = stream.next().await {
-        if let Some(rows) = distinct.push(&batch?)? {
+    while let Some((batch, hashes)) = input.recv().await {
+        if let Some(rows) = distinct.push_hashed(&batch, &hashes)? {
             out.push(rows);
         }
     }
     Ok(out)
 }
 
-/// Registers as `table` (in memory) the distinct rows of `query`, made distinct here in
-/// one task; false, with nothing registered, where the session has more than one
-/// partition (DataFusion's DISTINCT then spreads the work over them by a shuffle) or a
-/// column has a type [`DistinctRows`] does not compare. `rows`: about how many rows the
-/// query gives, for the table's first size.
+/// Registers as `table` (in memory) the distinct rows of `query`, made distinct here:
+/// each row goes by its hash to one of as many shards as the session has partitions, each
+/// shard a task with its own table, so equal rows meet wherever the query read them. False,
+/// with nothing registered, where a column has a type [`DistinctRows`] does not compare.
+/// `rows`: about how many rows the query gives, for the tables' first size.
 pub(crate) async fn register_distinct(
     ctx: &SessionContext,
     stage: &str,
@@ -253,9 +302,6 @@ pub(crate) async fn register_distinct(
     rows: u64,
     table: &str,
 ) -> crate::error::Result<bool> {
-    if ctx.copied_config().target_partitions() > 1 {
-        return Ok(false);
-    }
     let started = std::time::Instant::now();
     let fail = |e| crate::error::Error::stage(stage, e);
     let df = ctx.sql(query).await.map_err(fail)?;
@@ -263,11 +309,47 @@ pub(crate) async fn register_distinct(
     if !supports(&schema) {
         return Ok(false);
     }
-    let stream = df.execute_stream().await.map_err(fail)?;
-    let batches = distinct_batches(stream, rows as usize)
-        .await
-        .map_err(fail)?;
-    let mem = MemTable::try_new(schema, vec![batches]).map_err(fail)?;
+    let shards = ctx.copied_config().target_partitions().max(1);
+    let streams = df.execute_stream_partitioned().await.map_err(fail)?;
+    let each = (rows as usize).div_ceil(shards);
+    let mut shard_tasks = tokio::task::JoinSet::new();
+    let mut senders = Vec::new();
+    for i in 0..shards {
+        // A few batches in flight per shard: enough to keep both sides busy.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        senders.push(tx);
+        shard_tasks.spawn(async move { (i, distinct_shard(rx, each).await) });
+    }
+    let mut split_tasks = tokio::task::JoinSet::new();
+    for stream in streams {
+        let senders = senders.clone();
+        split_tasks.spawn(async move { split(stream, &senders).await });
+    }
+    drop(senders);
+    let joined =
+        |e: tokio::task::JoinError| crate::error::Error::Internal(format!("stage {stage}: {e}"));
+    let mut first_error = None;
+    while let Some(done) = split_tasks.join_next().await {
+        if let Err(e) = done.map_err(joined)?.map_err(fail) {
+            first_error.get_or_insert(e);
+        }
+    }
+    let mut parts = Vec::new();
+    while let Some(done) = shard_tasks.join_next().await {
+        let (i, batches) = done.map_err(joined)?;
+        match batches.map_err(fail) {
+            Ok(b) => parts.push((i, b)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    parts.sort_by_key(|(i, _)| *i);
+    let parts = parts.into_iter().map(|(_, b)| b).collect();
+    let mem = MemTable::try_new(schema, parts).map_err(fail)?;
     ctx.deregister_table(table).map_err(fail)?;
     ctx.register_table(table, Arc::new(mem)).map_err(fail)?;
     super::query_count::counted(ctx, started);
@@ -421,10 +503,10 @@ mod tests {
         assert_eq!(ours, theirs);
     }
 
-    /// A query of several partitions is made distinct as one stream (equal rows in
-    /// both); a session of more than one partition is left to DataFusion.
-    #[tokio::test]
-    async fn a_query_of_one_partition_is_registered_distinct_and_only_that() {
+    /// A query of two partitions with equal rows in both, made distinct in 1, 2 or 3
+    /// shards: the same rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn equal_rows_from_any_partition_meet_in_their_shard() {
         let input: Vec<RecordBatch> = (10..14).map(|i| batch(i, 500)).collect();
         let mut expected: Vec<String> = rows_of(&input)
             .into_iter()
@@ -432,7 +514,7 @@ mod tests {
             .collect();
         expected.sort();
         expected.dedup();
-        for partitions in [1, 2] {
+        for partitions in [1, 2, 3] {
             let config =
                 datafusion::prelude::SessionConfig::new().with_target_partitions(partitions);
             let ctx = SessionContext::new_with_config(config);
@@ -442,21 +524,18 @@ mod tests {
             let registered = register_distinct(&ctx, "test", "SELECT * FROM t", 2000, "d")
                 .await
                 .unwrap();
-            assert_eq!(registered, partitions == 1);
-            if registered {
-                let out = ctx
-                    .sql("SELECT * FROM d")
-                    .await
-                    .unwrap()
-                    .collect()
-                    .await
-                    .unwrap();
-                let mut ours = rows_of(&out);
-                ours.sort();
-                assert_eq!(ours, expected);
-            } else {
-                assert!(!ctx.table_exist("d").unwrap());
-            }
+            assert!(registered);
+            let out = ctx
+                .sql("SELECT * FROM d")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(out.len().min(1), 1);
+            let mut ours = rows_of(&out);
+            ours.sort();
+            assert_eq!(ours, expected, "{partitions} shards");
         }
     }
 

@@ -364,10 +364,9 @@ async fn clean_reviews_in_passes(
 }
 
 /// sql/clean_reviews.sql with `params` through [`flag_and_keep`], registered as `part`.
-/// Embedded without a memory limit, on one partition (a range cleaned side by side with
-/// others), the exact duplicates of rule 2 are dropped in Rust first
-/// (`crate::exec::distinct`), and the file reads those rows as its `normalized`: at 10M
-/// reviews DataFusion's DISTINCT was 2.6 s of the cleaning's 4.2 s of CPU. `reviews`:
+/// Embedded without a memory limit, the exact duplicates of rule 2 are dropped in Rust
+/// first (`crate::exec::distinct`), and the file reads those rows as its `normalized`: at
+/// 10M reviews DataFusion's DISTINCT was 2.6 s of the cleaning's 4.2 s of CPU. `reviews`:
 /// about how many lake reviews the part has.
 async fn flag_reviews(
     ctx: &SessionContext,
