@@ -25,7 +25,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray, UInt32Array,
 };
 use arrow::buffer::{NullBuffer, ScalarBuffer};
-use arrow::compute::{filter_record_batch, take_record_batch};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Float64Type, Schema};
 use datafusion::common::hash_utils::{RandomState, create_hashes};
 use datafusion::datasource::MemTable;
@@ -137,13 +137,18 @@ impl DistinctRows {
     /// `None` if there are none.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
         let (batch, hashes) = hashed(batch)?;
-        self.push_hashed(&batch, &hashes)
+        self.push_hashed(&batch, &hashes, None)
     }
 
     /// [`DistinctRows::push`] of a batch made by [`hashed`], with its rows' hashes.
-    fn push_hashed(&mut self, batch: &RecordBatch, hashes: &[u64]) -> Result<Option<RecordBatch>> {
+    fn push_hashed(
+        &mut self,
+        batch: &RecordBatch,
+        hashes: &[u64],
+        only: Option<&[u32]>,
+    ) -> Result<Option<RecordBatch>> {
         let rows = batch.num_rows();
-        if rows == 0 {
+        if rows == 0 || only.is_some_and(|o| o.is_empty()) {
             return Ok(None);
         }
         let columns = batch
@@ -156,9 +161,17 @@ impl DistinctRows {
         // Rows of this batch already passed on: a later row of the same batch may repeat
         // one, and is compared with it here by its place in the batch.
         let mut passed: Vec<u32> = Vec::new();
-        let mut keep = vec![false; rows];
         let kept = &self.kept;
-        for (row, &hash) in hashes.iter().enumerate() {
+        let all: Vec<u32>;
+        let only = match only {
+            Some(o) => o,
+            None => {
+                all = (0..rows as u32).collect();
+                &all
+            }
+        };
+        for &row in only {
+            let (row, hash) = (row as usize, hashes[row as usize]);
             let entry = self.table.entry(
                 hash,
                 |s| {
@@ -180,7 +193,6 @@ impl DistinctRows {
                         row: passed.len() as u32,
                     });
                     passed.push(row as u32);
-                    keep[row] = true;
                 }
             }
         }
@@ -190,7 +202,7 @@ impl DistinctRows {
         let out = if passed.len() == rows {
             batch.clone()
         } else {
-            filter_record_batch(batch, &BooleanArray::from(keep))?
+            take_record_batch(batch, &UInt32Array::from(passed))?
         };
         self.kept.push(
             out.columns()
@@ -242,15 +254,27 @@ fn shard_of(hash: u64, shards: usize) -> usize {
     ((((hash >> 32) & 0xffff) * shards as u64) >> 16) as usize
 }
 
+/// A batch for a shard: the whole batch and its rows' hashes, shared by every shard, and
+/// which rows are this shard's (all when there is one shard). Only the distinct rows are
+/// ever copied, by the shard that keeps them.
+struct ShardRows {
+    batch: RecordBatch,
+    hashes: Arc<Vec<u64>>,
+    rows: Option<Vec<u32>>,
+}
+
 /// Sends each row of `stream` to its shard, with its hash.
-async fn split(
-    mut stream: SendableRecordBatchStream,
-    shards: &[Sender<(RecordBatch, Vec<u64>)>],
-) -> Result<()> {
+async fn split(mut stream: SendableRecordBatchStream, shards: &[Sender<ShardRows>]) -> Result<()> {
     while let Some(batch) = stream.next().await {
         let (batch, hashes) = hashed(&batch?)?;
+        let hashes = Arc::new(hashes);
         if shards.len() == 1 {
-            if shards[0].send((batch, hashes)).await.is_err() {
+            let all = ShardRows {
+                batch,
+                hashes,
+                rows: None,
+            };
+            if shards[0].send(all).await.is_err() {
                 break;
             }
             continue;
@@ -263,9 +287,12 @@ async fn split(
             if rows.is_empty() {
                 continue;
             }
-            let part_hashes = rows.iter().map(|&r| hashes[r as usize]).collect();
-            let part = take_record_batch(&batch, &UInt32Array::from(rows))?;
-            if shard.send((part, part_hashes)).await.is_err() {
+            let part = ShardRows {
+                batch: batch.clone(),
+                hashes: hashes.clone(),
+                rows: Some(rows),
+            };
+            if shard.send(part).await.is_err() {
                 // The shard failed: its error is the one reported.
                 return Ok(());
             }
@@ -276,14 +303,11 @@ async fn split(
 
 /// The distinct rows of one shard: every row with a hash of that shard, from every
 /// input partition.
-async fn distinct_shard(
-    mut input: Receiver<(RecordBatch, Vec<u64>)>,
-    rows: usize,
-) -> Result<Vec<RecordBatch>> {
+async fn distinct_shard(mut input: Receiver<ShardRows>, rows: usize) -> Result<Vec<RecordBatch>> {
     let mut distinct = DistinctRows::with_capacity(rows);
     let mut out = Vec::new();
-    while let Some((batch, hashes)) = input.recv().await {
-        if let Some(rows) = distinct.push_hashed(&batch, &hashes)? {
+    while let Some(part) = input.recv().await {
+        if let Some(rows) = distinct.push_hashed(&part.batch, &part.hashes, part.rows.as_deref())? {
             out.push(rows);
         }
     }
