@@ -6,10 +6,8 @@
 --
 -- Input:      lake_reviews (lake/reviews/*.parquet)
 -- Parameters: normalized             rule 1: the query of sql/clean_reviews_normalized.sql
---                                    (its clean.missing_values and `reviews`, which lake
---                                    rows: TRUE, or a range of customer buckets, see
---                                    crates/rfmseg/src/ingest/buckets.rs), or a SELECT of
---                                    a table of those rows already made distinct
+--                                    (with its clean.missing_values and `reviews`), or a
+--                                    SELECT of a table of those rows already made distinct
 --             distinct               DISTINCT, or ALL where `normalized` is distinct
 --             clean.verified_only    keep only verified purchases
 --             clean.history_days     keep reviews at most this many days before the newest

@@ -6,7 +6,12 @@
 -- it and keeps its own DISTINCT.
 --
 -- Input:      lake_reviews (lake/reviews/*.parquet)
--- Parameters: clean.missing_values, reviews: as in sql/clean_reviews.sql
+-- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
+--             reviews                which lake rows: TRUE, or a range of customer buckets
+--                                    (`user_bucket BETWEEN lo AND hi`, see
+--                                    crates/rfmseg/src/ingest/buckets.rs): a large lake is
+--                                    cleaned a group of customers at a time, since exact
+--                                    duplicates share their user_id
 SELECT
     CASE WHEN lower(trim(user_id)) IN ({{missing_values}}) THEN NULL ELSE user_id END AS user_id,
     CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,

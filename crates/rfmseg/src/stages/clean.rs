@@ -46,13 +46,23 @@ pub(crate) fn clean_params(config: &Config) -> Result<Vec<(&'static str, String)
         ("verified_only", c.verified_only.to_string()),
         ("history_days", c.history_days.to_string()),
         ("max_price", sql_f64(c.max_price)),
-        ("reviews", "TRUE".to_string()),
+        ("reviews", String::new()),
+        ("normalized", String::new()),
         ("oldest_kept_ts", "NULL".to_string()),
         ("distinct", "DISTINCT".to_string()),
     ];
-    let normalized = render("clean_reviews", CLEAN_REVIEWS_NORMALIZED_SQL, &params)?;
-    params.push(("normalized", normalized));
+    set_reviews(&mut params, "TRUE")?;
     Ok(params)
+}
+
+/// Sets which lake reviews sql/clean_reviews.sql cleans (`reviews`: TRUE, or a range of
+/// customer buckets) and its `normalized`, the query of sql/clean_reviews_normalized.sql
+/// over those rows, which depends on it.
+fn set_reviews(params: &mut [(&'static str, String)], reviews: &str) -> Result<()> {
+    set_param(params, "reviews", reviews.to_string());
+    let normalized = render("clean_reviews", CLEAN_REVIEWS_NORMALIZED_SQL, params)?;
+    set_param(params, "normalized", normalized);
+    Ok(())
 }
 
 /// Sets parameter `key` of `params` to `value`.
@@ -335,15 +345,12 @@ async fn clean_reviews_in_passes(
         let queries = group.iter().map(|&i| {
             let (lo, hi) = pass_buckets(i, passes.ranges);
             let mut params = params.clone();
-            set_param(
-                &mut params,
-                "reviews",
-                format!("{BUCKET_COLUMN} BETWEEN {lo} AND {hi}"),
-            );
             let range_ctx = &range_ctx;
             async move {
-                let normalized = render(STAGE, CLEAN_REVIEWS_NORMALIZED_SQL, &params)?;
-                set_param(&mut params, "normalized", normalized);
+                set_reviews(
+                    &mut params,
+                    &format!("{BUCKET_COLUMN} BETWEEN {lo} AND {hi}"),
+                )?;
                 // Its own name: on a work folder each part is a table of its own.
                 let part = format!("{STAGE}_part{i}");
                 flag_reviews(range_ctx, &part, params, per_range, kept_columns).await
