@@ -5,7 +5,8 @@
 -- which, for the data-quality table (a bad price is counted, never a reason to drop).
 --
 -- Input:      lake_items (lake/items/*.parquet)
--- Parameters: clean.missing_values        placeholder strings that mean NULL (lower-cased here)
+-- Parameters: clean.missing_values        placeholder strings that mean NULL (lower-cased here;
+--                                         null_if_placeholder matches them trimmed, any case)
 --             clean.excluded_categories   main categories that are not electronics
 --             clean.drop_null_category    drop items with no main_category
 --             clean.max_price             prices above this are corrupt (USD)
@@ -15,12 +16,12 @@
 -- excluded one are dropped; price = parse_price(price_raw) if in (0, max_price].
 WITH normalized AS (
     SELECT
-        CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,
-        CASE WHEN lower(trim(title)) IN ({{missing_values}}) THEN NULL ELSE title END AS title,
-        CASE WHEN lower(trim(main_category)) IN ({{missing_values}}) THEN NULL ELSE main_category END AS main_category,
-        CASE WHEN lower(trim(store)) IN ({{missing_values}}) THEN NULL ELSE store END AS store,
+        null_if_placeholder(parent_asin, {{missing_values}}) AS parent_asin,
+        null_if_placeholder(title, {{missing_values}}) AS title,
+        null_if_placeholder(main_category, {{missing_values}}) AS main_category,
+        null_if_placeholder(store, {{missing_values}}) AS store,
         categories,
-        CASE WHEN lower(trim(price_raw)) IN ({{missing_values}}) THEN NULL ELSE price_raw END AS price_raw
+        null_if_placeholder(price_raw, {{missing_values}}) AS price_raw
     FROM lake_items
 ),
 distinct_rows AS (

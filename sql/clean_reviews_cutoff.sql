@@ -9,8 +9,6 @@
 -- Parameters: clean.missing_values, clean.history_days, as in sql/clean_reviews.sql
 SELECT max(ts) - INTERVAL '{{history_days}} days' AS oldest_kept_ts
 FROM lake_reviews
-WHERE user_id IS NOT NULL
-  AND NOT coalesce(lower(trim(user_id)) IN ({{missing_values}}), false)
-  AND parent_asin IS NOT NULL
-  AND NOT coalesce(lower(trim(parent_asin)) IN ({{missing_values}}), false)
+WHERE null_if_placeholder(user_id, {{missing_values}}) IS NOT NULL
+  AND null_if_placeholder(parent_asin, {{missing_values}}) IS NOT NULL
   AND (CASE WHEN rating = 0 THEN 1.0 ELSE rating END) BETWEEN 1 AND 5

@@ -6,16 +6,17 @@
 -- it and keeps its own DISTINCT.
 --
 -- Input:      lake_reviews (lake/reviews/*.parquet)
--- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
+-- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here;
+--                                    null_if_placeholder matches them trimmed, any case)
 --             reviews                which lake rows: TRUE, or a range of customer buckets
 --                                    (`user_bucket BETWEEN lo AND hi`, see
 --                                    crates/rfmseg/src/ingest/buckets.rs): a large lake is
 --                                    cleaned a group of customers at a time, since exact
 --                                    duplicates share their user_id
 SELECT
-    CASE WHEN lower(trim(user_id)) IN ({{missing_values}}) THEN NULL ELSE user_id END AS user_id,
-    CASE WHEN lower(trim(parent_asin)) IN ({{missing_values}}) THEN NULL ELSE parent_asin END AS parent_asin,
-    CASE WHEN lower(trim(asin)) IN ({{missing_values}}) THEN NULL ELSE asin END AS asin,
+    null_if_placeholder(user_id, {{missing_values}}) AS user_id,
+    null_if_placeholder(parent_asin, {{missing_values}}) AS parent_asin,
+    null_if_placeholder(asin, {{missing_values}}) AS asin,
     rating,
     ts,
     verified_purchase,

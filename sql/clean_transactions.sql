@@ -7,7 +7,8 @@
 --
 -- Input:      lake_transactions (lake/transactions/*.parquet, written by
 --             `rfmseg ingest --transactions`)
--- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here)
+-- Parameters: clean.missing_values   placeholder strings that mean NULL (lower-cased here;
+--                                    null_if_placeholder matches them trimmed, any case)
 --
 -- Rules:
 --   1. placeholder strings become NULL in the id columns;
@@ -18,14 +19,14 @@
 --   4. lines without a customer id, a time or an amount are dropped.
 WITH normalized AS (
     SELECT
-        CASE WHEN lower(trim(customer_id)) IN ({{missing_values}}) THEN NULL ELSE customer_id END AS customer_id,
+        null_if_placeholder(customer_id, {{missing_values}}) AS customer_id,
         ts,
         amount,
         quantity,
-        CASE WHEN lower(trim(order_id)) IN ({{missing_values}}) THEN NULL ELSE order_id END AS order_id,
-        CASE WHEN lower(trim(item_id)) IN ({{missing_values}}) THEN NULL ELSE item_id END AS item_id,
-        CASE WHEN lower(trim(category)) IN ({{missing_values}}) THEN NULL ELSE category END AS category,
-        CASE WHEN lower(trim(store)) IN ({{missing_values}}) THEN NULL ELSE store END AS store,
+        null_if_placeholder(order_id, {{missing_values}}) AS order_id,
+        null_if_placeholder(item_id, {{missing_values}}) AS item_id,
+        null_if_placeholder(category, {{missing_values}}) AS category,
+        null_if_placeholder(store, {{missing_values}}) AS store,
         cancelled
     FROM lake_transactions
 ),

@@ -82,7 +82,7 @@ mod tests {
                     .map(|f| (f.name().to_string(), f.documentation().cloned())),
             )
             .collect::<Vec<_>>();
-        assert_eq!(docs.len(), 11);
+        assert_eq!(docs.len(), 12);
         for (name, doc) in docs {
             let doc = doc.unwrap_or_else(|| panic!("{name} has no documentation"));
             assert!(!doc.description.trim().is_empty(), "{name}: no description");

@@ -7,7 +7,7 @@
 //! # Layout
 //!
 //! One module per SQL function (`kmeans_step`, `kmeans_cost`, `kmeans_silhouette`,
-//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `stable_hash`, `purchase_days` (the CLV
+//! `kmeans_assign`, `kmeans_sample`, `parse_price`, `null_if_placeholder`, `stable_hash`, `purchase_days` (the CLV
 //! summary's purchases grouped by day), and the CLV likelihoods
 //! `bgnbd_ll`, `gamma_gamma_ll` in `clv_bgnbd_ll`, `clv_gamma_gamma_ll`), each holding only what
 //! is its own, and what they share, one concern a module:
@@ -23,7 +23,7 @@
 //! | `rows` | the row loop over the Float64 feature columns |
 //! | `sample_draw` | the k-means|| draw, a pure function of (seed, round, key) |
 //! | `documentation` | the `Documentation` helpers every function's docs are built with |
-//! | `string_arg` | the body of the string → number scalar functions |
+//! | `string_arg` | the body of the string → number scalar functions, and a string scalar's text |
 //! | `clv_math` | customer lifetime value: ln Γ, ψ, 2F1, the BG/NBD and Gamma-Gamma likelihoods and gradients, the predictions (also used by the driver) |
 //! | `clv_udaf` | what the likelihood UDAFs `bgnbd_ll` and `gamma_gamma_ll` (modules `clv_bgnbd_ll`, `clv_gamma_gamma_ll`) share |
 
@@ -43,6 +43,7 @@ pub mod kmeans_silhouette;
 pub mod kmeans_step;
 mod kmeans_udaf;
 mod literal;
+pub mod null_if_placeholder;
 pub mod parse_price;
 pub mod purchase_days;
 mod rows;
@@ -69,6 +70,7 @@ pub use kmeans_cost::kmeans_cost_udaf;
 pub use kmeans_sample::kmeans_sample_udf;
 pub use kmeans_silhouette::kmeans_silhouette_udaf;
 pub use kmeans_step::kmeans_step_udaf;
+pub use null_if_placeholder::null_if_placeholder_udf;
 pub use parse_price::{parse_price, parse_price_udf};
 pub use purchase_days::purchase_days_udaf;
 pub use rows::nearest_columns;
@@ -79,6 +81,7 @@ pub use stable_hash::{stable_hash, stable_hash_udf};
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![
         parse_price_udf(),
+        null_if_placeholder_udf(),
         stable_hash_udf(),
         kmeans_assign_udf(),
         kmeans_sample_udf(),

@@ -1,5 +1,6 @@
 //! The shared body of the scalar UDFs that map one string argument to one number
-//! (`parse_price`, `stable_hash`): scalar or array input, NULL in NULL out.
+//! (`parse_price`, `stable_hash`): scalar or array input, NULL in NULL out; and the text of
+//! a string scalar, which `null_if_placeholder` reads too.
 
 use std::sync::Arc;
 
@@ -20,13 +21,7 @@ pub(crate) fn map_string<P: ArrowPrimitiveType>(
     };
     match value {
         ColumnarValue::Scalar(s) => {
-            let text = match s {
-                ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
-                    v.as_deref()
-                }
-                ScalarValue::Null => None,
-                other => return exec_err!("{name} expects a string, got {}", other.data_type()),
-            };
+            let text = scalar_text(name, s)?;
             Ok(ColumnarValue::Scalar(ScalarValue::new_primitive::<P>(
                 text.and_then(f),
                 &P::DATA_TYPE,
@@ -40,5 +35,16 @@ pub(crate) fn map_string<P: ArrowPrimitiveType>(
             let out: PrimitiveArray<P> = strings.iter().map(|v| v.and_then(&f)).collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }
+    }
+}
+
+/// The text of a string scalar argument of function `name` (None for NULL).
+pub(crate) fn scalar_text<'a>(name: &str, s: &'a ScalarValue) -> Result<Option<&'a str>> {
+    match s {
+        ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+            Ok(v.as_deref())
+        }
+        ScalarValue::Null => Ok(None),
+        other => exec_err!("{name} expects a string, got {}", other.data_type()),
     }
 }

@@ -377,6 +377,11 @@ pub(crate) async fn register_distinct(
     ctx.deregister_table(table).map_err(fail)?;
     ctx.register_table(table, Arc::new(mem)).map_err(fail)?;
     super::query_count::counted(ctx, started);
+    tracing::debug!(
+        stage,
+        seconds = started.elapsed().as_secs_f64(),
+        "distinct rows"
+    );
     Ok(true)
 }
 

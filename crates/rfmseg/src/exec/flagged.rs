@@ -177,6 +177,7 @@ pub(crate) async fn flag_and_keep(
         parts.push((i, res.map_err(|e| Error::stage(stage, e))?));
     }
     super::query_count::counted(ctx, started);
+    tracing::debug!(stage, seconds = started.elapsed().as_secs_f64(), "flagged");
     parts.sort_by_key(|(i, _)| *i);
     let mut flagged = Flagged {
         rows: 0,
