@@ -5,8 +5,10 @@
 -- which, for the data-quality table (a bad price is counted, never a reason to drop).
 --
 -- Input:      lake_items (lake/items/*.parquet)
--- Parameters: clean.missing_values        placeholder strings that mean NULL (lower-cased here;
---                                         null_if_placeholder matches them trimmed, any case)
+-- Parameters: normalized_items            rule 1: the query of sql/clean_items_normalized.sql
+--                                         (with its clean.missing_values), or a SELECT of a
+--                                         table of those rows already made distinct
+--             distinct                    DISTINCT, or ALL where `normalized_items` is distinct
 --             clean.excluded_categories   main categories that are not electronics
 --             clean.drop_null_category    drop items with no main_category
 --             clean.max_price             prices above this are corrupt (USD)
@@ -15,17 +17,12 @@
 -- parent_asin, a NULL main_category (as the reference's SQL NULL logic did) or an
 -- excluded one are dropped; price = parse_price(price_raw) if in (0, max_price].
 WITH normalized AS (
-    SELECT
-        null_if_placeholder(parent_asin, {{missing_values}}) AS parent_asin,
-        null_if_placeholder(title, {{missing_values}}) AS title,
-        null_if_placeholder(main_category, {{missing_values}}) AS main_category,
-        null_if_placeholder(store, {{missing_values}}) AS store,
-        categories,
-        null_if_placeholder(price_raw, {{missing_values}}) AS price_raw
-    FROM lake_items
+    -- Rule 1: sql/clean_items_normalized.sql, or (embedded) its rows already distinct.
+    {{normalized_items}}
 ),
 distinct_rows AS (
-    SELECT DISTINCT * FROM normalized
+    -- Rule 2: DISTINCT, or ALL where `normalized_items` is already distinct.
+    SELECT {{distinct}} * FROM normalized
 ),
 parsed AS (
     SELECT *, parse_price(price_raw) AS price_parsed FROM distinct_rows

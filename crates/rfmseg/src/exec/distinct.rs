@@ -1,5 +1,5 @@
 //! `SELECT DISTINCT *` done in Rust over a query's streams, for the cleaning's exact
-//! duplicates in an embedded session.
+//! duplicates (of reviews and of items) in an embedded session.
 //!
 //! DataFusion's DISTINCT over the seven review columns was most of the cleaning: 260 ns a
 //! review at 10M (a partial and a final hash aggregation, every string copied into the
@@ -11,7 +11,8 @@
 //! DataFusion's DISTINCT does between its two aggregations, without the first).
 //!
 //! Rows are equal as DataFusion 55's grouping finds them (`GroupValuesColumn`, which this
-//! DISTINCT plans to for these column types): NULL equals NULL, strings by their bytes,
+//! DISTINCT plans to for these column types; with a list column, `GroupValuesRows`, whose
+//! row format compares a list's strings the same way): NULL equals NULL, strings by their bytes,
 //! numbers by their bits once a float's -0.0 is made 0.0 (so a NaN equals only the same
 //! NaN), and the row passed on has 0.0 where DataFusion's output does. Which of two equal
 //! rows is passed on does not matter: they are the same values.
@@ -22,7 +23,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringViewArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, ListArray, RecordBatch, StringArray, StringViewArray,
+    UInt32Array,
 };
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::compute::take_record_batch;
@@ -44,8 +46,17 @@ pub fn supports(schema: &Schema) -> bool {
 }
 
 fn supported(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::Boolean)
-        || t.primitive_width() == Some(8)
+    match t {
+        DataType::Utf8 | DataType::Utf8View | DataType::Boolean => true,
+        // An item's categories. Lists of strings only: DataFusion compares a list's
+        // elements through its row format, whose floats keep -0.0 apart from 0.0.
+        DataType::List(f) => is_text(f.data_type()),
+        t => t.primitive_width() == Some(8),
+    }
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
 /// One distinct row: where it is among the rows passed on.
@@ -62,6 +73,8 @@ enum Column {
     Bool(BooleanArray),
     /// Any 8-byte primitive (Float64, Int64, timestamps), compared by its bits.
     Bits(ScalarBuffer<u64>, Option<NullBuffer>),
+    /// A list of strings, compared element by element (NULL elements equal).
+    List(ListArray),
 }
 
 impl Column {
@@ -70,6 +83,7 @@ impl Column {
             DataType::Utf8View => Column::View(array.as_string_view().clone()),
             DataType::Utf8 => Column::Utf8(array.as_string::<i32>().clone()),
             DataType::Boolean => Column::Bool(array.as_boolean().clone()),
+            DataType::List(f) if is_text(f.data_type()) => Column::List(array.as_list().clone()),
             t if t.primitive_width() == Some(8) => {
                 let data = array.to_data();
                 let values =
@@ -90,6 +104,7 @@ impl Column {
             Column::Utf8(a) => a.is_null(i),
             Column::Bool(a) => a.is_null(i),
             Column::Bits(_, nulls) => nulls.as_ref().is_some_and(|n| n.is_null(i)),
+            Column::List(a) => a.is_null(i),
         }
     }
 
@@ -106,6 +121,9 @@ impl Column {
             (Column::Utf8(a), Column::Utf8(b)) => a.value(i) == b.value(j),
             (Column::Bool(a), Column::Bool(b)) => a.value(i) == b.value(j),
             (Column::Bits(a, _), Column::Bits(b, _)) => a[i] == b[j],
+            // Arrow's logical equality: the same length, NULLs in the same places, the
+            // same strings elsewhere.
+            (Column::List(a), Column::List(b)) => a.value(i).as_ref() == b.value(j).as_ref(),
             _ => false,
         }
     }
@@ -483,6 +501,18 @@ mod tests {
         rows
     }
 
+    /// DataFusion's own `SELECT DISTINCT *` of `batches`.
+    async fn datafusion_distinct(
+        schema: Arc<Schema>,
+        batches: Vec<RecordBatch>,
+    ) -> Vec<RecordBatch> {
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(schema, vec![batches]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let df = ctx.sql("SELECT DISTINCT * FROM t").await.unwrap();
+        df.collect().await.unwrap()
+    }
+
     /// The rows kept are DataFusion's `SELECT DISTINCT *` of the same batches, one row
     /// each, within a batch and across batches (-0.0 and 0.0 one value, written 0.0; NaN
     /// one; NULL equal to NULL), and each is the first of its kind in input order.
@@ -515,21 +545,128 @@ mod tests {
         assert!(ours.len() > 100 && ours.len() < 4200 / 2, "{}", ours.len());
         assert!(ours.iter().any(|r| r.contains("|0x7ff8000000000000|")));
 
-        let ctx = SessionContext::new();
-        let table = MemTable::try_new(schema(), vec![input]).unwrap();
-        ctx.register_table("t", Arc::new(table)).unwrap();
-        let theirs = ctx
-            .sql("SELECT DISTINCT * FROM t")
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let mut theirs = rows_of(&theirs);
+        let mut theirs = rows_of(&datafusion_distinct(schema(), input).await);
         let mut ours = ours;
         theirs.sort();
         ours.sort();
         assert_eq!(ours, theirs);
+    }
+
+    /// Items with their categories: lists of strings, NULL, empty, with NULL elements,
+    /// differing only in order or length. The rows kept are DataFusion's DISTINCT ones.
+    #[tokio::test]
+    async fn lists_of_strings_are_compared_as_datafusion_compares_them() {
+        use arrow::array::{ListBuilder, StringBuilder};
+        let lists: [Option<Vec<Option<&str>>>; 8] = [
+            None,
+            Some(vec![]),
+            Some(vec![None]),
+            Some(vec![Some("Electronics")]),
+            Some(vec![Some("Electronics"), None]),
+            Some(vec![Some("Electronics"), Some("Cables and adapters, long")]),
+            Some(vec![Some("Cables and adapters, long"), Some("Electronics")]),
+            Some(vec![Some("")]),
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("parent_asin", DataType::Utf8View, true),
+            Field::new(
+                "categories",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                true,
+            ),
+        ]));
+        assert!(supports(&schema));
+        // Rows are compared only where their hashes are equal, so the comparison itself
+        // is checked apart: each list equals itself and none of the others.
+        let mut each = ListBuilder::new(StringBuilder::new());
+        for l in &lists {
+            match l {
+                None => each.append_null(),
+                Some(l) => {
+                    l.iter().for_each(|c| each.values().append_option(*c));
+                    each.append(true);
+                }
+            }
+        }
+        let each = Column::new(&(Arc::new(each.finish()) as ArrayRef)).unwrap();
+        for i in 0..lists.len() {
+            for j in 0..lists.len() {
+                assert_eq!(
+                    each.eq(i, &each, j),
+                    i == j,
+                    "{:?} = {:?}",
+                    lists[i],
+                    lists[j]
+                );
+            }
+        }
+        let mut x = 7u64;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        let input: Vec<RecordBatch> = (0..4)
+            .map(|_| {
+                let mut asins = Vec::new();
+                let mut categories = ListBuilder::new(StringBuilder::new());
+                for _ in 0..300 {
+                    asins.push(Some(format!("B{}", next(3))));
+                    match &lists[next(lists.len() as u64) as usize] {
+                        None => categories.append_null(),
+                        Some(l) => {
+                            for c in l {
+                                categories.values().append_option(*c);
+                            }
+                            categories.append(true);
+                        }
+                    }
+                }
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(StringViewArray::from(asins)),
+                        Arc::new(categories.finish()),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        // A row as text that tells a NULL list, an empty one and a NULL element apart.
+        let rows_of = |batches: &[RecordBatch]| -> Vec<String> {
+            let mut rows = Vec::new();
+            for b in batches {
+                let asins = b.column(0).as_string_view();
+                let categories = b.column(1).as_list::<i32>();
+                for r in 0..b.num_rows() {
+                    let list = categories.is_valid(r).then(|| {
+                        let v = categories.value(r);
+                        let v = arrow::compute::cast(&v, &DataType::Utf8).unwrap();
+                        v.as_string::<i32>()
+                            .iter()
+                            .map(|c| c.map(str::to_string))
+                            .collect::<Vec<_>>()
+                    });
+                    rows.push(format!("{}|{list:?}", asins.value(r)));
+                }
+            }
+            rows.sort();
+            rows
+        };
+        let mut distinct = DistinctRows::default();
+        let mut kept = Vec::new();
+        for b in &input {
+            kept.extend(distinct.push(b).unwrap());
+        }
+        let ours = rows_of(&kept);
+        let mut all = rows_of(&input);
+        all.dedup();
+        assert_eq!(ours, all, "each distinct row once");
+        assert_eq!(ours.len(), 3 * lists.len());
+
+        let theirs = datafusion_distinct(schema, input).await;
+        assert_eq!(ours, rows_of(&theirs));
     }
 
     /// A query of two partitions with equal rows in both, made distinct in 1, 2 or 3

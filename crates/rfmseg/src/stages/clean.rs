@@ -24,13 +24,17 @@ pub const CLEAN_REVIEWS_NORMALIZED_SQL: &str =
     include_str!("../../../../sql/clean_reviews_normalized.sql");
 /// sql/clean_reviews_cutoff.sql
 pub const CLEAN_REVIEWS_CUTOFF_SQL: &str = include_str!("../../../../sql/clean_reviews_cutoff.sql");
+/// sql/clean_items_normalized.sql
+pub const CLEAN_ITEMS_NORMALIZED_SQL: &str =
+    include_str!("../../../../sql/clean_items_normalized.sql");
 /// sql/clean_items.sql
 pub const CLEAN_ITEMS_SQL: &str = include_str!("../../../../sql/clean_items.sql");
 /// sql/clean_transactions.sql
 pub const CLEAN_TRANSACTIONS_SQL: &str = include_str!("../../../../sql/clean_transactions.sql");
 
 /// The parameters of the cleaning's SQL files; sql/clean_reviews.sql's `normalized` is the
-/// query of sql/clean_reviews_normalized.sql over every lake review.
+/// query of sql/clean_reviews_normalized.sql over every lake review, sql/clean_items.sql's
+/// `normalized_items` that of sql/clean_items_normalized.sql.
 pub(crate) fn clean_params(config: &Config) -> Result<Vec<(&'static str, String)>> {
     let c = &config.clean;
     let mut params = vec![
@@ -48,10 +52,13 @@ pub(crate) fn clean_params(config: &Config) -> Result<Vec<(&'static str, String)
         ("max_price", sql_f64(c.max_price)),
         ("reviews", String::new()),
         ("normalized", String::new()),
+        ("normalized_items", String::new()),
         ("oldest_kept_ts", "NULL".to_string()),
         ("distinct", "DISTINCT".to_string()),
     ];
     set_reviews(&mut params, "TRUE")?;
+    let items = render("clean_items", CLEAN_ITEMS_NORMALIZED_SQL, &params)?;
+    set_param(&mut params, "normalized_items", items);
     Ok(params)
 }
 
@@ -371,36 +378,67 @@ async fn clean_reviews_in_passes(
 }
 
 /// sql/clean_reviews.sql with `params` through [`flag_and_keep`], registered as `part`.
-/// Embedded without a memory limit, the exact duplicates of rule 2 are dropped in Rust
-/// first (`crate::exec::distinct`), and the file reads those rows as its `normalized`: at
-/// 10M reviews DataFusion's DISTINCT was 2.6 s of the cleaning's 4.2 s of CPU. `reviews`:
-/// about how many lake reviews the part has.
+/// `reviews`: about how many lake reviews the part has.
 async fn flag_reviews(
     ctx: &SessionContext,
     part: &str,
-    mut params: Vec<(&'static str, String)>,
+    params: Vec<(&'static str, String)>,
     reviews: u64,
     kept_columns: &[&str],
+) -> Result<Flagged> {
+    let file = CleaningFile {
+        sql: CLEAN_REVIEWS_SQL,
+        normalized: "normalized",
+        rows: reviews,
+    };
+    flag_distinct(ctx, part, params, &file, kept_columns, &[]).await
+}
+
+/// A cleaning file whose rule 1 is a `normalized` parameter its rule 2 makes distinct.
+struct CleaningFile {
+    sql: &'static str,
+    /// The parameter holding the query of rule 1.
+    normalized: &'static str,
+    /// About how many rows that query gives.
+    rows: u64,
+}
+
+/// `file` through [`flag_and_keep`], registered as `part`. Embedded without a memory
+/// limit, the exact duplicates of rule 2 are dropped in Rust first
+/// (`crate::exec::distinct`), and the file reads those rows as its rule 1: at 10M reviews
+/// DataFusion's DISTINCT was 2.6 s of the cleaning's 4.2 s of CPU, and over the items
+/// (their `categories` lists encoded as rows) most of theirs.
+async fn flag_distinct(
+    ctx: &SessionContext,
+    part: &str,
+    mut params: Vec<(&'static str, String)>,
+    file: &CleaningFile,
+    kept_columns: &[&str],
+    kept_counts: &[&str],
 ) -> Result<Flagged> {
     if shared_work_dir(ctx).is_none() {
         let query = params
             .iter()
-            .find(|(k, _)| *k == "normalized")
+            .find(|(k, _)| *k == file.normalized)
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let table = format!("{part}_distinct");
-        if register_distinct(ctx, part, &query, reviews, &table).await? {
-            set_param(&mut params, "normalized", format!("SELECT * FROM {table}"));
+        if register_distinct(ctx, part, &query, file.rows, &table).await? {
+            set_param(
+                &mut params,
+                file.normalized,
+                format!("SELECT * FROM {table}"),
+            );
             set_param(&mut params, "distinct", "ALL".into());
-            let sql = render(part, CLEAN_REVIEWS_SQL, &params)?;
-            let out = flag_and_keep(ctx, part, &sql, kept_columns, &[]).await;
+            let sql = render(part, file.sql, &params)?;
+            let out = flag_and_keep(ctx, part, &sql, kept_columns, kept_counts).await;
             ctx.deregister_table(&table)
                 .map_err(|e| Error::stage(part, e))?;
             return out;
         }
     }
-    let sql = render(part, CLEAN_REVIEWS_SQL, &params)?;
-    flag_and_keep(ctx, part, &sql, kept_columns, &[]).await
+    let sql = render(part, file.sql, &params)?;
+    flag_and_keep(ctx, part, &sql, kept_columns, kept_counts).await
 }
 
 /// Registers `clean_items`: parent_asin, title, main_category, store, categories,
@@ -422,8 +460,13 @@ async fn clean_items_with(
 ) -> Result<u64> {
     const STAGE: &str = "clean_items";
     let input = count_rows(ctx, STAGE, "lake_items").await?;
-    let sql = render(STAGE, CLEAN_ITEMS_SQL, &clean_params(config)?)?;
-    let out = flag_and_keep(ctx, STAGE, &sql, columns, &["price_status"]).await?;
+    let file = CleaningFile {
+        sql: CLEAN_ITEMS_SQL,
+        normalized: "normalized_items",
+        rows: input,
+    };
+    let params = clean_params(config)?;
+    let out = flag_distinct(ctx, STAGE, params, &file, columns, &["price_status"]).await?;
     quality.push("items", "lake rows", Action::Input, input);
     quality.push(
         "items",
