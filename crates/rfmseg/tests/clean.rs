@@ -379,6 +379,24 @@ async fn cleaning_in_ranges_of_customer_buckets_equals_one_pass() {
         }
     }
     assert!(extra.contains("\"rating\":-0.0"));
+    // One review 200 days newer than any other: rule 6's cutoff moves with it, and only
+    // one range holds it, so every range must drop by the whole lake's cutoff, not by its
+    // own newest review.
+    let newest = raw_lines(&g.reviews_path)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"]
+                .as_i64()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&raw_lines(&g.reviews_path)[0]).unwrap();
+    v["user_id"] = serde_json::Value::from("AFUTUREBUYERNOONEELSEHASTHISID");
+    v["timestamp"] = serde_json::Value::from(newest + 200 * 86_400_000);
+    v["rating"] = serde_json::Value::from(5.0);
+    v["verified_purchase"] = serde_json::Value::from(true);
+    extra.push_str(&format!("{v}\n"));
     let mut raw = std::fs::read_to_string(&g.reviews_path).unwrap();
     raw.push_str(&extra);
     std::fs::write(&g.reviews_path, raw).unwrap();
