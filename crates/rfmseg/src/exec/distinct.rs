@@ -578,16 +578,15 @@ mod tests {
         assert!(supports(&schema));
         // Rows are compared only where their hashes are equal, so the comparison itself
         // is checked apart: each list equals itself and none of the others.
-        let mut each = ListBuilder::new(StringBuilder::new());
-        for l in &lists {
-            match l {
-                None => each.append_null(),
-                Some(l) => {
-                    l.iter().for_each(|c| each.values().append_option(*c));
-                    each.append(true);
-                }
+        let append = |b: &mut ListBuilder<StringBuilder>, l: &Option<Vec<Option<&str>>>| match l {
+            None => b.append_null(),
+            Some(l) => {
+                l.iter().for_each(|c| b.values().append_option(*c));
+                b.append(true);
             }
-        }
+        };
+        let mut each = ListBuilder::new(StringBuilder::new());
+        lists.iter().for_each(|l| append(&mut each, l));
         let each = Column::new(&(Arc::new(each.finish()) as ArrayRef)).unwrap();
         for i in 0..lists.len() {
             for j in 0..lists.len() {
@@ -613,15 +612,7 @@ mod tests {
                 let mut categories = ListBuilder::new(StringBuilder::new());
                 for _ in 0..300 {
                     asins.push(Some(format!("B{}", next(3))));
-                    match &lists[next(lists.len() as u64) as usize] {
-                        None => categories.append_null(),
-                        Some(l) => {
-                            for c in l {
-                                categories.values().append_option(*c);
-                            }
-                            categories.append(true);
-                        }
-                    }
+                    append(&mut categories, &lists[next(lists.len() as u64) as usize]);
                 }
                 RecordBatch::try_new(
                     schema.clone(),
