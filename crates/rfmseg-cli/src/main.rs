@@ -52,8 +52,8 @@ struct RunFlags {
     /// quantile or ntile (features.score_method).
     #[arg(long)]
     score_method: Option<String>,
-    /// DataFusion target partitions (engine.target_partitions); default one per core, at
-    /// most max(256, 8 x cores).
+    /// DataFusion target partitions (engine.target_partitions); default two per core
+    /// embedded, sized to the lake on a cluster; at most max(256, 8 x cores).
     #[arg(long)]
     partitions: Option<usize>,
     /// The most memory the engine's operators may hold, e.g. 1GB (engine.memory_limit);

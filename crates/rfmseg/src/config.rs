@@ -541,7 +541,8 @@ impl TimeUnit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// DataFusion target partitions; 0 (the default) means one per core. At most
+    /// DataFusion target partitions; 0 (the default) means two per core embedded and, on
+    /// a cluster, one per 4M lake rows (2 to 16). At most
     /// [`EngineConfig::max_target_partitions`].
     pub target_partitions: usize,
     /// The most memory the embedded engine's operators (sorts, aggregations, joins) may
@@ -752,7 +753,7 @@ impl Config {
                 message: format!(
                     "{} is above the bound of {max_partitions} (max(256, 8 x cores)): every \
                      partition has its own buffers, so memory grows with the partitions even \
-                     on small data; use 0 for one per core, or at most {max_partitions}",
+                     on small data; use 0 for the default, or at most {max_partitions}",
                     self.engine.target_partitions
                 ),
             });
