@@ -37,6 +37,14 @@ impl Kind {
     }
 }
 
+/// A plainly written number: `digits` / 10^`scale`, ending before byte `end`.
+struct Plain {
+    digits: u64,
+    scale: u32,
+    negative: bool,
+    end: usize,
+}
+
 /// A position in one line.
 pub(crate) struct Cursor<'a> {
     b: &'a [u8],
@@ -195,6 +203,76 @@ impl<'a> Cursor<'a> {
         }
         // Only ASCII bytes were taken, so this cannot fail.
         std::str::from_utf8(&self.b[start..self.i]).map_err(|_| "invalid number".to_string())
+    }
+
+    /// A number written plainly (an optional '-', 1 to 18 digits with at most one '.'
+    /// between two of them, no exponent) as an integer when it has no '.', without going
+    /// through text: a review's timestamp and vote count. None leaves the cursor where it
+    /// was, for [`Cursor::number`] and the text parse, which then give the same value or
+    /// the same error.
+    pub(crate) fn plain_i64(&mut self) -> Option<i64> {
+        let p = self.plain()?;
+        if p.scale != 0 {
+            return None;
+        }
+        // At most 18 digits: below i64::MAX.
+        let v = p.digits as i64;
+        self.i = p.end;
+        Some(if p.negative { -v } else { v })
+    }
+
+    /// As [`Cursor::plain_i64`], a plain number as the nearest f64 (a review's rating). The
+    /// digits as an integer below 2^53 and the power of ten up to 10^22 are both exact in
+    /// an f64, and a division is correctly rounded, so the quotient is the f64 nearest the
+    /// decimal, as the text parse gives (Clinger's fast path). None otherwise.
+    pub(crate) fn plain_f64(&mut self) -> Option<f64> {
+        const POWERS: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let p = self.plain()?;
+        if p.digits >= 1 << 53 {
+            return None;
+        }
+        let v = p.digits as f64 / *POWERS.get(p.scale as usize)?;
+        self.i = p.end;
+        Some(if p.negative { -v } else { v })
+    }
+
+    fn plain(&self) -> Option<Plain> {
+        let b = self.b;
+        let mut j = self.i;
+        let negative = b.get(j) == Some(&b'-');
+        j += usize::from(negative);
+        let (mut digits, mut count, mut scale) = (0u64, 0u32, None::<u32>);
+        loop {
+            match b.get(j) {
+                Some(&c @ b'0'..=b'9') => {
+                    count += 1;
+                    if count > 18 {
+                        return None;
+                    }
+                    digits = digits * 10 + u64::from(c - b'0');
+                    if let Some(s) = scale.as_mut() {
+                        *s += 1;
+                    }
+                }
+                Some(b'.') if scale.is_none() && count > 0 => scale = Some(0),
+                Some(b'.' | b'e' | b'E' | b'+' | b'-') => return None,
+                _ => break,
+            }
+            j += 1;
+        }
+        // A digit on both sides of a '.'; "5." and "-" are the text parse's to judge.
+        if count == 0 || scale == Some(0) {
+            return None;
+        }
+        Some(Plain {
+            digits,
+            scale: scale.unwrap_or(0),
+            negative,
+            end: j,
+        })
     }
 
     fn literal(&mut self, word: &[u8]) -> ScanResult<()> {
@@ -408,6 +486,94 @@ mod tests {
         assert!(err.contains("end of the line"), "{err}");
         let err = keys_and_skips(r#"{"a" 1}"#).unwrap_err();
         assert!(err.contains("':'"), "{err}");
+    }
+
+    /// The fast path against the text parse it stands in for: the same value to the bit,
+    /// or None and the cursor unmoved. Whether the fast path took it.
+    fn plain_agrees(text: &str) -> (bool, bool) {
+        let line = format!("{text},");
+        let as_text = Cursor::new(line.as_bytes()).number().unwrap();
+        let mut c = Cursor::new(line.as_bytes());
+        let f = c.plain_f64();
+        match f {
+            Some(v) => {
+                let want: f64 = as_text.parse().unwrap();
+                assert_eq!(v.to_bits(), want.to_bits(), "{text}");
+                assert_eq!(c.i, as_text.len(), "{text}");
+            }
+            None => assert_eq!(c.i, 0, "{text}"),
+        }
+        let mut c = Cursor::new(line.as_bytes());
+        let i = c.plain_i64();
+        match i {
+            Some(v) => {
+                assert_eq!(Ok(v), as_text.parse::<i64>(), "{text}");
+                assert_eq!(c.i, as_text.len(), "{text}");
+            }
+            None => assert_eq!(c.i, 0, "{text}"),
+        }
+        (f.is_some(), i.is_some())
+    }
+
+    #[test]
+    fn plain_numbers_read_as_the_text_parse_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "5.0",
+            "4.5",
+            "-3.25",
+            "0.1",
+            "0.3",
+            "1694625903417",
+            "007",
+            "-0.0",
+            "123456789012345678",
+            "1234567890123456789",
+            "999999999999999999",
+            "9007199254740993",
+            "9007199254740992",
+            "0.000000000000000001",
+            "1.5e3",
+            "1E2",
+            "2.",
+            ".5",
+            "-",
+            "1.2.3",
+            "12-3",
+            "+1",
+            "-.5",
+            "3.14159265358979",
+        ] {
+            plain_agrees(text);
+        }
+        // What the reviews hold takes the fast path; what it cannot read exactly does not.
+        assert_eq!(plain_agrees("5.0"), (true, false));
+        assert_eq!(plain_agrees("1694625903417"), (true, true));
+        assert_eq!(plain_agrees("-12"), (true, true));
+        assert_eq!(plain_agrees("9007199254740993"), (false, true));
+        assert_eq!(plain_agrees("1.5e3"), (false, false));
+        assert_eq!(plain_agrees("1234567890123456789"), (false, false));
+        // A seeded sweep of decimals up to 18 digits and 22 decimals.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = x % 10u64.pow(1 + (x >> 58) as u32 % 18);
+            let scale = ((x >> 40) % 23) as usize;
+            let mut text = digits.to_string();
+            if scale > 0 {
+                if text.len() <= scale {
+                    text = format!("{}{text}", "0".repeat(scale + 1 - text.len()));
+                }
+                text.insert(text.len() - scale, '.');
+            }
+            if x & 1 == 1 {
+                text.insert(0, '-');
+            }
+            plain_agrees(&text);
+        }
     }
 
     #[test]

@@ -50,6 +50,9 @@ fn opt_string<'a>(c: &mut Cursor<'a>, key: &str) -> ScanResult<Option<Cow<'a, st
 fn opt_f64(c: &mut Cursor<'_>, key: &str) -> ScanResult<Option<f64>> {
     match c.kind()? {
         Kind::Number => {
+            if let Some(v) = c.plain_f64() {
+                return Ok(Some(v));
+            }
             let text = c.number()?;
             text.parse::<f64>()
                 .ok()
@@ -65,6 +68,9 @@ fn opt_f64(c: &mut Cursor<'_>, key: &str) -> ScanResult<Option<f64>> {
 fn opt_i64(c: &mut Cursor<'_>, key: &str, expected: &str) -> ScanResult<Option<i64>> {
     match c.kind()? {
         Kind::Number => {
+            if let Some(v) = c.plain_i64() {
+                return Ok(Some(v));
+            }
             let text = c.number()?;
             if let Ok(v) = text.parse::<i64>() {
                 return Ok(Some(v));
