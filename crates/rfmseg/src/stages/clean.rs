@@ -5,6 +5,7 @@
 //! Place in the flow: lake -> **cleaned** -> features -> model -> report.
 
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -347,12 +348,14 @@ async fn clean_reviews_in_passes(
         ctx.clone()
     };
     let mut all: Option<Flagged> = None;
-    let ranges: Vec<u32> = (0..passes.ranges).collect();
-    for group in ranges.chunks(side) {
-        let queries = group.iter().map(|&i| {
+    // `side` ranges at a time, the next one starting as soon as any finishes (in waves,
+    // each wave waited for its slowest range with a core idle); taken in range order,
+    // range i joins the partitions of slot i % side, as it did in waves.
+    let range_ctx = &range_ctx;
+    let mut parts = futures::stream::iter(0..passes.ranges)
+        .map(|i| {
             let (lo, hi) = pass_buckets(i, passes.ranges);
             let mut params = params.clone();
-            let range_ctx = &range_ctx;
             async move {
                 set_reviews(
                     &mut params,
@@ -362,16 +365,14 @@ async fn clean_reviews_in_passes(
                 let part = format!("{STAGE}_part{i}");
                 flag_reviews(range_ctx, &part, params, per_range, kept_columns).await
             }
-        });
-        for (slot, out) in futures::future::try_join_all(queries)
-            .await?
-            .into_iter()
-            .enumerate()
-        {
-            match &mut all {
-                None => all = Some(out),
-                Some(all) => all.absorb(out, slot)?,
-            }
+        })
+        .buffered(side)
+        .enumerate();
+    while let Some((i, out)) = parts.next().await {
+        let out = out?;
+        match &mut all {
+            None => all = Some(out),
+            Some(all) => all.absorb(out, i % side)?,
         }
     }
     all.ok_or_else(|| Error::Internal("cleaning in no pass".into()))
