@@ -234,9 +234,9 @@ pub fn local_context(config: &Config) -> SessionContext {
 /// With one per core, a core whose partition finished first waited for the other's: a
 /// hash repartition of customers or purchases is never even, and a stage's partitions
 /// do unequal work. With two, tokio's work stealing keeps both cores busy. On 2 cores,
-/// release, 10M reviews: `run` 8.6-10.1 s -> 8.2-9.2 s (8 pairs, each faster), with a
-/// 1 GB memory limit 18.7 s -> 13.5 s; 1M and the full Electronics size unchanged
-/// within the machine's spread, peak memory too (benches/RESULTS.md).
+/// release, 10M reviews: `run` 4-8% faster in the mean (15 of 18 alternated pairs), with
+/// a 1 GB memory limit 18.7 s -> 13.5 s (one pair); 1M and the full Electronics size
+/// unchanged within the machine's spread, peak memory too (benches/RESULTS.md).
 const EMBEDDED_PARTITIONS_PER_CORE: usize = 2;
 
 fn cores() -> usize {
