@@ -554,6 +554,12 @@ pub struct EngineConfig {
     pub memory_limit: Option<String>,
 }
 
+/// The cores this process may use (1 if the system cannot say), which the partition
+/// counts scale with.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl EngineConfig {
     /// The most target partitions a run accepts: max(256, 8 x cores). Every partition of
     /// every operator has its own buffers, hash tables and channels, and a repartition
@@ -563,8 +569,7 @@ impl EngineConfig {
     /// embedded. The floor of 256 leaves room for a cluster's shuffle (Spark's default is
     /// 200 partitions), whose executors may have more cores than the machine submitting.
     pub fn max_target_partitions() -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (8 * cores).max(256)
+        (8 * cores()).max(256)
     }
 
     /// `memory_limit` in bytes, None when unset; at least [`MIN_MEMORY_LIMIT`].

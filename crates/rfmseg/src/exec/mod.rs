@@ -225,7 +225,7 @@ pub fn local_context(config: &Config) -> SessionContext {
         .options_mut()
         .execution
         .skip_partial_aggregation_probe_ratio_threshold = 0.1;
-    session = session.with_target_partitions(EMBEDDED_PARTITIONS_PER_CORE * cores());
+    session = session.with_target_partitions(EMBEDDED_PARTITIONS_PER_CORE * crate::config::cores());
     // An explicit `engine.target_partitions` is set over this in `session_config`.
     context_from(session, config)
 }
@@ -238,10 +238,6 @@ pub fn local_context(config: &Config) -> SessionContext {
 /// a 1 GB memory limit 18.7 s -> 13.5 s (one pair); 1M and the full Electronics size
 /// unchanged within the machine's spread, peak memory too (benches/RESULTS.md).
 const EMBEDDED_PARTITIONS_PER_CORE: usize = 2;
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 /// An embedded run's queries are not resubmitted (no executor can be lost), so the
 /// timeout that a cluster uses for that is, for tables kept on disk, only a bound no
