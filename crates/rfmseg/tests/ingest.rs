@@ -1067,6 +1067,14 @@ fn pipes_and_fifos_are_streamed_like_files() {
         b"\n",
     ]
     .concat();
+    // The same bytes as a regular file, which is read through a memory map instead.
+    let mapped = dir.path().join("bom.jsonl");
+    std::fs::write(&mapped, &plain).unwrap();
+    let lake = dir.path().join("from_map");
+    let s = ingest_from(&mapped, &lake).unwrap();
+    assert_eq!(s.reviews.rows, g.review_lines);
+    assert_eq!(s.reviews.bytes, plain.len() as u64);
+    assert!(parquet_bytes(&lake.join("reviews")) == parquet_bytes(&want.join("reviews")));
     let (reader, mut pipe_writer) = std::io::pipe().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = pipe_writer.write_all(&plain);
