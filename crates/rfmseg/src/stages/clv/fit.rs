@@ -316,6 +316,8 @@ where
         });
     }
     let (mut f, mut g) = objective(&first, &natural(&theta), n);
+    // The value at θ: the likelihood reported is the one the optimiser last accepted.
+    let mut at_theta = first;
     let mut h = identity::<K>();
     let mut converged = false;
     let mut iterations = 0u32;
@@ -354,12 +356,12 @@ where
             evaluations += 1;
             let (ft, gt) = objective(&v, &natural(&trial), n);
             if ft <= f + 1e-4 * step * slope {
-                accepted = Some((trial, ft, gt));
+                accepted = Some((trial, ft, gt, v));
                 break;
             }
             step *= 0.5;
         }
-        let Some((next, f_next, g_next)) = accepted else {
+        let Some((next, f_next, g_next, v_next)) = accepted else {
             // No decrease to be found: at the optimum to the precision of the sums.
             converged = max_abs(&g) < 1e3 * GRADIENT_TOLERANCE;
             break;
@@ -379,6 +381,7 @@ where
         theta = next;
         f = f_next;
         g = g_next;
+        at_theta = v_next;
         if small_change && max_abs(&g) < 1e3 * GRADIENT_TOLERANCE {
             converged = true;
             break;
@@ -390,21 +393,30 @@ where
         converged = false;
     }
     let params = natural(&theta);
-    let at_optimum = eval(params).await?;
-    evaluations += 1;
+    let at_optimum = at_theta;
     // The Hessian of -LL in the natural parameters, by central differences of the
-    // gradient at a relative step of 1e-4.
+    // gradient at a relative step of 1e-4. Its 2K evaluations are independent: they run
+    // side by side (one query's latency instead of 2K), each exact, so the same bits.
+    let steps: [f64; K] = std::array::from_fn(|j| 1e-4 * params[j]);
+    let points: Vec<[f64; K]> = (0..K)
+        .flat_map(|j| {
+            let (mut up, mut down) = (params, params);
+            up[j] += steps[j];
+            down[j] -= steps[j];
+            [up, down]
+        })
+        .collect();
+    // All of them awaited, the first error in their order: the same error every time.
+    let values = futures::future::join_all(points.iter().map(|p| eval(*p)))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    evaluations += values.len() as u32;
     let mut hess = [[0.0; K]; K];
-    for j in 0..K {
-        let step = 1e-4 * params[j];
-        let (mut up, mut down) = (params, params);
-        up[j] += step;
-        down[j] -= step;
-        let gu = eval(up).await?;
-        let gd = eval(down).await?;
-        evaluations += 2;
+    for (j, pair) in values.chunks(2).enumerate() {
+        let (gu, gd) = (&pair[0], &pair[1]);
         for i in 0..K {
-            hess[i][j] = -(gu.grad[i] - gd.grad[i]) / (2.0 * step);
+            hess[i][j] = -(gu.grad[i] - gd.grad[i]) / (2.0 * steps[j]);
         }
     }
     for i in 0..K {
