@@ -426,6 +426,12 @@ fn bad_line_error(b: BadLine) -> Error {
     }
 }
 
+/// The bytes after which a segment ends at the next newline: `requested`, but at least
+/// 64 KiB. Streamed and mapped input cut by it alike, so both give the same lake.
+fn segment_size(requested: usize) -> usize {
+    requested.max(1 << 16)
+}
+
 /// Reads whole-line segments and sends them on. A segment ends at the first newline at or
 /// after `segment_bytes`, a position that depends only on the decompressed content, never
 /// on how many bytes each read returned; so plain and gzip input cut identically.
@@ -437,7 +443,7 @@ fn read_segments(
     stop_after: &AtomicUsize,
     mut tick: impl FnMut(),
 ) -> io::Result<()> {
-    let segment_bytes = segment_bytes.max(1 << 16);
+    let segment_bytes = segment_size(segment_bytes);
     const READ: usize = 1 << 20;
     let mut carry: Vec<u8> = Vec::new();
     let mut index = 0usize;
@@ -576,7 +582,7 @@ fn cut_mapped<'m>(
     bytes_read: &AtomicU64,
     mut tick: impl FnMut(),
 ) {
-    let segment_bytes = segment_bytes.max(1 << 16);
+    let segment_bytes = segment_size(segment_bytes);
     let body = input.body();
     let mut start = 0;
     let mut index = 0;

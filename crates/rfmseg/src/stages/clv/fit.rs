@@ -393,7 +393,6 @@ where
         converged = false;
     }
     let params = natural(&theta);
-    let at_optimum = at_theta;
     // The Hessian of -LL in the natural parameters, by central differences of the
     // gradient at a relative step of 1e-4. Its 2K evaluations are independent: they run
     // side by side (one query's latency instead of 2K), each exact, so the same bits.
@@ -430,7 +429,7 @@ where
     tracing::debug!(
         model,
         ?params,
-        loglik = at_optimum.ll,
+        loglik = at_theta.ll,
         iterations,
         evaluations,
         converged,
@@ -438,8 +437,8 @@ where
     );
     Ok(MlFit {
         params,
-        loglik: at_optimum.ll,
-        rows: at_optimum.rows,
+        loglik: at_theta.ll,
+        rows: at_theta.rows,
         std_errors,
         converged,
         iterations,
