@@ -16,7 +16,7 @@
 
 use std::sync::LazyLock;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::array::{Array, ArrayAccessor, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::nullif;
 use datafusion::arrow::datatypes::DataType;
@@ -160,22 +160,18 @@ impl Placeholders {
     fn mask(&self, array: &ArrayRef) -> Result<BooleanArray> {
         // A mask without NULLs: a NULL value is no placeholder.
         let bits = match array.data_type() {
-            DataType::Utf8 => {
-                let a = array.as_string::<i32>();
-                BooleanBuffer::collect_bool(a.len(), |i| a.is_valid(i) && self.matches(a.value(i)))
-            }
-            DataType::LargeUtf8 => {
-                let a = array.as_string::<i64>();
-                BooleanBuffer::collect_bool(a.len(), |i| a.is_valid(i) && self.matches(a.value(i)))
-            }
-            DataType::Utf8View => {
-                let a = array.as_string_view();
-                BooleanBuffer::collect_bool(a.len(), |i| a.is_valid(i) && self.matches(a.value(i)))
-            }
+            DataType::Utf8 => self.bits(array.as_string::<i32>()),
+            DataType::LargeUtf8 => self.bits(array.as_string::<i64>()),
+            DataType::Utf8View => self.bits(array.as_string_view()),
             DataType::Null => BooleanBuffer::new_unset(array.len()),
             other => return exec_err!("{NAME} expects a string, got {other}"),
         };
         Ok(BooleanArray::new(bits, None))
+    }
+
+    /// The mask's bits over any of the string arrays.
+    fn bits<'a>(&self, a: impl ArrayAccessor<Item = &'a str>) -> BooleanBuffer {
+        BooleanBuffer::collect_bool(a.len(), |i| a.is_valid(i) && self.matches(a.value(i)))
     }
 }
 

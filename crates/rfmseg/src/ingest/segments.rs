@@ -42,17 +42,27 @@ enum SegmentBytes<'m> {
     /// Read into a buffer: the segment is `data[..len]`; the bytes after it are left from
     /// an earlier one.
     Read { data: Vec<u8>, len: usize },
-    /// A range of a mapped file ([`MappedInput`]).
-    Mapped { bytes: &'m [u8], offset: usize },
+    /// `input.body()[offset..offset + len]`.
+    Mapped {
+        input: &'m MappedInput,
+        offset: usize,
+        len: usize,
+    },
 }
 
 impl Segment<'_> {
     fn bytes(&self) -> &[u8] {
         match &self.bytes {
             SegmentBytes::Read { data, len } => &data[..*len],
-            SegmentBytes::Mapped { bytes, .. } => bytes,
+            SegmentBytes::Mapped { input, offset, len } => &input.body()[*offset..*offset + *len],
         }
     }
+}
+
+/// Where the segments of a JSON Lines input are cut from.
+enum Source<'m> {
+    Mapped(&'m MappedInput),
+    Stream(Box<dyn Read + Send>),
 }
 
 #[derive(Default)]
@@ -286,9 +296,9 @@ pub(crate) fn ingest_jsonl(
     let bytes_read = Arc::new(AtomicU64::new(0));
     let rows_done = Arc::new(AtomicU64::new(0));
     let mapped = MappedInput::open(path, &meta);
-    let mut reader = match &mapped {
-        Some(_) => None,
-        None => Some(open_decoded(path, bytes_read.clone())?),
+    let mut source = match &mapped {
+        Some(m) => Source::Mapped(m),
+        None => Source::Stream(open_decoded(path, bytes_read.clone())?),
     };
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -323,11 +333,7 @@ pub(crate) fn ingest_jsonl(
                         SegmentBytes::Read { data, .. } => {
                             let _ = free_tx.send(data);
                         }
-                        SegmentBytes::Mapped { bytes, offset } => {
-                            if let Some(m) = &mapped {
-                                m.done(offset, bytes.len());
-                            }
-                        }
+                        SegmentBytes::Mapped { input, offset, len } => input.done(offset, len),
                     }
                     if let Ok(r) = &mut res
                         && let Some(rows) = r.reviews.take()
@@ -356,15 +362,19 @@ pub(crate) fn ingest_jsonl(
                 ));
             }
         };
-        let r = match (&mapped, reader.as_mut()) {
-            (Some(m), _) => {
+        let r = match &mut source {
+            Source::Mapped(m) => {
                 cut_mapped(m, opts.segment_bytes, &tx, &stop_after, &bytes_read, tick);
                 Ok(())
             }
-            (None, Some(reader)) => {
-                read_segments(reader, opts.segment_bytes, &tx, &free_rx, &stop_after, tick)
-            }
-            (None, None) => Ok(()),
+            Source::Stream(reader) => read_segments(
+                reader.as_mut(),
+                opts.segment_bytes,
+                &tx,
+                &free_rx,
+                &stop_after,
+                tick,
+            ),
         };
         drop(tx);
         r
@@ -595,8 +605,9 @@ fn cut_mapped<'m>(
         let seg = Segment {
             index,
             bytes: SegmentBytes::Mapped {
-                bytes: &body[start..end],
+                input,
                 offset: start,
+                len: end - start,
             },
         };
         if tx.send(seg).is_err() {
